@@ -1,1 +1,152 @@
-fn main() {}
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use rotad::config::{LogFormat, ServeArgs};
+use tracing_subscriber::EnvFilter;
+
+/// rotad: secret rotation server speaking Infisical's HTTP API.
+#[derive(Parser)]
+#[command(name = "rotad", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Set up an empty instance and print the admin identity and token as JSON.
+    Bootstrap {
+        /// Name of the organization to create.
+        #[arg(long)]
+        organization: String,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
+    /// Run the database migrations and exit.
+    Migrate(ServeArgs),
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Exit 0 when the server at URL answers its status route.
+    Healthcheck {
+        #[arg(default_value = "http://127.0.0.1:8080")]
+        url: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // One line naming the problem (and so the variable) rather than clap's usage block.
+            let text = e.to_string();
+            eprintln!("{}", text.lines().next().unwrap_or("invalid arguments"));
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("rotad: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rotad: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Pretty => builder.init(),
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => {
+            init_tracing(args.log_format);
+            let server = rotad::Server::start(&args).await?;
+            tracing::info!(addr = %server.addr, backend = server.app.store.backend(), "rotad listening");
+            server.run_until(shutdown_signal()).await?;
+            tracing::info!("rotad stopped");
+            Ok(())
+        }
+        Command::Bootstrap {
+            organization,
+            serve,
+        } => {
+            init_tracing(serve.log_format);
+            let app = rotad::build_app(&serve).await?;
+            let done = app
+                .bootstrap(&organization)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let out = rotad::http::routes::auth::bootstrap_out(done);
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(())
+        }
+        Command::Migrate(args) => {
+            init_tracing(args.log_format);
+            rotad::build_app(&args).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", serde_json::to_string_pretty(&rotad::http::openapi())?);
+            Ok(())
+        }
+        Command::Healthcheck { url } => {
+            let status_url = format!("{}/api/status", url.trim_end_matches('/'));
+            let response = reqwest::Client::new()
+                .get(&status_url)
+                .timeout(std::time::Duration::from_secs(5))
+                .send()
+                .await?;
+            if response.status().is_success() {
+                println!("ok");
+                Ok(())
+            } else {
+                anyhow::bail!("{status_url} answered {}", response.status())
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

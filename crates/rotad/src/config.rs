@@ -1,0 +1,174 @@
+//! The configuration contract of DESIGN.md: every `ROTAD_*` variable, parsed and checked once at start-up.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+/// Unit in which `rotationInterval` is counted. `minute` and `second` exist for tests and demos.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TimeUnit {
+    Day,
+    Minute,
+    Second,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Flags of `rotad serve`; each mirrors a `ROTAD_*` variable.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// API address.
+    #[arg(long, env = "ROTAD_LISTEN", default_value = "127.0.0.1:8080", value_parser = parse_addr("ROTAD_LISTEN"))]
+    pub listen: SocketAddr,
+
+    /// `sqlite://…` or `postgres://…`.
+    #[arg(long, env = "ROTAD_DATABASE_URL", default_value = "sqlite://rotad-data/rotad.db", value_parser = parse_database_url)]
+    pub database_url: String,
+
+    /// Base64 of 32 random bytes.
+    #[arg(long, env = "ROTAD_ENCRYPTION_KEY", hide_env_values = true)]
+    pub encryption_key: Option<String>,
+
+    /// File holding the base64 key.
+    #[arg(long, env = "ROTAD_ENCRYPTION_KEY_FILE")]
+    pub encryption_key_file: Option<PathBuf>,
+
+    /// Allow loopback/private hosts and `http://` for dbt instance and webhook URLs.
+    #[arg(long, env = "ROTAD_ALLOW_INTERNAL_IP_CONNECTIONS", default_value = "false", value_parser = parse_bool("ROTAD_ALLOW_INTERNAL_IP_CONNECTIONS"))]
+    pub allow_internal_ip_connections: bool,
+
+    /// `day`, `minute` or `second`.
+    #[arg(
+        long,
+        env = "ROTAD_ROTATION_TIME_UNIT",
+        default_value = "day",
+        value_enum
+    )]
+    pub rotation_time_unit: TimeUnit,
+
+    /// Scheduler tick, e.g. `5s`, `500ms`, `1m`.
+    #[arg(long, env = "ROTAD_SCHEDULER_POLL_INTERVAL", default_value = "5s", value_parser = parse_duration("ROTAD_SCHEDULER_POLL_INTERVAL"))]
+    pub scheduler_poll_interval: Duration,
+
+    /// Attempts per failure episode.
+    #[arg(long, env = "ROTAD_ROTATION_MAX_ATTEMPTS", default_value = "5", value_parser = parse_attempts)]
+    pub rotation_max_attempts: u32,
+
+    /// Prometheus `/metrics` address.
+    #[arg(long, env = "ROTAD_METRICS_LISTEN", value_parser = parse_addr("ROTAD_METRICS_LISTEN"))]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// `pretty` or `json`; level from `RUST_LOG`.
+    #[arg(long, env = "ROTAD_LOG_FORMAT", default_value = "pretty", value_enum)]
+    pub log_format: LogFormat,
+}
+
+impl ServeArgs {
+    /// Defaults for an in-process server (tests): loopback on port 0, no key given.
+    pub fn for_database(database_url: impl Into<String>) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: database_url.into(),
+            encryption_key: None,
+            encryption_key_file: None,
+            allow_internal_ip_connections: false,
+            rotation_time_unit: TimeUnit::Day,
+            scheduler_poll_interval: Duration::from_secs(5),
+            rotation_max_attempts: 5,
+            metrics_listen: None,
+            log_format: LogFormat::Pretty,
+        }
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+}
+
+fn parse_addr(var: &'static str) -> impl Fn(&str) -> Result<SocketAddr, String> + Clone {
+    move |s| {
+        s.parse()
+            .map_err(|_| format!("{var} must be an address like 127.0.0.1:8080, got {s:?}"))
+    }
+}
+
+fn parse_bool(var: &'static str) -> impl Fn(&str) -> Result<bool, String> + Clone {
+    move |s| match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" | "" => Ok(false),
+        _ => Err(format!("{var} must be true or false, got {s:?}")),
+    }
+}
+
+fn parse_attempts(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(n) if (1..=100).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "ROTAD_ROTATION_MAX_ATTEMPTS must be a whole number from 1 to 100, got {s:?}"
+        )),
+    }
+}
+
+fn parse_database_url(s: &str) -> Result<String, String> {
+    if s.starts_with("sqlite:") || s.starts_with("postgres://") || s.starts_with("postgresql://") {
+        Ok(s.to_string())
+    } else {
+        Err("ROTAD_DATABASE_URL must start with sqlite:// or postgres://".to_string())
+    }
+}
+
+fn parse_duration(var: &'static str) -> impl Fn(&str) -> Result<Duration, String> + Clone {
+    move |s| {
+        duration_from_str(s).ok_or_else(|| {
+            format!("{var} must be a positive duration like 5s, 500ms or 1m, got {s:?}")
+        })
+    }
+}
+
+/// `500ms`, `5s`, `2m`, `1h`, or a bare number of seconds.
+pub fn duration_from_str(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let n: u64 = number.parse().ok()?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "" | "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.checked_mul(60)?),
+        "h" => Duration::from_secs(n.checked_mul(3600)?),
+        _ => return None,
+    };
+    (!d.is_zero()).then_some(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration_from_str("5s"), Some(Duration::from_secs(5)));
+        assert_eq!(duration_from_str("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(duration_from_str("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(duration_from_str("7"), Some(Duration::from_secs(7)));
+        assert_eq!(duration_from_str("0s"), None);
+        assert_eq!(duration_from_str("5x"), None);
+        assert_eq!(duration_from_str("s"), None);
+    }
+
+    #[test]
+    fn bools_and_attempts() {
+        let b = parse_bool("X");
+        assert_eq!(b("TRUE"), Ok(true));
+        assert!(b("maybe").unwrap_err().contains('X'));
+        assert!(parse_attempts("0").is_err());
+        assert_eq!(parse_attempts("3"), Ok(3));
+        assert!(parse_database_url("mysql://x").is_err());
+    }
+}

@@ -1,0 +1,184 @@
+//! Upstream's error envelope `{reqId, statusCode, message, error}` for every non-2xx answer,
+//! decided in one place.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+use crate::error::Error;
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The error body of every non-2xx answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorEnvelope {
+    pub req_id: String,
+    pub status_code: u16,
+    /// A string, or for 422 the list of validation issues.
+    #[schema(value_type = Object)]
+    pub message: Value,
+    pub error: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>, nullable = false)]
+    pub details: Option<Value>,
+}
+
+/// Marks responses that already carry the envelope.
+#[derive(Clone, Copy)]
+struct Enveloped;
+
+pub fn current_request_id() -> String {
+    REQUEST_ID
+        .try_with(Clone::clone)
+        .unwrap_or_else(|_| "req-unknown".to_string())
+}
+
+pub fn envelope(
+    status: StatusCode,
+    error: &str,
+    message: Value,
+    details: Option<Value>,
+) -> Response {
+    let body = ErrorEnvelope {
+        req_id: current_request_id(),
+        status_code: status.as_u16(),
+        message,
+        error: error.to_string(),
+        details,
+    };
+    let mut response = (status, axum::Json(body)).into_response();
+    response.extensions_mut().insert(Enveloped);
+    response
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        match self {
+            Error::BadRequest(m) => envelope(StatusCode::BAD_REQUEST, "BadRequest", m.into(), None),
+            Error::Unauthorized(m) => envelope(
+                StatusCode::UNAUTHORIZED,
+                "UnauthorizedError",
+                m.into(),
+                None,
+            ),
+            Error::Forbidden(m) => envelope(
+                StatusCode::FORBIDDEN,
+                "PermissionDenied",
+                m.into(),
+                Some(json!([])),
+            ),
+            Error::NotFound(m) => envelope(StatusCode::NOT_FOUND, "NotFound", m.into(), None),
+            Error::Validation(issues) => envelope(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "ValidationFailure",
+                serde_json::to_value(issues).unwrap_or(Value::Null),
+                None,
+            ),
+            Error::PayloadTooLarge => envelope(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PayloadTooLarge",
+                "Request body is too large".into(),
+                None,
+            ),
+            Error::Internal(m) => envelope(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerError",
+                m.into(),
+                None,
+            ),
+            Error::Unexpected(e) => {
+                tracing::error!(error = ?e, request_id = %current_request_id(), "unexpected error");
+                internal_error()
+            }
+        }
+    }
+}
+
+pub fn internal_error() -> Response {
+    envelope(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalServerError",
+        "Something went wrong".into(),
+        None,
+    )
+}
+
+/// Gives every request an id (echoed in `x-request-id`) and wraps any non-2xx answer that
+/// is not an envelope yet (wrong method, body limits, framework rejections) in one.
+pub async fn request_envelope(request: Request, next: Next) -> Response {
+    let id = format!("req-{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let mut response = REQUEST_ID
+        .scope(id.clone(), async move {
+            let response = next.run(request).await;
+            let status = response.status();
+            if (status.is_client_error() || status.is_server_error())
+                && response.extensions().get::<Enveloped>().is_none()
+            {
+                rewrap(status, &method, &path)
+            } else {
+                response
+            }
+        })
+        .await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
+
+fn rewrap(status: StatusCode, method: &axum::http::Method, path: &str) -> Response {
+    match status {
+        StatusCode::NOT_FOUND => not_found_route(method, path),
+        StatusCode::METHOD_NOT_ALLOWED => envelope(
+            status,
+            "Method Not Allowed",
+            format!("Method {method} is not allowed on {path}").into(),
+            None,
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge.into_response(),
+        s if s.is_server_error() => internal_error(),
+        s => envelope(
+            s,
+            s.canonical_reason().unwrap_or("Error"),
+            s.canonical_reason().unwrap_or("Request failed").into(),
+            None,
+        ),
+    }
+}
+
+fn not_found_route(method: &axum::http::Method, path: &str) -> Response {
+    let mut response = envelope(
+        StatusCode::NOT_FOUND,
+        "Not Found",
+        format!("Route {method}:{path} not found").into(),
+        None,
+    );
+    // Upstream's not-found body also points at the API document.
+    if let Ok(body) = serde_json::to_vec(&json!({
+        "reqId": current_request_id(),
+        "statusCode": 404,
+        "error": "Not Found",
+        "message": format!("Route {method}:{path} not found"),
+        "docs": "/api/docs/json",
+    })) {
+        *response.body_mut() = Body::from(body);
+    }
+    response
+}
+
+/// Fallback for unknown routes.
+pub async fn fallback(request: Request) -> Response {
+    not_found_route(request.method(), request.uri().path())
+}

@@ -1,0 +1,47 @@
+//! The HTTP API: one router per resource, the OpenAPI document generated from the handlers,
+//! and the layers every request passes (request id, error envelope, body limit, panics).
+
+pub mod error;
+pub mod extract;
+mod openapi;
+pub mod routes;
+
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::services::AppState;
+
+pub use openapi::openapi;
+
+/// All API routes with their OpenAPI description.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .merge(routes::auth::router())
+        .merge(routes::identities::router())
+        .merge(routes::projects::router())
+        .merge(routes::folders::router())
+        .merge(routes::secrets::router())
+        .merge(routes::audit::router())
+}
+
+pub fn router(app: AppState) -> Router {
+    let (router, doc) = api().split_for_parts();
+    let doc = openapi::finish(doc);
+    router
+        .route(
+            "/api/docs/json",
+            axum::routing::get(move || {
+                let doc = doc.clone();
+                async move { axum::Json(doc) }
+            }),
+        )
+        .fallback(error::fallback)
+        .with_state(app)
+        .layer(CatchPanicLayer::custom(|_| error::internal_error()))
+        .layer(RequestBodyLimitLayer::new(extract::BODY_LIMIT))
+        .layer(axum::middleware::from_fn(error::request_envelope))
+        .layer(TraceLayer::new_for_http())
+}

@@ -1,0 +1,6 @@
+pub mod audit;
+pub mod auth;
+pub mod folders;
+pub mod identities;
+pub mod projects;
+pub mod secrets;

@@ -1,0 +1,387 @@
+//! Secrets: `/api/v3/secrets/raw` (read and write) and `/api/v4/secrets` (read), tolerant of
+//! what real clients send (unknown query keys, JSON bodies on GET, `secretPath` omitted).
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::Result;
+use crate::http::extract::{Auth, Body, Query, Validate};
+use crate::services::secrets::{Scope, Secret, SecretChange, HIDDEN_VALUE};
+use crate::services::{AppState, Ctx};
+use crate::time::rfc3339;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_v3))
+        .routes(routes!(get_v3, create_v3, update_v3, delete_v3))
+        .routes(routes!(list_v4))
+        .routes(routes!(get_v4))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MetadataOut {
+    key: String,
+    value: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TagOut {
+    id: String,
+    slug: String,
+    name: String,
+    color: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretOut {
+    id: String,
+    #[serde(rename = "_id")]
+    legacy_id: String,
+    workspace: String,
+    environment: String,
+    version: i64,
+    #[serde(rename = "type")]
+    secret_type: String,
+    secret_key: String,
+    secret_value: String,
+    secret_value_hidden: bool,
+    secret_comment: String,
+    secret_path: String,
+    skip_multiline_encoding: bool,
+    secret_reminder_note: Option<String>,
+    secret_reminder_repeat_days: Option<i64>,
+    secret_metadata: Vec<MetadataOut>,
+    tags: Vec<TagOut>,
+    is_rotated_secret: bool,
+    rotation_id: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl SecretOut {
+    fn new(s: Secret, show_value: bool) -> Self {
+        Self {
+            legacy_id: s.id.clone(),
+            id: s.id,
+            workspace: s.project_id,
+            environment: s.environment,
+            version: s.version,
+            secret_type: s.secret_type,
+            secret_key: s.key,
+            secret_value: if show_value {
+                s.value
+            } else {
+                HIDDEN_VALUE.to_string()
+            },
+            secret_value_hidden: !show_value,
+            secret_comment: s.comment,
+            secret_path: s.secret_path,
+            skip_multiline_encoding: s.skip_multiline,
+            secret_reminder_note: None,
+            secret_reminder_repeat_days: None,
+            secret_metadata: Vec::new(),
+            tags: Vec::new(),
+            is_rotated_secret: s.rotation_id.is_some(),
+            rotation_id: s.rotation_id,
+            created_at: rfc3339(s.created_at),
+            updated_at: rfc3339(s.updated_at),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportOut {
+    secret_path: String,
+    environment: String,
+    folder_id: String,
+    secrets: Vec<SecretOut>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SecretsResponse {
+    secrets: Vec<SecretOut>,
+    /// Secret imports are not supported; always empty, present for clients that require it.
+    imports: Vec<ImportOut>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SecretResponse {
+    secret: SecretOut,
+}
+
+/// Query of the read routes. `workspaceId` (v3) or `projectId` (v4) or a slug names the project.
+#[derive(Deserialize, IntoParams, Default)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ReadQuery {
+    workspace_id: Option<String>,
+    project_id: Option<String>,
+    workspace_slug: Option<String>,
+    project_slug: Option<String>,
+    #[serde(default)]
+    environment: String,
+    secret_path: Option<String>,
+    view_secret_value: Option<String>,
+    recursive: Option<String>,
+    #[serde(rename = "type")]
+    secret_type: Option<String>,
+    version: Option<String>,
+}
+
+impl Validate for ReadQuery {
+    fn validate(&self) -> Vec<crate::error::Issue> {
+        let mut issues = Vec::new();
+        if self.environment.trim().is_empty() {
+            issues.push(crate::error::Issue::new(
+                "too_small",
+                &["environment"],
+                "Environment required",
+            ));
+        }
+        for (field, value) in [
+            ("viewSecretValue", &self.view_secret_value),
+            ("recursive", &self.recursive),
+        ] {
+            if value
+                .as_deref()
+                .is_some_and(|v| v != "true" && v != "false")
+            {
+                issues.push(crate::error::Issue::new(
+                    "invalid_enum_value",
+                    &[field],
+                    "Expected 'true' | 'false'",
+                ));
+            }
+        }
+        if self
+            .version
+            .as_deref()
+            .is_some_and(|v| v.parse::<i64>().map_or(true, |n| n < 1))
+        {
+            issues.push(crate::error::Issue::new(
+                "invalid_type",
+                &["version"],
+                "Expected a positive integer",
+            ));
+        }
+        issues
+    }
+}
+
+impl ReadQuery {
+    async fn scope(&self, app: &AppState, ctx: &Ctx) -> Result<Scope> {
+        let id = self.workspace_id.as_deref().or(self.project_id.as_deref());
+        let slug = self
+            .workspace_slug
+            .as_deref()
+            .or(self.project_slug.as_deref());
+        Ok(Scope {
+            project_id: app.project_ref(ctx, id, slug).await?,
+            environment: self.environment.clone(),
+            secret_path: self.secret_path.clone(),
+        })
+    }
+
+    fn show_value(&self) -> bool {
+        self.view_secret_value.as_deref() != Some("false")
+    }
+}
+
+async fn list(app: AppState, ctx: Ctx, q: ReadQuery) -> Result<Json<SecretsResponse>> {
+    let scope = q.scope(&app, &ctx).await?;
+    let secrets = app
+        .list_secrets(&ctx, &scope, q.recursive.as_deref() == Some("true"))
+        .await?;
+    let show = q.show_value();
+    Ok(Json(SecretsResponse {
+        secrets: secrets
+            .into_iter()
+            .map(|s| SecretOut::new(s, show))
+            .collect(),
+        imports: Vec::new(),
+    }))
+}
+
+async fn get(app: AppState, ctx: Ctx, name: String, q: ReadQuery) -> Result<Json<SecretResponse>> {
+    let scope = q.scope(&app, &ctx).await?;
+    let version = q.version.as_deref().and_then(|v| v.parse().ok());
+    let secret = app
+        .get_secret(&ctx, &scope, &name, q.secret_type.as_deref(), version)
+        .await?;
+    Ok(Json(SecretResponse {
+        secret: SecretOut::new(secret, q.show_value()),
+    }))
+}
+
+/// Lists the secrets of a folder (`recursive=true` for the folders below it too).
+#[utoipa::path(get, path = "/api/v3/secrets/raw", tag = "Secrets", params(ReadQuery),
+    responses((status = 200, body = SecretsResponse)), security(("bearer" = [])))]
+async fn list_v3(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Query(q): Query<ReadQuery>,
+) -> Result<Json<SecretsResponse>> {
+    list(app, ctx, q).await
+}
+
+/// Lists the secrets of a folder (`recursive=true` for the folders below it too).
+#[utoipa::path(get, path = "/api/v4/secrets", tag = "Secrets", params(ReadQuery),
+    responses((status = 200, body = SecretsResponse)), security(("bearer" = [])))]
+async fn list_v4(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Query(q): Query<ReadQuery>,
+) -> Result<Json<SecretsResponse>> {
+    list(app, ctx, q).await
+}
+
+/// Gets a secret by name (`version` for a past value).
+#[utoipa::path(get, path = "/api/v3/secrets/raw/{secretName}", tag = "Secrets",
+    params(("secretName" = String, Path), ReadQuery),
+    responses((status = 200, body = SecretResponse)), security(("bearer" = [])))]
+async fn get_v3(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path(name): Path<String>,
+    Query(q): Query<ReadQuery>,
+) -> Result<Json<SecretResponse>> {
+    get(app, ctx, name, q).await
+}
+
+/// Gets a secret by name (`version` for a past value).
+#[utoipa::path(get, path = "/api/v4/secrets/{secretName}", tag = "Secrets",
+    params(("secretName" = String, Path), ReadQuery),
+    responses((status = 200, body = SecretResponse)), security(("bearer" = [])))]
+async fn get_v4(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path(name): Path<String>,
+    Query(q): Query<ReadQuery>,
+) -> Result<Json<SecretResponse>> {
+    get(app, ctx, name, q).await
+}
+
+/// Body of the write routes.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct WriteIn {
+    workspace_id: Option<String>,
+    project_id: Option<String>,
+    workspace_slug: Option<String>,
+    project_slug: Option<String>,
+    #[serde(default)]
+    environment: String,
+    secret_path: Option<String>,
+    secret_value: Option<String>,
+    secret_comment: Option<String>,
+    skip_multiline_encoding: Option<bool>,
+    #[serde(rename = "type")]
+    secret_type: Option<String>,
+    new_secret_name: Option<String>,
+}
+
+impl Validate for WriteIn {
+    fn validate(&self) -> Vec<crate::error::Issue> {
+        if self.environment.trim().is_empty() {
+            vec![crate::error::Issue::new(
+                "too_small",
+                &["environment"],
+                "Environment required",
+            )]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+impl WriteIn {
+    async fn scope(&self, app: &AppState, ctx: &Ctx) -> Result<Scope> {
+        let id = self.workspace_id.as_deref().or(self.project_id.as_deref());
+        let slug = self
+            .workspace_slug
+            .as_deref()
+            .or(self.project_slug.as_deref());
+        Ok(Scope {
+            project_id: app.project_ref(ctx, id, slug).await?,
+            environment: self.environment.clone(),
+            secret_path: self.secret_path.clone(),
+        })
+    }
+}
+
+/// Creates a secret.
+#[utoipa::path(post, path = "/api/v3/secrets/raw/{secretName}", tag = "Secrets",
+    params(("secretName" = String, Path)), request_body = WriteIn,
+    responses((status = 200, body = SecretResponse)), security(("bearer" = [])))]
+async fn create_v3(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path(name): Path<String>,
+    Body(input): Body<WriteIn>,
+) -> Result<Json<SecretResponse>> {
+    let scope = input.scope(&app, &ctx).await?;
+    let secret = app
+        .create_secret(
+            &ctx,
+            &scope,
+            &name,
+            input.secret_value.as_deref().unwrap_or(""),
+            input.secret_comment.as_deref(),
+            input.skip_multiline_encoding.unwrap_or(false),
+            input.secret_type.as_deref(),
+        )
+        .await?;
+    Ok(Json(SecretResponse {
+        secret: SecretOut::new(secret, true),
+    }))
+}
+
+/// Updates a secret's value, comment or name; every change is a new version.
+#[utoipa::path(patch, path = "/api/v3/secrets/raw/{secretName}", tag = "Secrets",
+    params(("secretName" = String, Path)), request_body = WriteIn,
+    responses((status = 200, body = SecretResponse)), security(("bearer" = [])))]
+async fn update_v3(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path(name): Path<String>,
+    Body(input): Body<WriteIn>,
+) -> Result<Json<SecretResponse>> {
+    let scope = input.scope(&app, &ctx).await?;
+    let change = SecretChange {
+        value: input.secret_value,
+        new_key: input.new_secret_name.filter(|n| !n.trim().is_empty()),
+        comment: input.secret_comment,
+        skip_multiline: input.skip_multiline_encoding,
+    };
+    let secret = app
+        .update_secret(&ctx, &scope, &name, change, input.secret_type.as_deref())
+        .await?;
+    Ok(Json(SecretResponse {
+        secret: SecretOut::new(secret, true),
+    }))
+}
+
+/// Deletes a secret.
+#[utoipa::path(delete, path = "/api/v3/secrets/raw/{secretName}", tag = "Secrets",
+    params(("secretName" = String, Path)), request_body = WriteIn,
+    responses((status = 200, body = SecretResponse)), security(("bearer" = [])))]
+async fn delete_v3(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path(name): Path<String>,
+    Body(input): Body<WriteIn>,
+) -> Result<Json<SecretResponse>> {
+    let scope = input.scope(&app, &ctx).await?;
+    let secret = app
+        .delete_secret(&ctx, &scope, &name, input.secret_type.as_deref())
+        .await?;
+    Ok(Json(SecretResponse {
+        secret: SecretOut::new(secret, true),
+    }))
+}

@@ -1,0 +1,185 @@
+//! rotad: a self-hostable secret-rotation server that speaks Infisical's HTTP API.
+
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod http;
+pub mod services;
+pub mod store;
+pub mod time;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ServeArgs;
+use crate::crypto::RootKey;
+use crate::services::{App, AppState, Keyring, Settings};
+
+const FINGERPRINT_KEY: &str = "encryption_key_fingerprint";
+
+/// Reads the root key from configuration. With SQLite and no key configured, a key file is
+/// generated beside the database (mode 0600) on first start.
+pub fn load_root_key(args: &ServeArgs) -> anyhow::Result<RootKey> {
+    if let Some(text) = args
+        .encryption_key
+        .as_deref()
+        .filter(|k| !k.trim().is_empty())
+    {
+        return RootKey::from_base64(text).map_err(|_| {
+            anyhow::anyhow!("ROTAD_ENCRYPTION_KEY must be base64 of exactly 32 bytes")
+        });
+    }
+    if let Some(path) = &args.encryption_key_file {
+        return read_key_file(path, "ROTAD_ENCRYPTION_KEY_FILE");
+    }
+    if !args.is_sqlite() {
+        bail!("ROTAD_ENCRYPTION_KEY or ROTAD_ENCRYPTION_KEY_FILE is required with PostgreSQL");
+    }
+    let path = sqlite_key_path(&args.database_url);
+    if path.exists() {
+        return read_key_file(&path, "the generated key file");
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    write_private(&path, &RootKey::generate_base64())
+        .with_context(|| format!("cannot write key file {}", path.display()))?;
+    tracing::warn!(
+        path = %path.display(),
+        "no ROTAD_ENCRYPTION_KEY given: generated a key file beside the database; back it up, \
+         the data cannot be read without it"
+    );
+    read_key_file(&path, "the generated key file")
+}
+
+fn read_key_file(path: &Path, what: &str) -> anyhow::Result<RootKey> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{what} {} cannot be read", path.display()))?;
+    RootKey::from_base64(&text).map_err(|_| {
+        anyhow::anyhow!(
+            "{what} {} must hold base64 of exactly 32 bytes",
+            path.display()
+        )
+    })
+}
+
+fn sqlite_key_path(url: &str) -> PathBuf {
+    let file = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or("rotad.db");
+    let db = Path::new(file);
+    db.with_extension("key")
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+/// Opens the store, runs migrations and checks the key fingerprint.
+pub async fn build_app(args: &ServeArgs) -> anyhow::Result<AppState> {
+    let root = load_root_key(args)?;
+    let store = store::connect(&args.database_url)
+        .await
+        .context("ROTAD_DATABASE_URL: cannot open the database")?;
+    let fingerprint = root.fingerprint();
+    store
+        .set_meta_if_absent(FINGERPRINT_KEY, &fingerprint)
+        .await?;
+    let stored = store.get_meta(FINGERPRINT_KEY).await?;
+    if stored.as_deref() != Some(fingerprint.as_str()) {
+        bail!(
+            "ROTAD_ENCRYPTION_KEY does not match the key this database was created with; \
+             refusing to start (start with the original key)"
+        );
+    }
+    Ok(Arc::new(App {
+        store,
+        keys: Keyring::new(root),
+        settings: Settings {
+            allow_internal_ip_connections: args.allow_internal_ip_connections,
+            rotation_time_unit: args.rotation_time_unit,
+            rotation_max_attempts: args.rotation_max_attempts,
+        },
+    }))
+}
+
+/// A server running in this process (tests, `rotad serve`).
+pub struct Server {
+    pub addr: SocketAddr,
+    pub app: AppState,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Server {
+    /// Builds the app and serves it on `args.listen` (port 0 picks a free port).
+    pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
+        let app = build_app(args).await?;
+        let listener = TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("ROTAD_LISTEN: cannot listen on {}", args.listen))?;
+        Self::serve(app, listener).await
+    }
+
+    pub async fn serve(app: AppState, listener: TcpListener) -> anyhow::Result<Server> {
+        let addr = listener.local_addr()?;
+        let shutdown = CancellationToken::new();
+        let router = http::router(app.clone());
+        let token = shutdown.clone();
+        let task = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { token.cancelled().await })
+            .await?;
+            Ok(())
+        });
+        Ok(Server {
+            addr,
+            app,
+            shutdown,
+            task,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and waits.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.task.await?
+    }
+
+    /// Runs until `signal` resolves, then stops gracefully.
+    pub async fn run_until(self, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
+        signal.await;
+        self.stop().await
+    }
+}

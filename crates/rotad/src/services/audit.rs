@@ -1,0 +1,97 @@
+//! The append-only audit log: every mutating call and every secret read.
+
+use serde_json::{json, Value};
+
+use super::{new_id, App, Ctx, RequestMeta};
+use crate::error::Result;
+use crate::store::{AuditFilter, AuditRow, Identity};
+use crate::time::now_ms;
+
+/// One event: its type and metadata. Metadata never holds secret values or tokens.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub kind: &'static str,
+    pub metadata: Value,
+}
+
+impl Event {
+    pub fn new(kind: &'static str, metadata: Value) -> Self {
+        Self { kind, metadata }
+    }
+}
+
+impl App {
+    /// Records an event by the caller. A failure to record is logged, never shown to the caller
+    /// after the change it describes has been made.
+    pub async fn audit(&self, ctx: &Ctx, project_id: Option<&str>, event: Event) {
+        let actor = json!({
+            "type": "identity",
+            "metadata": {"identityId": ctx.actor.identity_id, "name": ctx.actor.name},
+        });
+        self.write_audit(&ctx.actor.org_id, project_id, actor, &ctx.meta, event)
+            .await;
+    }
+
+    /// Records an event by the platform itself (scheduled rotations, recovery).
+    pub async fn audit_platform(&self, org_id: &str, project_id: Option<&str>, event: Event) {
+        let actor = json!({"type": "platform", "metadata": {}});
+        self.write_audit(org_id, project_id, actor, &RequestMeta::default(), event)
+            .await;
+    }
+
+    pub(super) async fn audit_login(&self, identity: &Identity, meta: &RequestMeta) {
+        let actor = json!({
+            "type": "identity",
+            "metadata": {"identityId": identity.id, "name": identity.name},
+        });
+        let event = Event::new(
+            "login-identity-universal-auth",
+            json!({"identityId": identity.id}),
+        );
+        self.write_audit(&identity.org_id, None, actor, meta, event)
+            .await;
+    }
+
+    async fn write_audit(
+        &self,
+        org_id: &str,
+        project_id: Option<&str>,
+        actor: Value,
+        meta: &RequestMeta,
+        event: Event,
+    ) {
+        let row = AuditRow {
+            id: new_id(),
+            org_id: org_id.to_string(),
+            project_id: project_id.map(str::to_string),
+            event_type: event.kind.to_string(),
+            actor: actor.to_string(),
+            metadata: event.metadata.to_string(),
+            ip_address: meta.ip_address.clone(),
+            user_agent: meta.user_agent.clone(),
+            created_at: now_ms(),
+        };
+        if let Err(e) = self.store.insert_audit(&row).await {
+            tracing::error!(error = %e, event = event.kind, "could not write audit log entry");
+        }
+    }
+
+    /// Reads the audit log: the whole organization for org admins, or one project for its
+    /// admins.
+    pub async fn list_audit_logs(
+        &self,
+        ctx: &Ctx,
+        mut filter: AuditFilter,
+    ) -> Result<Vec<AuditRow>> {
+        use super::authz::{Action, Subject};
+        match filter.project_id.clone() {
+            Some(project_id) if !ctx.actor.is_org_admin() => {
+                self.authorize(ctx, &project_id, Subject::AuditLogs, Action::Read)
+                    .await?;
+            }
+            _ => self.authorize_org(ctx, Subject::AuditLogs, Action::Read)?,
+        }
+        filter.org_id = ctx.actor.org_id.clone();
+        Ok(self.store.list_audit(&filter).await?)
+    }
+}

@@ -1,0 +1,284 @@
+//! Access tokens: bootstrap, universal-auth login, renew, revoke, and turning a Bearer token
+//! into an [`Actor`]. Tokens are HS256-signed JWTs naming a row in `access_tokens`; the row
+//! holds expiry and revocation, so a token can be renewed in place and revoked at once.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use super::{new_id, Actor, App, RequestMeta};
+use crate::error::{Error, Result};
+use crate::store::{AccessToken, Identity, Organization, StoreError};
+use crate::time::now_ms;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    /// Identity id.
+    sub: String,
+    /// Access token row id.
+    jti: String,
+    iat: i64,
+    #[serde(rename = "authTokenType")]
+    kind: String,
+}
+
+/// A freshly issued token as login and renew answer it.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub max_ttl: i64,
+}
+
+/// What bootstrap creates.
+#[derive(Debug, Clone)]
+pub struct Bootstrapped {
+    pub organization: Organization,
+    pub identity: Identity,
+    pub token: String,
+}
+
+const INVALID_TOKEN: &str =
+    "Failed to authenticate: the access token is invalid, expired or revoked";
+
+impl App {
+    fn sign(&self, identity_id: &str, token_id: &str) -> Result<String> {
+        let claims = Claims {
+            sub: identity_id.to_string(),
+            jti: token_id.to_string(),
+            iat: now_ms() / 1000,
+            kind: "identityAccessToken".to_string(),
+        };
+        encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(&self.keys.root().signing_key()),
+        )
+        .map_err(|e| Error::Unexpected(e.into()))
+    }
+
+    /// Creates the organization and an admin identity with a non-expiring token, once.
+    pub async fn bootstrap(&self, organization: &str) -> Result<Bootstrapped> {
+        let name = organization.trim();
+        if name.is_empty() || name.len() > 64 {
+            return Err(Error::invalid(
+                &["organization"],
+                "Organization name must be 1 to 64 characters",
+            ));
+        }
+        let now = now_ms();
+        let org = Organization {
+            id: new_id(),
+            name: name.to_string(),
+            slug: super::projects::slugify(name),
+            created_at: now,
+        };
+        let identity = Identity {
+            id: new_id(),
+            org_id: org.id.clone(),
+            name: "admin".to_string(),
+            org_role: "admin".to_string(),
+            created_at: now,
+            updated_at: now,
+        };
+        let row = AccessToken {
+            id: new_id(),
+            identity_id: identity.id.clone(),
+            auth_method: "token-auth".to_string(),
+            ttl: 0,
+            max_ttl: 0,
+            expires_at: None,
+            revoked: false,
+            created_at: now,
+            last_renewed_at: None,
+        };
+        match self.store.bootstrap(&org, &identity, &row).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                return Err(Error::bad_request(
+                    "Instance has already been set up and cannot be bootstrapped again",
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let token = self.sign(&identity.id, &row.id)?;
+        Ok(Bootstrapped {
+            organization: org,
+            identity,
+            token,
+        })
+    }
+
+    /// Universal-auth login with a client id and secret.
+    pub async fn login(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        meta: &RequestMeta,
+    ) -> Result<(IssuedToken, Identity)> {
+        let invalid = || Error::unauthorized("Invalid credentials");
+        let ua = self
+            .store
+            .get_universal_auth_by_client_id(client_id.trim())
+            .await?
+            .ok_or_else(invalid)?;
+        let identity = self
+            .store
+            .get_identity(&ua.identity_id)
+            .await?
+            .ok_or_else(invalid)?;
+        let now = now_ms();
+        let mut matched = None;
+        for secret in self.store.list_client_secrets(&identity.id).await? {
+            let expired = secret.ttl > 0 && secret.created_at + secret.ttl * 1000 <= now;
+            if secret.revoked || expired {
+                continue;
+            }
+            if verify_secret(client_secret, &secret.hash).await {
+                matched = Some(secret);
+                break;
+            }
+        }
+        let secret = matched.ok_or_else(invalid)?;
+        if !self.store.use_client_secret(&secret.id).await? {
+            return Err(Error::unauthorized(
+                "Failed to authenticate identity credentials due to client secret number of uses limit reached",
+            ));
+        }
+        let ttl = ua.access_token_ttl;
+        let row = AccessToken {
+            id: new_id(),
+            identity_id: identity.id.clone(),
+            auth_method: "universal-auth".to_string(),
+            ttl,
+            max_ttl: ua.access_token_max_ttl,
+            expires_at: (ttl > 0).then_some(now + ttl * 1000),
+            revoked: false,
+            created_at: now,
+            last_renewed_at: None,
+        };
+        self.store.create_access_token(&row).await?;
+        let access_token = self.sign(&identity.id, &row.id)?;
+        self.audit_login(&identity, meta).await;
+        Ok((
+            IssuedToken {
+                access_token,
+                expires_in: ttl,
+                max_ttl: ua.access_token_max_ttl,
+            },
+            identity,
+        ))
+    }
+
+    /// Resolves a Bearer token to its actor.
+    pub async fn authenticate(&self, bearer: &str) -> Result<Actor> {
+        let (row, identity) = self.token_row(bearer).await?;
+        if let Some(expires_at) = row.expires_at {
+            if expires_at <= now_ms() {
+                return Err(Error::unauthorized(INVALID_TOKEN));
+            }
+        }
+        Ok(Actor {
+            identity_id: identity.id,
+            name: identity.name,
+            org_id: identity.org_id,
+            org_role: identity.org_role,
+            token_id: row.id,
+        })
+    }
+
+    async fn token_row(&self, bearer: &str) -> Result<(AccessToken, Identity)> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.validate_exp = false;
+        validation.required_spec_claims.clear();
+        let claims = decode::<Claims>(
+            bearer.trim(),
+            &DecodingKey::from_secret(&self.keys.root().signing_key()),
+            &validation,
+        )
+        .map_err(|_| Error::unauthorized(INVALID_TOKEN))?
+        .claims;
+        let row = self
+            .store
+            .get_access_token(&claims.jti)
+            .await?
+            .filter(|row| !row.revoked && row.identity_id == claims.sub)
+            .ok_or_else(|| Error::unauthorized(INVALID_TOKEN))?;
+        let identity = self
+            .store
+            .get_identity(&row.identity_id)
+            .await?
+            .ok_or_else(|| Error::unauthorized(INVALID_TOKEN))?;
+        Ok((row, identity))
+    }
+
+    /// Extends a token by its TTL, never past its maximum lifetime.
+    pub async fn renew(&self, bearer: &str) -> Result<IssuedToken> {
+        let (row, _) = self.token_row(bearer).await?;
+        let now = now_ms();
+        let Some(expires_at) = row.expires_at else {
+            // A token that does not expire has nothing to renew.
+            return Ok(IssuedToken {
+                access_token: bearer.trim().to_string(),
+                expires_in: 0,
+                max_ttl: 0,
+            });
+        };
+        if expires_at <= now {
+            return Err(Error::unauthorized(INVALID_TOKEN));
+        }
+        let max_end = row.created_at + row.max_ttl * 1000;
+        if row.max_ttl > 0 && now >= max_end {
+            return Err(Error::bad_request(
+                "Failed to renew access token due to Max TTL expiration",
+            ));
+        }
+        let mut new_expiry = now + row.ttl * 1000;
+        if row.max_ttl > 0 {
+            new_expiry = new_expiry.min(max_end);
+        }
+        self.store
+            .renew_access_token(&row.id, new_expiry, now)
+            .await?;
+        Ok(IssuedToken {
+            access_token: bearer.trim().to_string(),
+            expires_in: (new_expiry - now) / 1000,
+            max_ttl: row.max_ttl,
+        })
+    }
+
+    pub async fn revoke_token(&self, bearer: &str) -> Result<()> {
+        let (row, _) = self.token_row(bearer).await?;
+        self.store.revoke_access_token(&row.id).await?;
+        Ok(())
+    }
+}
+
+/// Argon2id hash of a client secret (in a blocking thread: it is slow on purpose).
+pub async fn hash_secret(secret: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+        Argon2::default()
+            .hash_password(secret.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| Error::Unexpected(anyhow::anyhow!("hashing failed: {e}")))
+    })
+    .await
+    .map_err(|e| Error::Unexpected(e.into()))?
+}
+
+async fn verify_secret(secret: &str, hash: &str) -> bool {
+    let (secret, hash) = (secret.to_string(), hash.to_string());
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash)
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(secret.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}

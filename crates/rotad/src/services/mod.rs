@@ -1,0 +1,67 @@
+//! The domain. Handlers, the scheduler and the CLI call these; nothing else touches the store.
+
+pub mod audit;
+pub mod auth;
+pub mod authz;
+pub mod identities;
+pub mod keyring;
+pub mod projects;
+pub mod secrets;
+
+use std::sync::Arc;
+
+pub use keyring::Keyring;
+
+use crate::config::TimeUnit;
+use crate::store::Store;
+
+/// Settings the services read (a subset of the configuration).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub allow_internal_ip_connections: bool,
+    pub rotation_time_unit: TimeUnit,
+    pub rotation_max_attempts: u32,
+}
+
+/// Shared state: the store, the keys and the settings.
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub keys: Keyring,
+    pub settings: Settings,
+}
+
+pub type AppState = Arc<App>;
+
+/// Who is calling.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub identity_id: String,
+    pub name: String,
+    pub org_id: String,
+    pub org_role: String,
+    pub token_id: String,
+}
+
+impl Actor {
+    pub fn is_org_admin(&self) -> bool {
+        self.org_role == "admin"
+    }
+}
+
+/// Where a call came from, for the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub ip_address: String,
+    pub user_agent: String,
+}
+
+/// An authenticated call.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub actor: Actor,
+    pub meta: RequestMeta,
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

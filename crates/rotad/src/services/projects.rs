@@ -1,0 +1,456 @@
+//! Projects, their environments (`dev`, `staging`, `prod` by default) and nested folders.
+
+use serde_json::json;
+
+use super::audit::Event;
+use super::authz::{Action, Role, Subject};
+use super::{new_id, App, Ctx};
+use crate::error::{Error, Result};
+use crate::store::{Environment, Folder, Membership, Project, StoreError};
+use crate::time::now_ms;
+
+pub const DEFAULT_ENVIRONMENTS: [(&str, &str); 3] = [
+    ("Development", "dev"),
+    ("Staging", "staging"),
+    ("Production", "prod"),
+];
+
+/// A project with its environments.
+#[derive(Debug, Clone)]
+pub struct ProjectView {
+    pub project: Project,
+    pub environments: Vec<Environment>,
+}
+
+/// Where secrets live: a project's environment and a folder in it.
+#[derive(Debug, Clone)]
+pub struct Location {
+    pub project: Project,
+    pub environment: Environment,
+    pub folder: Folder,
+}
+
+/// Lowercase letters, digits and single hyphens.
+pub fn slugify(text: &str) -> String {
+    let mut slug = String::new();
+    for c in text.trim().chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    while slug.ends_with('-') {
+        slug.pop();
+    }
+    slug
+}
+
+pub fn is_slug(text: &str) -> bool {
+    !text.is_empty() && slugify(text) == text
+}
+
+/// `/a/b` from `a/b/`, `//a`, `` … ; `None` for `..` or empty segments after trimming.
+pub fn normalize_path(path: Option<&str>) -> Option<String> {
+    let raw = path.map(str::trim).unwrap_or("/");
+    let mut parts = Vec::new();
+    for part in raw.split('/') {
+        let part = part.trim();
+        if part.is_empty() {
+            continue;
+        }
+        if part == "." || part == ".." {
+            return None;
+        }
+        parts.push(part);
+    }
+    Some(format!("/{}", parts.join("/")))
+}
+
+impl App {
+    pub async fn create_project(
+        &self,
+        ctx: &Ctx,
+        name: &str,
+        slug: Option<&str>,
+        description: Option<&str>,
+    ) -> Result<ProjectView> {
+        if !matches!(ctx.actor.org_role.as_str(), "admin" | "member") {
+            return Err(super::authz::denied(Subject::Project, Action::Create));
+        }
+        let name = name.trim();
+        if name.is_empty() || name.len() > 64 {
+            return Err(Error::invalid(
+                &["projectName"],
+                "Project name must be 1 to 64 characters",
+            ));
+        }
+        let slug = match slug.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(s) if is_slug(s) && s.len() <= 64 => s.to_string(),
+            Some(_) => {
+                return Err(Error::invalid(
+                    &["slug"],
+                    "slug field can only contain lowercase letters, numbers, and hyphens",
+                ))
+            }
+            None => {
+                let base = slugify(name);
+                let base = if base.is_empty() {
+                    "project".to_string()
+                } else {
+                    base
+                };
+                format!("{}-{}", &base[..base.len().min(48)], &new_id()[..6])
+            }
+        };
+        let now = now_ms();
+        let project = Project {
+            id: new_id(),
+            org_id: ctx.actor.org_id.clone(),
+            name: name.to_string(),
+            slug,
+            description: description.map(str::to_string),
+            created_at: now,
+            updated_at: now,
+        };
+        let environments: Vec<Environment> = DEFAULT_ENVIRONMENTS
+            .iter()
+            .enumerate()
+            .map(|(i, (name, slug))| Environment {
+                id: new_id(),
+                project_id: project.id.clone(),
+                name: name.to_string(),
+                slug: slug.to_string(),
+                position: i as i64 + 1,
+                created_at: now,
+                updated_at: now,
+            })
+            .collect();
+        let roots: Vec<Folder> = environments
+            .iter()
+            .map(|env| Folder {
+                id: new_id(),
+                project_id: project.id.clone(),
+                env_id: env.id.clone(),
+                parent_id: None,
+                name: "root".to_string(),
+                path: "/".to_string(),
+                created_at: now,
+                updated_at: now,
+            })
+            .collect();
+        // The creator administers what it creates (org admins already do).
+        let membership = (!ctx.actor.is_org_admin()).then(|| Membership {
+            id: new_id(),
+            project_id: project.id.clone(),
+            identity_id: ctx.actor.identity_id.clone(),
+            role: Role::Admin.as_str().to_string(),
+            created_at: now,
+            updated_at: now,
+        });
+        match self
+            .store
+            .create_project(&project, &environments, &roots, membership.as_ref())
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                return Err(Error::bad_request(format!(
+                    "A project with the slug '{}' already exists",
+                    project.slug
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.audit(
+            ctx,
+            Some(&project.id),
+            Event::new(
+                "create-project",
+                json!({"projectId": project.id, "name": project.name}),
+            ),
+        )
+        .await;
+        Ok(ProjectView {
+            project,
+            environments,
+        })
+    }
+
+    pub async fn get_project(&self, ctx: &Ctx, id: &str) -> Result<ProjectView> {
+        let project = self
+            .authorize(ctx, id, Subject::Project, Action::Read)
+            .await?;
+        let environments = self.store.list_environments(&project.id).await?;
+        Ok(ProjectView {
+            project,
+            environments,
+        })
+    }
+
+    /// The projects the caller can read.
+    pub async fn list_projects(&self, ctx: &Ctx) -> Result<Vec<ProjectView>> {
+        let mut out = Vec::new();
+        for project in self.store.list_projects(&ctx.actor.org_id).await? {
+            let role = self.project_role(ctx, &project).await?;
+            if super::authz::allows(role, Subject::Project, Action::Read) {
+                let environments = self.store.list_environments(&project.id).await?;
+                out.push(ProjectView {
+                    project,
+                    environments,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn delete_project(&self, ctx: &Ctx, id: &str) -> Result<ProjectView> {
+        let view = self.get_project(ctx, id).await?;
+        self.authorize(ctx, id, Subject::Project, Action::Delete)
+            .await?;
+        self.store.delete_project(id).await?;
+        self.audit(
+            ctx,
+            Some(id),
+            Event::new("delete-project", json!({"projectId": id})),
+        )
+        .await;
+        Ok(view)
+    }
+
+    /// Resolves a project's environment and folder path, checking `action` on `subject`.
+    pub async fn locate(
+        &self,
+        ctx: &Ctx,
+        project_id: &str,
+        environment: &str,
+        path: Option<&str>,
+        subject: Subject,
+        action: Action,
+    ) -> Result<Location> {
+        let project = self.authorize(ctx, project_id, subject, action).await?;
+        self.locate_in(project, environment, path).await
+    }
+
+    pub async fn locate_in(
+        &self,
+        project: Project,
+        environment: &str,
+        path: Option<&str>,
+    ) -> Result<Location> {
+        let path = normalize_path(path)
+            .ok_or_else(|| Error::invalid(&["secretPath"], "Invalid secret path"))?;
+        let environment = self
+            .store
+            .list_environments(&project.id)
+            .await?
+            .into_iter()
+            .find(|e| e.slug == environment.trim())
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "Environment with slug '{}' in project with ID {} not found",
+                    environment.trim(),
+                    project.id
+                ))
+            })?;
+        let folder = self
+            .store
+            .get_folder_by_path(&environment.id, &path)
+            .await?
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "Folder with path '{path}' in environment with slug '{}' not found",
+                    environment.slug
+                ))
+            })?;
+        Ok(Location {
+            project,
+            environment,
+            folder,
+        })
+    }
+
+    pub async fn create_folder(
+        &self,
+        ctx: &Ctx,
+        project_id: &str,
+        environment: &str,
+        parent_path: Option<&str>,
+        name: &str,
+    ) -> Result<(Folder, Environment)> {
+        let name = name.trim();
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(Error::invalid(
+                &["name"],
+                "Folder name can only contain letters, numbers, dashes and underscores",
+            ));
+        }
+        let parent = self
+            .locate(
+                ctx,
+                project_id,
+                environment,
+                parent_path,
+                Subject::SecretFolders,
+                Action::Create,
+            )
+            .await?;
+        let path = if parent.folder.path == "/" {
+            format!("/{name}")
+        } else {
+            format!("{}/{name}", parent.folder.path)
+        };
+        if let Some(existing) = self
+            .store
+            .get_folder_by_path(&parent.environment.id, &path)
+            .await?
+        {
+            // Upstream answers an existing folder with the folder itself.
+            return Ok((existing, parent.environment));
+        }
+        let now = now_ms();
+        let folder = Folder {
+            id: new_id(),
+            project_id: parent.project.id.clone(),
+            env_id: parent.environment.id.clone(),
+            parent_id: Some(parent.folder.id.clone()),
+            name: name.to_string(),
+            path,
+            created_at: now,
+            updated_at: now,
+        };
+        match self.store.create_folder(&folder).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                let existing = self
+                    .store
+                    .get_folder_by_path(&folder.env_id, &folder.path)
+                    .await?
+                    .ok_or_else(|| Error::bad_request("Folder already exists"))?;
+                return Ok((existing, parent.environment));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.audit(
+            ctx,
+            Some(&parent.project.id),
+            Event::new(
+                "create-folder",
+                json!({"environment": parent.environment.slug, "folderId": folder.id, "folderName": name, "folderPath": folder.path}),
+            ),
+        )
+        .await;
+        Ok((folder, parent.environment))
+    }
+
+    pub async fn list_folders(
+        &self,
+        ctx: &Ctx,
+        project_id: &str,
+        environment: &str,
+        path: Option<&str>,
+    ) -> Result<Vec<Folder>> {
+        let loc = self
+            .locate(
+                ctx,
+                project_id,
+                environment,
+                path,
+                Subject::SecretFolders,
+                Action::Read,
+            )
+            .await?;
+        Ok(self.store.list_child_folders(&loc.folder.id).await?)
+    }
+
+    /// Deletes a folder (by id or name under `path`) with everything below it.
+    pub async fn delete_folder(
+        &self,
+        ctx: &Ctx,
+        project_id: &str,
+        environment: &str,
+        path: Option<&str>,
+        id_or_name: &str,
+    ) -> Result<Folder> {
+        let loc = self
+            .locate(
+                ctx,
+                project_id,
+                environment,
+                path,
+                Subject::SecretFolders,
+                Action::Delete,
+            )
+            .await?;
+        let children = self.store.list_child_folders(&loc.folder.id).await?;
+        let folder = children
+            .into_iter()
+            .find(|f| f.id == id_or_name || f.name == id_or_name)
+            .ok_or_else(|| Error::not_found(format!("Folder with ID '{id_or_name}' not found")))?;
+        self.store.delete_folder(&folder.id).await?;
+        self.audit(
+            ctx,
+            Some(&loc.project.id),
+            Event::new(
+                "delete-folder",
+                json!({"environment": loc.environment.slug, "folderId": folder.id, "folderPath": folder.path}),
+            ),
+        )
+        .await;
+        Ok(folder)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_and_paths() {
+        assert_eq!(slugify("My Project_1!"), "my-project-1");
+        assert!(is_slug("a-b-1"));
+        assert!(!is_slug("a--b"));
+        assert!(!is_slug("-a"));
+        assert!(!is_slug("A"));
+        assert_eq!(normalize_path(None).as_deref(), Some("/"));
+        assert_eq!(normalize_path(Some("a/b/")).as_deref(), Some("/a/b"));
+        assert_eq!(normalize_path(Some("//")).as_deref(), Some("/"));
+        assert_eq!(normalize_path(Some("/a/../b")), None);
+    }
+}
+
+impl App {
+    /// The project an API call names by id or, failing that, by slug.
+    pub async fn project_ref(
+        &self,
+        ctx: &Ctx,
+        id: Option<&str>,
+        slug: Option<&str>,
+    ) -> Result<String> {
+        let non_empty = |s: Option<&str>| {
+            s.map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        if let Some(id) = non_empty(id) {
+            return Ok(id);
+        }
+        if let Some(slug) = non_empty(slug) {
+            return self
+                .store
+                .get_project_by_slug(&ctx.actor.org_id, &slug)
+                .await?
+                .map(|p| p.id)
+                .ok_or_else(|| Error::not_found(format!("Project with slug '{slug}' not found")));
+        }
+        Err(Error::invalid(
+            &["workspaceId"],
+            "Either workspaceId or workspaceSlug is required",
+        ))
+    }
+}

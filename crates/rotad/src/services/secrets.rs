@@ -1,0 +1,378 @@
+//! Secrets: versioned, sealed with the project's data key, addressed by project, environment,
+//! folder path and key. Secrets a rotation owns are read-only here.
+
+use serde_json::json;
+
+use super::audit::Event;
+use super::authz::{Action, Subject};
+use super::keyring::project_scope;
+use super::projects::Location;
+use super::{new_id, App, Ctx};
+use crate::crypto::DataKey;
+use crate::error::{Error, Result};
+use crate::store::{SecretRow, SecretVersionRow, StoreError};
+use crate::time::now_ms;
+
+/// Which folder a call addresses.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub project_id: String,
+    pub environment: String,
+    pub secret_path: Option<String>,
+}
+
+/// A secret in clear text, as the API shows it.
+#[derive(Debug, Clone)]
+pub struct Secret {
+    pub id: String,
+    pub project_id: String,
+    pub environment: String,
+    pub secret_path: String,
+    pub key: String,
+    pub value: String,
+    pub comment: String,
+    pub version: i64,
+    pub secret_type: String,
+    pub skip_multiline: bool,
+    pub rotation_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SecretChange {
+    pub value: Option<String>,
+    pub new_key: Option<String>,
+    pub comment: Option<String>,
+    pub skip_multiline: Option<bool>,
+}
+
+pub const HIDDEN_VALUE: &str = "<hidden-by-infisical>";
+
+/// Checks a secret name: trimmed, non-empty, no colon or slash.
+pub fn check_key(field: &str, key: &str) -> Result<String> {
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(Error::invalid(&[field], "Secret name is required"));
+    }
+    if key.len() > 500 {
+        return Err(Error::invalid(
+            &[field],
+            "Secret name must be at most 500 characters",
+        ));
+    }
+    if key.contains(':') || key.contains('/') {
+        return Err(Error::invalid(
+            &[field],
+            "Secret name cannot contain colon or forward slash.",
+        ));
+    }
+    Ok(key.to_string())
+}
+
+fn check_type(secret_type: Option<&str>) -> Result<&'static str> {
+    match secret_type.unwrap_or("shared") {
+        "shared" => Ok("shared"),
+        "personal" => Err(Error::bad_request(
+            "Personal secrets are not supported for machine identities",
+        )),
+        _ => Err(Error::invalid(
+            &["type"],
+            "Invalid enum value. Expected 'shared' | 'personal'",
+        )),
+    }
+}
+
+impl App {
+    async fn data_key(&self, project_id: &str) -> Result<DataKey> {
+        self.keys
+            .key_for(self.store.as_ref(), &project_scope(project_id))
+            .await
+    }
+
+    fn open(&self, key: &DataKey, loc: &Location, path: &str, row: SecretRow) -> Result<Secret> {
+        Ok(Secret {
+            value: key.open_str(&format!("{}:value", row.id), &row.value)?,
+            comment: key.open_str(&format!("{}:comment", row.id), &row.comment)?,
+            id: row.id,
+            project_id: row.project_id,
+            environment: loc.environment.slug.clone(),
+            secret_path: path.to_string(),
+            key: row.key,
+            version: row.version,
+            secret_type: row.secret_type,
+            skip_multiline: row.skip_multiline,
+            rotation_id: row.rotation_id,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+
+    /// Seals value and comment into `row` and builds its version record.
+    pub(crate) fn seal_secret(
+        &self,
+        key: &DataKey,
+        row: &mut SecretRow,
+        value: &str,
+        comment: &str,
+    ) -> SecretVersionRow {
+        row.value = key.seal_str(&format!("{}:value", row.id), value);
+        row.comment = key.seal_str(&format!("{}:comment", row.id), comment);
+        let version_id = new_id();
+        SecretVersionRow {
+            value: key.seal_str(&format!("{version_id}:value"), value),
+            comment: key.seal_str(&format!("{version_id}:comment"), comment),
+            id: version_id,
+            secret_id: row.id.clone(),
+            version: row.version,
+            key: row.key.clone(),
+            created_at: row.updated_at,
+        }
+    }
+
+    pub async fn create_secret(
+        &self,
+        ctx: &Ctx,
+        scope: &Scope,
+        key: &str,
+        value: &str,
+        comment: Option<&str>,
+        skip_multiline: bool,
+        secret_type: Option<&str>,
+    ) -> Result<Secret> {
+        let key = check_key("secretName", key)?;
+        let secret_type = check_type(secret_type)?;
+        let loc = self.locate_scope(ctx, scope, Action::Create).await?;
+        if self
+            .store
+            .get_secret(&loc.folder.id, &key, secret_type)
+            .await?
+            .is_some()
+        {
+            return Err(Error::bad_request("Secret already exist"));
+        }
+        let now = now_ms();
+        let mut row = SecretRow {
+            id: new_id(),
+            project_id: loc.project.id.clone(),
+            env_id: loc.environment.id.clone(),
+            folder_id: loc.folder.id.clone(),
+            key,
+            secret_type: secret_type.to_string(),
+            version: 1,
+            value: Vec::new(),
+            comment: Vec::new(),
+            skip_multiline,
+            rotation_id: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let data_key = self.data_key(&loc.project.id).await?;
+        let version = self.seal_secret(&data_key, &mut row, value, comment.unwrap_or(""));
+        match self.store.insert_secret(&row, &version).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => return Err(Error::bad_request("Secret already exist")),
+            Err(e) => return Err(e.into()),
+        }
+        self.audit_secret(ctx, &loc, "create-secret", &row).await;
+        self.open(&data_key, &loc, &loc.folder.path, row)
+    }
+
+    pub async fn get_secret(
+        &self,
+        ctx: &Ctx,
+        scope: &Scope,
+        key: &str,
+        secret_type: Option<&str>,
+        version: Option<i64>,
+    ) -> Result<Secret> {
+        let secret_type = check_type(secret_type).map_err(|_| not_found(key))?;
+        let loc = self.locate_scope(ctx, scope, Action::Read).await?;
+        let row = self
+            .store
+            .get_secret(&loc.folder.id, key.trim(), secret_type)
+            .await?
+            .ok_or_else(|| not_found(key))?;
+        let data_key = self.data_key(&loc.project.id).await?;
+        self.audit_secret(ctx, &loc, "get-secret", &row).await;
+        match version {
+            Some(v) if v != row.version => {
+                let old = self
+                    .store
+                    .get_secret_version(&row.id, v)
+                    .await?
+                    .ok_or_else(|| {
+                        Error::not_found(format!(
+                            "Secret with name '{key}' and version {v} not found"
+                        ))
+                    })?;
+                let mut secret = self.open(&data_key, &loc, &loc.folder.path, row)?;
+                secret.value = data_key.open_str(&format!("{}:value", old.id), &old.value)?;
+                secret.comment = data_key.open_str(&format!("{}:comment", old.id), &old.comment)?;
+                secret.key = old.key;
+                secret.version = old.version;
+                Ok(secret)
+            }
+            _ => self.open(&data_key, &loc, &loc.folder.path, row),
+        }
+    }
+
+    /// Secrets of a folder, or of the folder and every folder below it.
+    pub async fn list_secrets(
+        &self,
+        ctx: &Ctx,
+        scope: &Scope,
+        recursive: bool,
+    ) -> Result<Vec<Secret>> {
+        let loc = self.locate_scope(ctx, scope, Action::Read).await?;
+        let folders = if recursive {
+            self.store
+                .list_folder_tree(&loc.environment.id, &loc.folder.path)
+                .await?
+        } else {
+            vec![loc.folder.clone()]
+        };
+        let ids: Vec<String> = folders.iter().map(|f| f.id.clone()).collect();
+        let rows = self.store.list_secrets(&ids).await?;
+        let data_key = self.data_key(&loc.project.id).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let path = folders
+                .iter()
+                .find(|f| f.id == row.folder_id)
+                .map(|f| f.path.clone())
+                .unwrap_or_else(|| loc.folder.path.clone());
+            out.push(self.open(&data_key, &loc, &path, row)?);
+        }
+        self.audit(
+            ctx,
+            Some(&loc.project.id),
+            Event::new(
+                "get-secrets",
+                json!({"environment": loc.environment.slug, "secretPath": loc.folder.path, "numberOfSecrets": out.len()}),
+            ),
+        )
+        .await;
+        Ok(out)
+    }
+
+    pub async fn update_secret(
+        &self,
+        ctx: &Ctx,
+        scope: &Scope,
+        key: &str,
+        change: SecretChange,
+        secret_type: Option<&str>,
+    ) -> Result<Secret> {
+        let secret_type = check_type(secret_type)?;
+        let loc = self.locate_scope(ctx, scope, Action::Edit).await?;
+        let row = self
+            .store
+            .get_secret(&loc.folder.id, key.trim(), secret_type)
+            .await?
+            .ok_or_else(|| not_found(key))?;
+        let new_key = match change.new_key.as_deref() {
+            Some(k) => Some(check_key("newSecretName", k)?),
+            None => None,
+        };
+        if row.rotation_id.is_some() {
+            if new_key.as_ref().is_some_and(|k| *k != row.key) {
+                return Err(Error::bad_request("Cannot update rotated secret name"));
+            }
+            return Err(Error::bad_request("Cannot update rotated secret"));
+        }
+        let data_key = self.data_key(&loc.project.id).await?;
+        let current = self.open(&data_key, &loc, &loc.folder.path, row.clone())?;
+        let mut next = row.clone();
+        if let Some(k) = new_key.filter(|k| *k != row.key) {
+            if self
+                .store
+                .get_secret(&loc.folder.id, &k, secret_type)
+                .await?
+                .is_some()
+            {
+                return Err(Error::bad_request(format!(
+                    "Secret with name '{k}' already exists"
+                )));
+            }
+            next.key = k;
+        }
+        next.version = row.version + 1;
+        next.updated_at = now_ms();
+        if let Some(skip) = change.skip_multiline {
+            next.skip_multiline = skip;
+        }
+        let value = change.value.unwrap_or(current.value);
+        let comment = change.comment.unwrap_or(current.comment);
+        let version = self.seal_secret(&data_key, &mut next, &value, &comment);
+        match self.store.update_secret(&next, row.version, &version).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                return Err(Error::bad_request(
+                    "The secret was changed by another request; read it again and retry",
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.audit_secret(ctx, &loc, "update-secret", &next).await;
+        self.open(&data_key, &loc, &loc.folder.path, next)
+    }
+
+    pub async fn delete_secret(
+        &self,
+        ctx: &Ctx,
+        scope: &Scope,
+        key: &str,
+        secret_type: Option<&str>,
+    ) -> Result<Secret> {
+        let secret_type = check_type(secret_type)?;
+        let loc = self.locate_scope(ctx, scope, Action::Delete).await?;
+        let row = self
+            .store
+            .get_secret(&loc.folder.id, key.trim(), secret_type)
+            .await?
+            .ok_or_else(|| not_found(key))?;
+        if row.rotation_id.is_some() {
+            return Err(Error::bad_request("Cannot delete rotated secrets"));
+        }
+        let data_key = self.data_key(&loc.project.id).await?;
+        let secret = self.open(&data_key, &loc, &loc.folder.path, row.clone())?;
+        self.store.delete_secret(&row.id).await?;
+        self.audit_secret(ctx, &loc, "delete-secret", &row).await;
+        Ok(secret)
+    }
+
+    async fn locate_scope(&self, ctx: &Ctx, scope: &Scope, action: Action) -> Result<Location> {
+        self.locate(
+            ctx,
+            &scope.project_id,
+            &scope.environment,
+            scope.secret_path.as_deref(),
+            Subject::Secrets,
+            action,
+        )
+        .await
+    }
+
+    async fn audit_secret(&self, ctx: &Ctx, loc: &Location, kind: &'static str, row: &SecretRow) {
+        self.audit(
+            ctx,
+            Some(&loc.project.id),
+            Event::new(
+                kind,
+                json!({
+                    "environment": loc.environment.slug,
+                    "secretPath": loc.folder.path,
+                    "secretId": row.id,
+                    "secretKey": row.key,
+                    "secretVersion": row.version,
+                }),
+            ),
+        )
+        .await;
+    }
+}
+
+fn not_found(key: &str) -> Error {
+    Error::not_found(format!("Secret with name '{}' not found", key.trim()))
+}

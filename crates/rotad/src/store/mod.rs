@@ -1,0 +1,145 @@
+//! Persistence behind one trait. Services see domain-shaped methods; the SQL lives in [`sql`],
+//! written once for both backends, with the few real differences in [`Dialect`].
+
+mod records;
+mod sql;
+
+use async_trait::async_trait;
+
+pub use records::*;
+pub use sql::{connect, SqlStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait MetaStore: Send + Sync {
+    async fn get_meta(&self, key: &str) -> StoreResult<Option<String>>;
+    /// Sets `key` unless it is present; returns whether it was set.
+    async fn set_meta_if_absent(&self, key: &str, value: &str) -> StoreResult<bool>;
+    async fn get_data_key(&self, scope: &str) -> StoreResult<Option<(String, Vec<u8>)>>;
+    /// Inserts a wrapped data key unless the scope has one already.
+    async fn insert_data_key(&self, scope: &str, id: &str, wrapped: &[u8]) -> StoreResult<()>;
+    async fn ping(&self) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
+    /// Creates the organization and its first admin identity with a token, once per instance.
+    async fn bootstrap(
+        &self,
+        org: &Organization,
+        identity: &Identity,
+        token: &AccessToken,
+    ) -> StoreResult<()>;
+    async fn get_organization(&self, id: &str) -> StoreResult<Option<Organization>>;
+    async fn create_identity(&self, identity: &Identity) -> StoreResult<()>;
+    async fn get_identity(&self, id: &str) -> StoreResult<Option<Identity>>;
+    async fn list_identities(&self, org_id: &str) -> StoreResult<Vec<Identity>>;
+    async fn update_identity(&self, identity: &Identity) -> StoreResult<()>;
+    async fn delete_identity(&self, id: &str) -> StoreResult<bool>;
+
+    async fn upsert_universal_auth(&self, ua: &UniversalAuth) -> StoreResult<()>;
+    async fn get_universal_auth(&self, identity_id: &str) -> StoreResult<Option<UniversalAuth>>;
+    async fn get_universal_auth_by_client_id(
+        &self,
+        client_id: &str,
+    ) -> StoreResult<Option<UniversalAuth>>;
+    async fn create_client_secret(&self, secret: &ClientSecret) -> StoreResult<()>;
+    async fn list_client_secrets(&self, identity_id: &str) -> StoreResult<Vec<ClientSecret>>;
+    /// Counts one use; false when the use limit is reached.
+    async fn use_client_secret(&self, id: &str) -> StoreResult<bool>;
+    async fn revoke_client_secret(&self, identity_id: &str, id: &str) -> StoreResult<bool>;
+
+    async fn create_access_token(&self, token: &AccessToken) -> StoreResult<()>;
+    async fn get_access_token(&self, id: &str) -> StoreResult<Option<AccessToken>>;
+    async fn renew_access_token(&self, id: &str, expires_at: i64, now: i64) -> StoreResult<()>;
+    async fn revoke_access_token(&self, id: &str) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait ProjectStore: Send + Sync {
+    /// Creates a project with its environments, their root folders and the creator's membership.
+    async fn create_project(
+        &self,
+        project: &Project,
+        environments: &[Environment],
+        root_folders: &[Folder],
+        membership: Option<&Membership>,
+    ) -> StoreResult<()>;
+    async fn get_project(&self, id: &str) -> StoreResult<Option<Project>>;
+    async fn get_project_by_slug(&self, org_id: &str, slug: &str) -> StoreResult<Option<Project>>;
+    async fn list_projects(&self, org_id: &str) -> StoreResult<Vec<Project>>;
+    async fn delete_project(&self, id: &str) -> StoreResult<bool>;
+    async fn list_environments(&self, project_id: &str) -> StoreResult<Vec<Environment>>;
+
+    async fn create_folder(&self, folder: &Folder) -> StoreResult<()>;
+    async fn get_folder(&self, id: &str) -> StoreResult<Option<Folder>>;
+    async fn get_folder_by_path(&self, env_id: &str, path: &str) -> StoreResult<Option<Folder>>;
+    async fn list_child_folders(&self, parent_id: &str) -> StoreResult<Vec<Folder>>;
+    /// The folder and every folder below it.
+    async fn list_folder_tree(&self, env_id: &str, path: &str) -> StoreResult<Vec<Folder>>;
+    async fn delete_folder(&self, id: &str) -> StoreResult<bool>;
+
+    async fn upsert_membership(&self, membership: &Membership) -> StoreResult<Membership>;
+    async fn get_membership(
+        &self,
+        project_id: &str,
+        identity_id: &str,
+    ) -> StoreResult<Option<Membership>>;
+    async fn delete_membership(&self, project_id: &str, identity_id: &str) -> StoreResult<bool>;
+    async fn list_memberships_of_identity(&self, identity_id: &str)
+        -> StoreResult<Vec<Membership>>;
+}
+
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    async fn insert_secret(
+        &self,
+        secret: &SecretRow,
+        version: &SecretVersionRow,
+    ) -> StoreResult<()>;
+    async fn get_secret(
+        &self,
+        folder_id: &str,
+        key: &str,
+        secret_type: &str,
+    ) -> StoreResult<Option<SecretRow>>;
+    async fn get_secret_by_id(&self, id: &str) -> StoreResult<Option<SecretRow>>;
+    async fn list_secrets(&self, folder_ids: &[String]) -> StoreResult<Vec<SecretRow>>;
+    /// Replaces the secret if its stored version is `expected_version`; writes the version row.
+    async fn update_secret(
+        &self,
+        secret: &SecretRow,
+        expected_version: i64,
+        version: &SecretVersionRow,
+    ) -> StoreResult<()>;
+    async fn delete_secret(&self, id: &str) -> StoreResult<bool>;
+    async fn get_secret_version(
+        &self,
+        secret_id: &str,
+        version: i64,
+    ) -> StoreResult<Option<SecretVersionRow>>;
+}
+
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    async fn insert_audit(&self, row: &AuditRow) -> StoreResult<()>;
+    async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRow>>;
+}
+
+/// Everything the services need from persistence.
+pub trait Store: MetaStore + IdentityStore + ProjectStore + SecretStore + AuditStore {
+    fn backend(&self) -> &'static str;
+}

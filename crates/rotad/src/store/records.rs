@@ -1,0 +1,164 @@
+//! Rows as the store hands them to services. Times are Unix milliseconds (UTC).
+
+use sqlx::FromRow;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct Organization {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct Identity {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub org_role: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct UniversalAuth {
+    pub identity_id: String,
+    pub client_id: String,
+    pub access_token_ttl: i64,
+    pub access_token_max_ttl: i64,
+    pub access_token_num_uses_limit: i64,
+    /// JSON array of `{ipAddress}` objects.
+    pub trusted_ips: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct ClientSecret {
+    pub id: String,
+    pub identity_id: String,
+    pub description: String,
+    pub prefix: String,
+    /// Argon2id PHC string; the secret itself is never stored.
+    pub hash: String,
+    pub ttl: i64,
+    pub num_uses_limit: i64,
+    pub num_uses: i64,
+    pub revoked: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct AccessToken {
+    pub id: String,
+    pub identity_id: String,
+    pub auth_method: String,
+    pub ttl: i64,
+    pub max_ttl: i64,
+    /// `None` for tokens that do not expire (the bootstrap token).
+    pub expires_at: Option<i64>,
+    pub revoked: bool,
+    pub created_at: i64,
+    pub last_renewed_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct Project {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub slug: String,
+    pub description: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct Environment {
+    pub id: String,
+    pub project_id: String,
+    pub name: String,
+    pub slug: String,
+    pub position: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct Folder {
+    pub id: String,
+    pub project_id: String,
+    pub env_id: String,
+    pub parent_id: Option<String>,
+    pub name: String,
+    /// Absolute path, `/` for the root folder of an environment.
+    pub path: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct Membership {
+    pub id: String,
+    pub project_id: String,
+    pub identity_id: String,
+    pub role: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A secret with its value and comment sealed by the project's data key.
+#[derive(Debug, Clone, FromRow)]
+pub struct SecretRow {
+    pub id: String,
+    pub project_id: String,
+    pub env_id: String,
+    pub folder_id: String,
+    pub key: String,
+    pub secret_type: String,
+    pub version: i64,
+    pub value: Vec<u8>,
+    pub comment: Vec<u8>,
+    pub skip_multiline: bool,
+    pub rotation_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A past value of a secret, sealed with the version row's id as associated data.
+#[derive(Debug, Clone, FromRow)]
+pub struct SecretVersionRow {
+    pub id: String,
+    pub secret_id: String,
+    pub version: i64,
+    pub key: String,
+    pub value: Vec<u8>,
+    pub comment: Vec<u8>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct AuditRow {
+    pub id: String,
+    pub org_id: String,
+    pub project_id: Option<String>,
+    pub event_type: String,
+    /// JSON `{type, metadata}`.
+    pub actor: String,
+    /// JSON object.
+    pub metadata: String,
+    pub ip_address: String,
+    pub user_agent: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub org_id: String,
+    pub project_id: Option<String>,
+    pub event_types: Vec<String>,
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+    pub offset: i64,
+    pub limit: i64,
+}

@@ -1,0 +1,63 @@
+use async_trait::async_trait;
+
+use super::{Dialect, SqlStore};
+use crate::store::{AuditFilter, AuditRow, AuditStore, StoreResult};
+
+const AUDIT_COLS: &str =
+    "id, org_id, project_id, event_type, actor, metadata, ip_address, user_agent, created_at";
+
+#[async_trait]
+impl<DB> AuditStore for SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB> + sqlx::ColumnIndex<DB::Row>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    async fn insert_audit(&self, row: &AuditRow) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO audit_logs ({AUDIT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(&row.id)
+        .bind(&row.org_id)
+        .bind(&row.project_id)
+        .bind(&row.event_type)
+        .bind(&row.actor)
+        .bind(&row.metadata)
+        .bind(&row.ip_address)
+        .bind(&row.user_agent)
+        .bind(row.created_at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn list_audit(&self, f: &AuditFilter) -> StoreResult<Vec<AuditRow>> {
+        // Optional filters are written as `($n IS NULL OR column = $n)` so one statement serves
+        // every combination. Event types are matched against a comma-joined list.
+        let types = (!f.event_types.is_empty()).then(|| format!(",{},", f.event_types.join(",")));
+        Ok(sqlx::query_as::<DB, AuditRow>(&format!(
+            "SELECT {AUDIT_COLS} FROM audit_logs WHERE org_id = $1 \
+             AND ($2 IS NULL OR project_id = $2) \
+             AND ($3 IS NULL OR $3 LIKE '%,' || event_type || ',%') \
+             AND ($4 IS NULL OR created_at >= $4) AND ($5 IS NULL OR created_at <= $5) \
+             ORDER BY created_at DESC, id DESC LIMIT $6 OFFSET $7"
+        ))
+        .bind(&f.org_id)
+        .bind(&f.project_id)
+        .bind(types)
+        .bind(f.start)
+        .bind(f.end)
+        .bind(f.limit)
+        .bind(f.offset)
+        .fetch_all(&self.read)
+        .await?)
+    }
+}

@@ -1,0 +1,184 @@
+//! The store written once over sqlx for SQLite and PostgreSQL.
+//!
+//! Both backends share table layouts (text ids, integer millisecond times, binary ciphertexts)
+//! and `$n` placeholders, so one body of SQL serves both. What truly differs (connection set-up,
+//! migrations, row claiming under concurrency) is in [`Dialect`]. SQLite gets one writer
+//! connection (SQLite serialises writers anyway) and a pool of readers.
+
+mod audit;
+mod identities;
+mod projects;
+mod secrets;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Database, Pool, Postgres, Sqlite};
+
+use super::{MetaStore, Store, StoreError, StoreResult};
+
+/// What differs between the backends.
+pub trait Dialect: Database {
+    const NAME: &'static str;
+    fn rows_affected(result: &Self::QueryResult) -> u64;
+}
+
+impl Dialect for Sqlite {
+    const NAME: &'static str = "sqlite";
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+}
+
+impl Dialect for Postgres {
+    const NAME: &'static str = "postgres";
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+}
+
+pub struct SqlStore<DB: Database> {
+    /// Pool for statements that write (one connection on SQLite).
+    write: Pool<DB>,
+    /// Pool for plain reads.
+    read: Pool<DB>,
+}
+
+impl<DB: Database> SqlStore<DB> {
+    pub fn pool(&self) -> &Pool<DB> {
+        &self.write
+    }
+}
+
+/// Opens the database named by `url`, creating a SQLite file and its folder when missing,
+/// and runs the backend's migrations.
+pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        if let Some(parent) = Path::new(options.get_filename()).parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)?;
+            }
+        }
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Arc::new(SqlStore { write, read }))
+    } else {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(Arc::new(SqlStore {
+            write: pool.clone(),
+            read: pool,
+        }))
+    }
+}
+
+/// Maps a unique-constraint violation to [`StoreError::Conflict`].
+pub(crate) fn conflict(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
+        _ => StoreError::Database(e),
+    }
+}
+
+// The `where` clause below (the bounds under which one body of SQL runs on a backend) is
+// repeated on each `impl`, because Rust does not carry a trait's `where` clauses to its users.
+#[async_trait]
+impl<DB> MetaStore for SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB> + sqlx::ColumnIndex<DB::Row>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+{
+    async fn get_meta(&self, key: &str) -> StoreResult<Option<String>> {
+        Ok(
+            sqlx::query_scalar::<DB, String>("SELECT value FROM meta WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.read)
+                .await?,
+        )
+    }
+
+    async fn set_meta_if_absent(&self, key: &str, value: &str) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.write)
+        .await?;
+        Ok(DB::rows_affected(&done) == 1)
+    }
+
+    async fn get_data_key(&self, scope: &str) -> StoreResult<Option<(String, Vec<u8>)>> {
+        Ok(sqlx::query_as::<DB, (String, Vec<u8>)>(
+            "SELECT id, wrapped FROM data_keys WHERE scope = $1",
+        )
+        .bind(scope)
+        .fetch_optional(&self.write)
+        .await?)
+    }
+
+    async fn insert_data_key(&self, scope: &str, id: &str, wrapped: &[u8]) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO data_keys (scope, id, wrapped, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (scope) DO NOTHING",
+        )
+        .bind(scope)
+        .bind(id)
+        .bind(wrapped)
+        .bind(crate::time::now_ms())
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+}
+
+impl<DB> Store for SqlStore<DB>
+where
+    DB: Dialect,
+    Self: MetaStore
+        + super::IdentityStore
+        + super::ProjectStore
+        + super::SecretStore
+        + super::AuditStore,
+{
+    fn backend(&self) -> &'static str {
+        <DB as Dialect>::NAME
+    }
+}

@@ -1,0 +1,172 @@
+use async_trait::async_trait;
+
+use super::{conflict, Dialect, SqlStore};
+use crate::store::{SecretRow, SecretStore, SecretVersionRow, StoreError, StoreResult};
+
+const SECRET_COLS: &str = "id, project_id, env_id, folder_id, key, secret_type, version, value, \
+     comment, skip_multiline, rotation_id, created_at, updated_at";
+const VERSION_COLS: &str = "id, secret_id, version, key, value, comment, created_at";
+
+#[async_trait]
+impl<DB> SecretStore for SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB> + sqlx::ColumnIndex<DB::Row>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    async fn insert_secret(
+        &self,
+        secret: &SecretRow,
+        version: &SecretVersionRow,
+    ) -> StoreResult<()> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query(&format!(
+            "INSERT INTO secrets ({SECRET_COLS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ))
+        .bind(&secret.id)
+        .bind(&secret.project_id)
+        .bind(&secret.env_id)
+        .bind(&secret.folder_id)
+        .bind(&secret.key)
+        .bind(&secret.secret_type)
+        .bind(secret.version)
+        .bind(&secret.value)
+        .bind(&secret.comment)
+        .bind(secret.skip_multiline)
+        .bind(&secret.rotation_id)
+        .bind(secret.created_at)
+        .bind(secret.updated_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict("secret"))?;
+        insert_version(version).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_secret(
+        &self,
+        folder_id: &str,
+        key: &str,
+        secret_type: &str,
+    ) -> StoreResult<Option<SecretRow>> {
+        Ok(sqlx::query_as::<DB, SecretRow>(&format!(
+            "SELECT {SECRET_COLS} FROM secrets WHERE folder_id = $1 AND key = $2 \
+             AND secret_type = $3"
+        ))
+        .bind(folder_id)
+        .bind(key)
+        .bind(secret_type)
+        .fetch_optional(&self.read)
+        .await?)
+    }
+
+    async fn get_secret_by_id(&self, id: &str) -> StoreResult<Option<SecretRow>> {
+        Ok(sqlx::query_as::<DB, SecretRow>(&format!(
+            "SELECT {SECRET_COLS} FROM secrets WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?)
+    }
+
+    async fn list_secrets(&self, folder_ids: &[String]) -> StoreResult<Vec<SecretRow>> {
+        let mut rows = Vec::new();
+        for folder_id in folder_ids {
+            rows.extend(
+                sqlx::query_as::<DB, SecretRow>(&format!(
+                    "SELECT {SECRET_COLS} FROM secrets WHERE folder_id = $1 ORDER BY key"
+                ))
+                .bind(folder_id)
+                .fetch_all(&self.read)
+                .await?,
+            );
+        }
+        Ok(rows)
+    }
+
+    async fn update_secret(
+        &self,
+        secret: &SecretRow,
+        expected_version: i64,
+        version: &SecretVersionRow,
+    ) -> StoreResult<()> {
+        let mut tx = self.write.begin().await?;
+        let done = sqlx::query(
+            "UPDATE secrets SET key = $3, version = $4, value = $5, comment = $6, \
+             skip_multiline = $7, rotation_id = $8, updated_at = $9 \
+             WHERE id = $1 AND version = $2",
+        )
+        .bind(&secret.id)
+        .bind(expected_version)
+        .bind(&secret.key)
+        .bind(secret.version)
+        .bind(&secret.value)
+        .bind(&secret.comment)
+        .bind(secret.skip_multiline)
+        .bind(&secret.rotation_id)
+        .bind(secret.updated_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict("secret"))?;
+        if DB::rows_affected(&done) != 1 {
+            return Err(StoreError::Conflict("secret changed concurrently"));
+        }
+        insert_version(version).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_secret(&self, id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM secrets WHERE id = $1")
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(DB::rows_affected(&done) == 1)
+    }
+
+    async fn get_secret_version(
+        &self,
+        secret_id: &str,
+        version: i64,
+    ) -> StoreResult<Option<SecretVersionRow>> {
+        Ok(sqlx::query_as::<DB, SecretVersionRow>(&format!(
+            "SELECT {VERSION_COLS} FROM secret_versions WHERE secret_id = $1 AND version = $2"
+        ))
+        .bind(secret_id)
+        .bind(version)
+        .fetch_optional(&self.read)
+        .await?)
+    }
+}
+
+pub(super) fn insert_version<DB>(
+    v: &SecretVersionRow,
+) -> sqlx::query::Query<'_, DB, DB::Arguments<'_>>
+where
+    DB: Dialect,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query(
+        "INSERT INTO secret_versions (id, secret_id, version, key, value, comment, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(v.id.clone())
+    .bind(v.secret_id.clone())
+    .bind(v.version)
+    .bind(v.key.clone())
+    .bind(v.value.clone())
+    .bind(v.comment.clone())
+    .bind(v.created_at)
+}
