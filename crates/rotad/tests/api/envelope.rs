@@ -1,0 +1,77 @@
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::{assert_envelope, TestApp};
+
+#[tokio::test]
+async fn framework_errors_carry_the_envelope() {
+    let app = TestApp::spawn().await;
+    let unknown = app.get("/api/v9/nothing").await;
+    assert_envelope(&unknown, 404);
+    assert_eq!(unknown.body["docs"], "/api/docs/json");
+
+    let method = app
+        .call(Method::PUT, "/api/v3/secrets/raw", Some(&app.token), None)
+        .await;
+    assert_envelope(&method, 405);
+
+    let malformed = app
+        .http
+        .post(format!("{}/api/v2/workspace", app.base))
+        .bearer_auth(&app.token)
+        .header("content-type", "application/json")
+        .body("{\"projectName\": ")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(malformed.status(), 400);
+
+    let huge = "x".repeat(5 * 1024 * 1024);
+    let big = app
+        .post("/api/v2/workspace", json!({"projectName": huge}))
+        .await;
+    assert_envelope(&big, 413);
+
+    let invalid = app
+        .post("/api/v2/workspace", json!({"projectName": 7}))
+        .await;
+    assert_envelope(&invalid, 422);
+    assert_eq!(invalid.body["error"], "ValidationFailure");
+    assert_eq!(invalid.body["message"][0]["path"], json!(["projectName"]));
+}
+
+#[tokio::test]
+async fn openapi_document_covers_every_route() {
+    let app = TestApp::spawn().await;
+    let doc = app.call(Method::GET, "/api/docs/json", None, None).await;
+    assert_eq!(doc.status, 200);
+    let paths = doc.body["paths"].as_object().expect("paths");
+    for path in [
+        "/api/status",
+        "/api/v1/admin/bootstrap",
+        "/api/v1/auth/universal-auth/login",
+        "/api/v1/auth/token/renew",
+        "/api/v1/auth/token/revoke",
+        "/api/v1/identities",
+        "/api/v1/identities/{identityId}",
+        "/api/v1/auth/universal-auth/identities/{identityId}",
+        "/api/v1/auth/universal-auth/identities/{identityId}/client-secrets",
+        "/api/v1/projects/{projectId}/memberships/identities/{identityId}",
+        "/api/v2/workspace",
+        "/api/v1/projects",
+        "/api/v1/projects/{projectId}",
+        "/api/v1/folders",
+        "/api/v2/folders",
+        "/api/v3/secrets/raw",
+        "/api/v3/secrets/raw/{secretName}",
+        "/api/v4/secrets",
+        "/api/v4/secrets/{secretName}",
+        "/api/v1/organization/audit-logs",
+    ] {
+        assert!(paths.contains_key(path), "OpenAPI document lists {path}");
+    }
+    let secret_get = &doc.body["paths"]["/api/v3/secrets/raw/{secretName}"]["get"]["responses"];
+    for status in ["200", "400", "401", "403", "404", "422", "500"] {
+        assert!(secret_get.get(status).is_some(), "documents {status}");
+    }
+}

@@ -1,0 +1,11 @@
+//! The API suite: a real server in-process on port 0 with a fresh database (SQLite, or
+//! PostgreSQL when `TEST_DATABASE_URL` is set), driven over HTTP.
+
+mod helpers;
+
+mod audit;
+mod auth;
+mod encryption;
+mod envelope;
+mod permissions;
+mod secrets;
