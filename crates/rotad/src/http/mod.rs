@@ -24,6 +24,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(routes::projects::router())
         .merge(routes::folders::router())
         .merge(routes::secrets::router())
+        .merge(routes::connections::router())
         .merge(routes::audit::router())
 }
 

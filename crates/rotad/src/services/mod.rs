@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod auth;
 pub mod authz;
+pub mod connections;
 pub mod identities;
 pub mod keyring;
 pub mod projects;

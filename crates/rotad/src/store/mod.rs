@@ -139,7 +139,35 @@ pub trait AuditStore: Send + Sync {
     async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRow>>;
 }
 
+#[async_trait]
+pub trait ConnectionStore: Send + Sync {
+    async fn create_connection(&self, connection: &AppConnectionRow) -> StoreResult<()>;
+    async fn get_connection(&self, id: &str) -> StoreResult<Option<AppConnectionRow>>;
+    async fn get_connection_by_name(
+        &self,
+        org_id: &str,
+        name: &str,
+    ) -> StoreResult<Option<AppConnectionRow>>;
+    /// The organization's own connections for `None`, a project's for `Some`.
+    async fn list_connections(
+        &self,
+        org_id: &str,
+        project_id: Option<&str>,
+    ) -> StoreResult<Vec<AppConnectionRow>>;
+    /// Replaces the connection if its stored version is `expected_version`.
+    async fn update_connection(
+        &self,
+        connection: &AppConnectionRow,
+        expected_version: i64,
+    ) -> StoreResult<()>;
+    async fn delete_connection(&self, id: &str) -> StoreResult<bool>;
+    /// Whether a secret rotation uses the connection.
+    async fn connection_in_use(&self, id: &str) -> StoreResult<bool>;
+}
+
 /// Everything the services need from persistence.
-pub trait Store: MetaStore + IdentityStore + ProjectStore + SecretStore + AuditStore {
+pub trait Store:
+    MetaStore + IdentityStore + ProjectStore + SecretStore + AuditStore + ConnectionStore
+{
     fn backend(&self) -> &'static str;
 }

@@ -162,3 +162,21 @@ pub struct AuditFilter {
     pub offset: i64,
     pub limit: i64,
 }
+
+/// An app connection with its credentials sealed by the organization's data key
+/// (`<id>:credentials` as associated data).
+#[derive(Debug, Clone, FromRow)]
+pub struct AppConnectionRow {
+    pub id: String,
+    pub org_id: String,
+    /// `None` for a connection of the whole organization.
+    pub project_id: Option<String>,
+    pub name: String,
+    pub description: Option<String>,
+    pub app: String,
+    pub method: String,
+    pub credentials: Vec<u8>,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}

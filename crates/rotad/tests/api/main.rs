@@ -5,6 +5,7 @@ mod helpers;
 
 mod audit;
 mod auth;
+mod connections;
 mod encryption;
 mod envelope;
 mod permissions;

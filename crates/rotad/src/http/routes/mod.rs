@@ -1,5 +1,6 @@
 pub mod audit;
 pub mod auth;
+pub mod connections;
 pub mod folders;
 pub mod identities;
 pub mod projects;

@@ -6,6 +6,7 @@
 //! connection (SQLite serialises writers anyway) and a pool of readers.
 
 mod audit;
+mod connections;
 mod identities;
 mod projects;
 mod secrets;
@@ -176,7 +177,8 @@ where
         + super::IdentityStore
         + super::ProjectStore
         + super::SecretStore
-        + super::AuditStore,
+        + super::AuditStore
+        + super::ConnectionStore,
 {
     fn backend(&self) -> &'static str {
         <DB as Dialect>::NAME

@@ -1,0 +1,401 @@
+//! App connections: `/api/v1/app-connections/dbt` (list, get, get by name, create, update,
+//! delete, the account's dbt projects, the connections a caller may use) and
+//! `GET /api/v1/app-connections`. Answers never carry the API token.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{Issue, Result};
+use crate::http::extract::{uuid_param, Auth, Body, Query, Validate};
+use crate::services::connections::{
+    credential_issues, description_issues, method_issues, name_issues, AppConnection,
+    ConnectionChange, DbtCredentials, NewConnection,
+};
+use crate::services::AppState;
+use crate::time::rfc3339;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_all_connections))
+        .routes(routes!(list_connections, create_connection))
+        .routes(routes!(available_connections))
+        .routes(routes!(get_connection_by_name))
+        .routes(routes!(
+            get_connection,
+            update_connection,
+            delete_connection
+        ))
+        .routes(routes!(list_dbt_projects))
+}
+
+/// The credentials as answers show them: without the API token.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialsOut {
+    instance_url: String,
+    account_id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AppConnectionOut {
+    id: String,
+    name: String,
+    description: Option<String>,
+    version: i64,
+    org_id: String,
+    project_id: Option<String>,
+    app: String,
+    method: String,
+    credentials: CredentialsOut,
+    is_platform_managed_credentials: bool,
+    gateway_id: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<AppConnection> for AppConnectionOut {
+    fn from(c: AppConnection) -> Self {
+        Self {
+            id: c.id,
+            name: c.name,
+            description: c.description,
+            version: c.version,
+            org_id: c.org_id,
+            project_id: c.project_id,
+            app: c.app,
+            method: c.method,
+            credentials: CredentialsOut {
+                instance_url: c.instance_url,
+                account_id: c.account_id,
+            },
+            is_platform_managed_credentials: false,
+            gateway_id: None,
+            created_at: rfc3339(c.created_at),
+            updated_at: rfc3339(c.updated_at),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AppConnectionResponse {
+    app_connection: AppConnectionOut,
+}
+
+impl From<AppConnection> for AppConnectionResponse {
+    fn from(c: AppConnection) -> Self {
+        Self {
+            app_connection: c.into(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AppConnectionsResponse {
+    app_connections: Vec<AppConnectionOut>,
+}
+
+/// A connection a caller may use, as `/available` lists it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AvailableConnectionOut {
+    app: String,
+    name: String,
+    id: String,
+    project_id: Option<String>,
+    org_id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AvailableConnectionsResponse {
+    app_connections: Vec<AvailableConnectionOut>,
+}
+
+/// A project of the connection's dbt account.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DbtProjectOut {
+    id: i64,
+    name: String,
+    description: String,
+    created_at: Option<String>,
+    updated_at: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DbtProjectsResponse {
+    projects: Vec<DbtProjectOut>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ProjectQuery {
+    project_id: Option<String>,
+}
+
+impl Validate for ProjectQuery {}
+
+/// dbt credentials as requests send them. Never logged: no `Debug`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialsIn {
+    instance_url: String,
+    account_id: String,
+    api_token: String,
+}
+
+impl From<CredentialsIn> for DbtCredentials {
+    fn from(c: CredentialsIn) -> Self {
+        DbtCredentials {
+            instance_url: c.instance_url,
+            account_id: c.account_id,
+            api_token: c.api_token,
+        }
+    }
+}
+
+impl CredentialsIn {
+    fn issues(&self) -> Vec<Issue> {
+        credential_issues(&DbtCredentials {
+            instance_url: self.instance_url.clone(),
+            account_id: self.account_id.clone(),
+            api_token: self.api_token.clone(),
+        })
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateConnectionIn {
+    name: String,
+    /// Always `api-token`.
+    method: String,
+    credentials: CredentialsIn,
+    description: Option<String>,
+    /// Makes the connection a project's instead of the organization's.
+    project_id: Option<String>,
+}
+
+impl Validate for CreateConnectionIn {
+    fn validate(&self) -> Vec<Issue> {
+        let mut issues = name_issues(&self.name);
+        issues.extend(description_issues(self.description.as_deref()));
+        issues.extend(method_issues(&self.method));
+        issues.extend(self.credentials.issues());
+        issues
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateConnectionIn {
+    name: Option<String>,
+    /// `null` clears the description.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    description: Option<Option<String>>,
+    /// Replaces the credentials whole; they are checked against dbt first.
+    credentials: Option<CredentialsIn>,
+}
+
+/// Tells a `null` field (`Some(None)`) from an absent one (`None`).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+impl Validate for UpdateConnectionIn {
+    fn validate(&self) -> Vec<Issue> {
+        let mut issues = Vec::new();
+        if let Some(name) = &self.name {
+            issues.extend(name_issues(name));
+        }
+        if let Some(description) = &self.description {
+            issues.extend(description_issues(description.as_deref()));
+        }
+        if let Some(credentials) = &self.credentials {
+            issues.extend(credentials.issues());
+        }
+        issues
+    }
+}
+
+fn many(connections: Vec<AppConnection>) -> Json<AppConnectionsResponse> {
+    Json(AppConnectionsResponse {
+        app_connections: connections.into_iter().map(Into::into).collect(),
+    })
+}
+
+/// Lists the app connections of every app (only `dbt` exists) of the organization, or of a
+/// project with `projectId`.
+#[utoipa::path(get, path = "/api/v1/app-connections", tag = "App Connections",
+    params(ProjectQuery), responses((status = 200, body = AppConnectionsResponse)),
+    security(("bearer" = [])))]
+async fn list_all_connections(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Query(q): Query<ProjectQuery>,
+) -> Result<Json<AppConnectionsResponse>> {
+    Ok(many(
+        app.list_connections(&ctx, q.project_id.as_deref()).await?,
+    ))
+}
+
+/// Lists the dbt connections of the organization, or of a project with `projectId`.
+#[utoipa::path(get, path = "/api/v1/app-connections/dbt", tag = "App Connections",
+    params(ProjectQuery), responses((status = 200, body = AppConnectionsResponse)),
+    security(("bearer" = [])))]
+async fn list_connections(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Query(q): Query<ProjectQuery>,
+) -> Result<Json<AppConnectionsResponse>> {
+    Ok(many(
+        app.list_connections(&ctx, q.project_id.as_deref()).await?,
+    ))
+}
+
+/// Creates a dbt connection after checking its credentials against dbt Cloud.
+#[utoipa::path(post, path = "/api/v1/app-connections/dbt", tag = "App Connections",
+    request_body = CreateConnectionIn, responses((status = 200, body = AppConnectionResponse)),
+    security(("bearer" = [])))]
+async fn create_connection(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Body(input): Body<CreateConnectionIn>,
+) -> Result<Json<AppConnectionResponse>> {
+    let connection = app
+        .create_connection(
+            &ctx,
+            NewConnection {
+                name: input.name,
+                description: input.description,
+                project_id: input.project_id,
+                method: input.method,
+                credentials: input.credentials.into(),
+            },
+        )
+        .await?;
+    Ok(Json(connection.into()))
+}
+
+/// Lists the dbt connections the caller may use (`projectId` adds that project's).
+#[utoipa::path(get, path = "/api/v1/app-connections/dbt/available", tag = "App Connections",
+    params(ProjectQuery), responses((status = 200, body = AvailableConnectionsResponse)),
+    security(("bearer" = [])))]
+async fn available_connections(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Query(q): Query<ProjectQuery>,
+) -> Result<Json<AvailableConnectionsResponse>> {
+    let connections = app
+        .available_connections(&ctx, q.project_id.as_deref())
+        .await?;
+    Ok(Json(AvailableConnectionsResponse {
+        app_connections: connections
+            .into_iter()
+            .map(|c| AvailableConnectionOut {
+                app: c.app,
+                name: c.name,
+                id: c.id,
+                project_id: c.project_id,
+                org_id: c.org_id,
+            })
+            .collect(),
+    }))
+}
+
+/// Gets a dbt connection by name.
+#[utoipa::path(get, path = "/api/v1/app-connections/dbt/connection-name/{connectionName}",
+    tag = "App Connections", params(("connectionName" = String, Path), ProjectQuery),
+    responses((status = 200, body = AppConnectionResponse)), security(("bearer" = [])))]
+async fn get_connection_by_name(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path(name): Path<String>,
+    Query(q): Query<ProjectQuery>,
+) -> Result<Json<AppConnectionResponse>> {
+    let connection = app
+        .get_connection_by_name(&ctx, &name, q.project_id.as_deref())
+        .await?;
+    Ok(Json(connection.into()))
+}
+
+/// Gets a dbt connection.
+#[utoipa::path(get, path = "/api/v1/app-connections/dbt/{connectionId}", tag = "App Connections",
+    params(("connectionId" = String, Path)),
+    responses((status = 200, body = AppConnectionResponse)), security(("bearer" = [])))]
+async fn get_connection(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<AppConnectionResponse>> {
+    let id = uuid_param("connectionId", &id)?;
+    Ok(Json(app.get_connection(&ctx, &id).await?.into()))
+}
+
+/// Renames a dbt connection, changes its description, or replaces its credentials (checked
+/// against dbt Cloud first).
+#[utoipa::path(patch, path = "/api/v1/app-connections/dbt/{connectionId}",
+    tag = "App Connections", params(("connectionId" = String, Path)),
+    request_body = UpdateConnectionIn, responses((status = 200, body = AppConnectionResponse)),
+    security(("bearer" = [])))]
+async fn update_connection(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+    Body(input): Body<UpdateConnectionIn>,
+) -> Result<Json<AppConnectionResponse>> {
+    let id = uuid_param("connectionId", &id)?;
+    let change = ConnectionChange {
+        name: input.name,
+        description: input.description,
+        credentials: input.credentials.map(Into::into),
+    };
+    Ok(Json(app.update_connection(&ctx, &id, change).await?.into()))
+}
+
+/// Deletes a dbt connection that no rotation uses.
+#[utoipa::path(delete, path = "/api/v1/app-connections/dbt/{connectionId}",
+    tag = "App Connections", params(("connectionId" = String, Path)),
+    responses((status = 200, body = AppConnectionResponse)), security(("bearer" = [])))]
+async fn delete_connection(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<AppConnectionResponse>> {
+    let id = uuid_param("connectionId", &id)?;
+    Ok(Json(app.delete_connection(&ctx, &id).await?.into()))
+}
+
+/// Lists the projects of the connection's dbt Cloud account.
+#[utoipa::path(get, path = "/api/v1/app-connections/dbt/{connectionId}/projects",
+    tag = "App Connections", params(("connectionId" = String, Path)),
+    responses((status = 200, body = DbtProjectsResponse)), security(("bearer" = [])))]
+async fn list_dbt_projects(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<DbtProjectsResponse>> {
+    let id = uuid_param("connectionId", &id)?;
+    let projects = app.list_dbt_projects(&ctx, &id).await?;
+    Ok(Json(DbtProjectsResponse {
+        projects: projects
+            .into_iter()
+            .map(|p| DbtProjectOut {
+                id: p.id,
+                name: p.name,
+                description: p.description,
+                created_at: p.created_at.map(|t| rfc3339(t.timestamp_millis())),
+                updated_at: p.updated_at.map(|t| rfc3339(t.timestamp_millis())),
+            })
+            .collect(),
+    }))
+}

@@ -1,0 +1,695 @@
+//! App connections: how rotad reaches dbt Cloud for an organization or one of its projects.
+//!
+//! Credentials are checked against dbt (the account probe) before they are stored, sealed by
+//! the organization's data key, and never leave the service: answers and audit entries carry
+//! the instance URL and account id only. Organization admins manage connections; organization
+//! members read and use them; a project's connections are also open to its members.
+
+use std::fmt;
+
+use dbt_client::{ClientOptions, DbtClient, DbtError};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::audit::Event;
+use super::authz::{denied, Action, Subject};
+use super::keyring::org_scope;
+use super::projects::is_slug;
+use super::{new_id, App, Ctx};
+use crate::crypto::DataKey;
+use crate::error::{Error, Issue, Result};
+use crate::store::{AppConnectionRow, StoreError};
+use crate::time::now_ms;
+
+/// The one app rotad connects to so far.
+pub const APP_DBT: &str = "dbt";
+/// dbt's one connection method.
+pub const METHOD_API_TOKEN: &str = "api-token";
+
+/// What upstream calls an app in messages.
+pub fn app_name(app: &str) -> &str {
+    match app {
+        APP_DBT => "DBT",
+        other => other,
+    }
+}
+
+/// A dbt connection's credentials in clear text. `Debug` hides the token.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DbtCredentials {
+    pub instance_url: String,
+    pub account_id: String,
+    pub api_token: String,
+}
+
+impl fmt::Debug for DbtCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DbtCredentials")
+            .field("instance_url", &self.instance_url)
+            .field("account_id", &self.account_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DbtCredentials {
+    /// The credentials with surrounding whitespace removed, as upstream stores them.
+    pub fn trimmed(&self) -> DbtCredentials {
+        DbtCredentials {
+            instance_url: self.instance_url.trim().to_string(),
+            account_id: self.account_id.trim().to_string(),
+            api_token: self.api_token.trim().to_string(),
+        }
+    }
+}
+
+/// An app connection as services hand it out: everything but the API token, which stays
+/// sealed until [`App::dbt_client_for`] needs it.
+#[derive(Debug, Clone)]
+pub struct AppConnection {
+    pub id: String,
+    pub org_id: String,
+    pub project_id: Option<String>,
+    pub name: String,
+    pub description: Option<String>,
+    pub app: String,
+    pub method: String,
+    pub instance_url: String,
+    pub account_id: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    sealed: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewConnection {
+    pub name: String,
+    pub description: Option<String>,
+    pub project_id: Option<String>,
+    pub method: String,
+    pub credentials: DbtCredentials,
+}
+
+/// A PATCH: absent fields stay as they are; credentials are replaced whole.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionChange {
+    pub name: Option<String>,
+    /// `Some(None)` clears the description.
+    pub description: Option<Option<String>>,
+    pub credentials: Option<DbtCredentials>,
+}
+
+/// Checks a connection name: 1–32 lowercase letters, digits and hyphens.
+pub fn name_issues(name: &str) -> Vec<Issue> {
+    let name = name.trim();
+    let message = if name.is_empty() {
+        "name field must be at least 1 lowercase character"
+    } else if name.chars().count() > 32 {
+        "name field must be at most 32 lowercase characters"
+    } else if !is_slug(name) {
+        "name field can only contain lowercase letters, numbers, and hyphens"
+    } else {
+        return Vec::new();
+    };
+    vec![Issue::new("custom", &["name"], message)]
+}
+
+pub fn description_issues(description: Option<&str>) -> Vec<Issue> {
+    match description {
+        Some(d) if d.trim().chars().count() > 256 => vec![Issue::new(
+            "too_big",
+            &["description"],
+            "String must contain at most 256 character(s)",
+        )],
+        _ => Vec::new(),
+    }
+}
+
+pub fn method_issues(method: &str) -> Vec<Issue> {
+    if method == METHOD_API_TOKEN {
+        Vec::new()
+    } else {
+        vec![Issue::new(
+            "invalid_union_discriminator",
+            &["method"],
+            "Invalid discriminator value. Expected 'api-token'",
+        )]
+    }
+}
+
+/// Upstream's rules for dbt credentials (`DbtConnectionApiTokenCredentialsSchema`).
+pub fn credential_issues(credentials: &DbtCredentials) -> Vec<Issue> {
+    let c = credentials.trimmed();
+    let mut issues = Vec::new();
+    if c.instance_url.is_empty() {
+        issues.push(Issue::new(
+            "too_small",
+            &["credentials", "instanceUrl"],
+            "Instance URL required",
+        ));
+    } else if url::Url::parse(&c.instance_url).is_err() {
+        issues.push(Issue::new(
+            "invalid_string",
+            &["credentials", "instanceUrl"],
+            "Invalid Instance URL",
+        ));
+    }
+    for (field, value, label) in [
+        ("accountId", &c.account_id, "Account ID required"),
+        ("apiToken", &c.api_token, "API Token required"),
+    ] {
+        if value.is_empty() {
+            issues.push(Issue::new("too_small", &["credentials", field], label));
+        } else if value.chars().count() > 255 {
+            issues.push(Issue::new(
+                "too_big",
+                &["credentials", field],
+                "String must contain at most 255 character(s)",
+            ));
+        }
+    }
+    issues
+}
+
+/// The API's answer to a failed dbt call, decided here for connections and rotations alike:
+/// URL and SSRF refusals pass through with the client's message; anything else becomes
+/// `<context>: <dbt's message, or the error>`. All are 400s. Messages never hold a token
+/// (the client scrubs them).
+pub fn dbt_error(context: &str, err: &DbtError) -> Error {
+    match err {
+        DbtError::InvalidUrl { message } | DbtError::Blocked { message } => {
+            Error::bad_request(message.clone())
+        }
+        _ => Error::bad_request(format!("{context}: {}", dbt_message(err))),
+    }
+}
+
+/// dbt's own message when it sent one, else the client's description of the failure.
+pub fn dbt_message(err: &DbtError) -> String {
+    err.dbt_message()
+        .map(str::to_string)
+        .unwrap_or_else(|| err.to_string())
+}
+
+fn not_found(id: &str) -> Error {
+    Error::not_found(format!("Could not find App Connection with ID {id}"))
+}
+
+fn name_taken(name: &str) -> Error {
+    Error::bad_request(format!(
+        "An App Connection with the name \"{name}\" already exists"
+    ))
+}
+
+fn aad(id: &str) -> String {
+    format!("{id}:credentials")
+}
+
+impl App {
+    async fn org_key(&self, org_id: &str) -> Result<DataKey> {
+        self.keys
+            .key_for(self.store.as_ref(), &org_scope(org_id))
+            .await
+    }
+
+    fn open_connection(&self, key: &DataKey, row: AppConnectionRow) -> Result<AppConnection> {
+        let credentials = open_credentials(key, &row)?;
+        Ok(AppConnection {
+            id: row.id,
+            org_id: row.org_id,
+            project_id: row.project_id,
+            name: row.name,
+            description: row.description,
+            app: row.app,
+            method: row.method,
+            instance_url: credentials.instance_url,
+            account_id: credentials.account_id,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            sealed: row.credentials,
+        })
+    }
+
+    pub(crate) async fn open_row(&self, row: AppConnectionRow) -> Result<AppConnection> {
+        let key = self.org_key(&row.org_id).await?;
+        self.open_connection(&key, row)
+    }
+
+    async fn open_rows(
+        &self,
+        org_id: &str,
+        rows: Vec<AppConnectionRow>,
+    ) -> Result<Vec<AppConnection>> {
+        let key = self.org_key(org_id).await?;
+        rows.into_iter()
+            .map(|row| self.open_connection(&key, row))
+            .collect()
+    }
+
+    /// The caller may do `action` on connections of the organization (`project_id` `None`) or
+    /// of a project: by an organization role, or for a project's, by a role in the project.
+    async fn authorize_connections(
+        &self,
+        ctx: &Ctx,
+        project_id: Option<&str>,
+        action: Action,
+    ) -> Result<()> {
+        let Some(project_id) = project_id else {
+            return self.authorize_org(ctx, Subject::AppConnections, action);
+        };
+        match self
+            .authorize(ctx, project_id, Subject::AppConnections, action)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(Error::Forbidden(_))
+                if self
+                    .authorize_org(ctx, Subject::AppConnections, action)
+                    .is_ok() =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The connection row, when it exists in the caller's organization.
+    async fn connection_row(&self, ctx: &Ctx, id: &str) -> Result<AppConnectionRow> {
+        self.store
+            .get_connection(id)
+            .await?
+            .filter(|c| c.org_id == ctx.actor.org_id)
+            .ok_or_else(|| not_found(id))
+    }
+
+    /// A client that proves or lists once, without retries (upstream's plain calls).
+    async fn probe_client(&self, credentials: &DbtCredentials) -> Result<DbtClient, DbtError> {
+        let options = ClientOptions {
+            max_retries: 0,
+            allow_internal: self.settings.allow_internal_ip_connections,
+            ..ClientOptions::default()
+        };
+        DbtClient::connect(
+            &credentials.instance_url,
+            &credentials.account_id,
+            &credentials.api_token,
+            options,
+        )
+        .await
+    }
+
+    /// The account probe: the credentials reach the account, or a 400 saying why not.
+    async fn validate_credentials(&self, credentials: &DbtCredentials) -> Result<()> {
+        let context = "Failed to validate credentials";
+        let client = self
+            .probe_client(credentials)
+            .await
+            .map_err(|e| dbt_error(context, &e))?;
+        client
+            .get_account()
+            .await
+            .map_err(|e| dbt_error(context, &e))?;
+        Ok(())
+    }
+
+    pub async fn create_connection(
+        &self,
+        ctx: &Ctx,
+        input: NewConnection,
+    ) -> Result<AppConnection> {
+        let mut issues = name_issues(&input.name);
+        issues.extend(description_issues(input.description.as_deref()));
+        issues.extend(method_issues(&input.method));
+        issues.extend(credential_issues(&input.credentials));
+        if !issues.is_empty() {
+            return Err(Error::Validation(issues));
+        }
+        let project_id = input
+            .project_id
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty());
+        self.authorize_connections(ctx, project_id.as_deref(), Action::Create)
+            .await?;
+        let name = input.name.trim().to_string();
+        if self
+            .store
+            .get_connection_by_name(&ctx.actor.org_id, &name)
+            .await?
+            .is_some()
+        {
+            return Err(name_taken(&name));
+        }
+        let credentials = input.credentials.trimmed();
+        self.validate_credentials(&credentials).await?;
+        let now = now_ms();
+        let id = new_id();
+        let key = self.org_key(&ctx.actor.org_id).await?;
+        let row = AppConnectionRow {
+            credentials: seal_credentials(&key, &id, &credentials)?,
+            id,
+            org_id: ctx.actor.org_id.clone(),
+            project_id,
+            name,
+            description: input
+                .description
+                .map(|d| d.trim().to_string())
+                .filter(|d| !d.is_empty()),
+            app: APP_DBT.to_string(),
+            method: METHOD_API_TOKEN.to_string(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        match self.store.create_connection(&row).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => return Err(name_taken(&row.name)),
+            Err(e) => return Err(e.into()),
+        }
+        let connection = self.open_connection(&key, row)?;
+        self.audit_connection(ctx, "create-app-connection", &connection, json!({}))
+            .await;
+        Ok(connection)
+    }
+
+    pub async fn update_connection(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        change: ConnectionChange,
+    ) -> Result<AppConnection> {
+        let mut issues = Vec::new();
+        if let Some(name) = &change.name {
+            issues.extend(name_issues(name));
+        }
+        if let Some(description) = &change.description {
+            issues.extend(description_issues(description.as_deref()));
+        }
+        if let Some(credentials) = &change.credentials {
+            issues.extend(credential_issues(credentials));
+        }
+        if !issues.is_empty() {
+            return Err(Error::Validation(issues));
+        }
+        let row = self.connection_row(ctx, id).await?;
+        self.authorize_connections(ctx, row.project_id.as_deref(), Action::Edit)
+            .await?;
+        let key = self.org_key(&row.org_id).await?;
+        let mut next = row.clone();
+        if let Some(name) = change.name.map(|n| n.trim().to_string()) {
+            if name != row.name
+                && self
+                    .store
+                    .get_connection_by_name(&row.org_id, &name)
+                    .await?
+                    .is_some()
+            {
+                return Err(name_taken(&name));
+            }
+            next.name = name;
+        }
+        if let Some(description) = change.description {
+            next.description = description
+                .map(|d| d.trim().to_string())
+                .filter(|d| !d.is_empty());
+        }
+        let credentials_updated = change.credentials.is_some();
+        if let Some(credentials) = change.credentials {
+            let credentials = credentials.trimmed();
+            self.validate_credentials(&credentials).await?;
+            next.credentials = seal_credentials(&key, &row.id, &credentials)?;
+        }
+        next.version = row.version + 1;
+        next.updated_at = now_ms();
+        match self.store.update_connection(&next, row.version).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                let taken = self
+                    .store
+                    .get_connection_by_name(&row.org_id, &next.name)
+                    .await?
+                    .is_some_and(|other| other.id != row.id);
+                return Err(if taken {
+                    name_taken(&next.name)
+                } else {
+                    Error::bad_request(
+                        "The App Connection was changed by another request; read it again and retry",
+                    )
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let connection = self.open_connection(&key, next)?;
+        self.audit_connection(
+            ctx,
+            "update-app-connection",
+            &connection,
+            json!({"credentialsUpdated": credentials_updated}),
+        )
+        .await;
+        Ok(connection)
+    }
+
+    /// Connections of the organization, or of one project.
+    pub async fn list_connections(
+        &self,
+        ctx: &Ctx,
+        project_id: Option<&str>,
+    ) -> Result<Vec<AppConnection>> {
+        let project_id = project_id.map(str::trim).filter(|p| !p.is_empty());
+        self.authorize_connections(ctx, project_id, Action::Read)
+            .await?;
+        let rows = self
+            .store
+            .list_connections(&ctx.actor.org_id, project_id)
+            .await?;
+        let connections = self.open_rows(&ctx.actor.org_id, rows).await?;
+        self.audit(
+            ctx,
+            project_id,
+            Event::new(
+                "get-app-connections",
+                json!({
+                    "app": APP_DBT,
+                    "count": connections.len(),
+                    "connectionIds": connections.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+                }),
+            ),
+        )
+        .await;
+        Ok(connections)
+    }
+
+    /// Connections the caller may use: the organization's, and a project's when one is named.
+    pub async fn available_connections(
+        &self,
+        ctx: &Ctx,
+        project_id: Option<&str>,
+    ) -> Result<Vec<AppConnection>> {
+        let project_id = project_id.map(str::trim).filter(|p| !p.is_empty());
+        let org_reader = self
+            .authorize_org(ctx, Subject::AppConnections, Action::Read)
+            .is_ok();
+        match project_id {
+            None if !org_reader => return Err(denied(Subject::AppConnections, Action::Read)),
+            None => {}
+            Some(p) if !org_reader => self.authorize_use(ctx, p).await?,
+            Some(p) => {
+                self.authorize_connections(ctx, Some(p), Action::Read)
+                    .await?
+            }
+        }
+        let mut rows = self.store.list_connections(&ctx.actor.org_id, None).await?;
+        if let Some(project_id) = project_id {
+            rows.extend(
+                self.store
+                    .list_connections(&ctx.actor.org_id, Some(project_id))
+                    .await?,
+            );
+        }
+        self.open_rows(&ctx.actor.org_id, rows).await
+    }
+
+    pub async fn get_connection(&self, ctx: &Ctx, id: &str) -> Result<AppConnection> {
+        let row = self.connection_row(ctx, id).await?;
+        self.authorize_connections(ctx, row.project_id.as_deref(), Action::Read)
+            .await?;
+        let connection = self.open_row(row).await?;
+        self.audit_connection(ctx, "get-app-connection", &connection, json!({}))
+            .await;
+        Ok(connection)
+    }
+
+    pub async fn get_connection_by_name(
+        &self,
+        ctx: &Ctx,
+        name: &str,
+        project_id: Option<&str>,
+    ) -> Result<AppConnection> {
+        let name = name.trim();
+        let project_id = project_id.map(str::trim).filter(|p| !p.is_empty());
+        let row = self
+            .store
+            .get_connection_by_name(&ctx.actor.org_id, name)
+            .await?
+            .filter(|c| project_id.is_none() || c.project_id.as_deref() == project_id)
+            .ok_or_else(|| {
+                Error::not_found(format!("Could not find App Connection with name {name}"))
+            })?;
+        self.authorize_connections(ctx, row.project_id.as_deref(), Action::Read)
+            .await?;
+        let connection = self.open_row(row).await?;
+        self.audit_connection(ctx, "get-app-connection", &connection, json!({}))
+            .await;
+        Ok(connection)
+    }
+
+    /// Deletes a connection no rotation uses.
+    pub async fn delete_connection(&self, ctx: &Ctx, id: &str) -> Result<AppConnection> {
+        let row = self.connection_row(ctx, id).await?;
+        self.authorize_connections(ctx, row.project_id.as_deref(), Action::Delete)
+            .await?;
+        let in_use = || {
+            Error::bad_request(
+                "Cannot delete App Connection with existing connections. Remove all existing \
+                 connections and try again.",
+            )
+        };
+        if self.store.connection_in_use(&row.id).await? {
+            return Err(in_use());
+        }
+        let connection = self.open_row(row).await?;
+        match self.store.delete_connection(&connection.id).await {
+            Ok(true) => {}
+            Ok(false) => return Err(not_found(id)),
+            Err(StoreError::Conflict(_)) => return Err(in_use()),
+            Err(e) => return Err(e.into()),
+        }
+        self.audit_connection(ctx, "delete-app-connection", &connection, json!({}))
+            .await;
+        Ok(connection)
+    }
+
+    /// The dbt projects the connection's account holds.
+    pub async fn list_dbt_projects(&self, ctx: &Ctx, id: &str) -> Result<Vec<dbt_client::Project>> {
+        let row = self.connection_row(ctx, id).await?;
+        self.authorize_connections(ctx, row.project_id.as_deref(), Action::Read)
+            .await?;
+        let key = self.org_key(&row.org_id).await?;
+        let credentials = open_credentials(&key, &row)?;
+        let context = "Failed to list projects";
+        let client = self
+            .probe_client(&credentials)
+            .await
+            .map_err(|e| dbt_error(context, &e))?;
+        client
+            .list_projects()
+            .await
+            .map_err(|e| dbt_error(context, &e))
+    }
+
+    /// A client for the connection's dbt account, with the usual retries (for rotations).
+    pub async fn dbt_client_for(&self, connection: &AppConnection) -> Result<DbtClient> {
+        let key = self.org_key(&connection.org_id).await?;
+        let credentials: DbtCredentials =
+            serde_json::from_str(&key.open_str(&aad(&connection.id), &connection.sealed)?)
+                .map_err(|e| Error::Unexpected(e.into()))?;
+        let options = ClientOptions {
+            allow_internal: self.settings.allow_internal_ip_connections,
+            ..ClientOptions::default()
+        };
+        DbtClient::connect(
+            &credentials.instance_url,
+            &credentials.account_id,
+            &credentials.api_token,
+            options,
+        )
+        .await
+        .map_err(|e| dbt_error("Failed to connect to DBT", &e))
+    }
+
+    /// The connection a rotation in `project_id` may use: it exists in the caller's
+    /// organization (404), is a dbt connection (400), belongs to the organization or to that
+    /// project (400), and the caller may use it (403).
+    pub async fn usable_connection(
+        &self,
+        ctx: &Ctx,
+        connection_id: &str,
+        project_id: &str,
+    ) -> Result<AppConnection> {
+        let row = self.connection_row(ctx, connection_id).await?;
+        if row.app != APP_DBT {
+            return Err(Error::bad_request(format!(
+                "{} Connection with ID {} cannot be used to connect to DBT",
+                app_name(&row.app),
+                row.id
+            )));
+        }
+        if let Some(owner) = row.project_id.as_deref().filter(|p| *p != project_id) {
+            return Err(Error::bad_request(format!(
+                "You cannot connect project App Connection with ID \"{}\" from project with ID \
+                 \"{owner}\" to project with ID \"{project_id}\"",
+                row.id
+            )));
+        }
+        if self
+            .authorize_org(ctx, Subject::AppConnections, Action::Read)
+            .is_err()
+        {
+            self.authorize_use(ctx, project_id).await?;
+        }
+        self.open_row(row).await
+    }
+
+    /// Whether a caller without an organization role may connect in `project_id`: project
+    /// admins and members may (upstream's `connect` on app connections), viewers may not.
+    async fn authorize_use(&self, ctx: &Ctx, project_id: &str) -> Result<()> {
+        match self
+            .authorize(ctx, project_id, Subject::AppConnections, Action::Create)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(Error::Forbidden(_)) => Err(use_denied()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn audit_connection(
+        &self,
+        ctx: &Ctx,
+        kind: &'static str,
+        connection: &AppConnection,
+        extra: serde_json::Value,
+    ) {
+        let mut metadata = json!({
+            "app": connection.app,
+            "connectionId": connection.id,
+            "name": connection.name,
+            "method": connection.method,
+        });
+        if let (Some(m), Some(extra)) = (metadata.as_object_mut(), extra.as_object()) {
+            m.extend(extra.clone());
+        }
+        self.audit(
+            ctx,
+            connection.project_id.as_deref(),
+            Event::new(kind, metadata),
+        )
+        .await;
+    }
+}
+
+fn use_denied() -> Error {
+    Error::forbidden("You are not allowed to connect on app-connections")
+}
+
+fn seal_credentials(key: &DataKey, id: &str, credentials: &DbtCredentials) -> Result<Vec<u8>> {
+    let json = serde_json::to_string(credentials).map_err(|e| Error::Unexpected(e.into()))?;
+    Ok(key.seal_str(&aad(id), &json))
+}
+
+fn open_credentials(key: &DataKey, row: &AppConnectionRow) -> Result<DbtCredentials> {
+    serde_json::from_str(&key.open_str(&aad(&row.id), &row.credentials)?)
+        .map_err(|e| Error::Unexpected(e.into()))
+}

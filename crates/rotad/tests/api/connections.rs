@@ -1,0 +1,694 @@
+//! The `dbt` app connection API against the dbt Cloud emulator.
+
+use std::time::Duration;
+
+use dbt_cloud_emulator::{Emulator, EmulatorConfig, Fault, Grant, Operation};
+use reqwest::Method;
+use rotad::crypto::RootKey;
+use rotad::Server;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_envelope, Answer, TestApp, TestDb};
+
+const BASE: &str = "/api/v1/app-connections/dbt";
+
+async fn emulator() -> Emulator {
+    dbt_cloud_emulator::spawn(EmulatorConfig::default())
+        .await
+        .expect("emulator starts")
+}
+
+/// A bootstrapped server that refuses internal dbt hosts (`ROTAD_ALLOW_INTERNAL_IP_CONNECTIONS`
+/// off), as in production.
+async fn spawn_strict() -> TestApp {
+    let db = TestDb::new().await;
+    let key = RootKey::generate_base64();
+    let mut args = TestApp::args(&db, &key);
+    args.allow_internal_ip_connections = false;
+    let server = Server::start(&args).await.expect("server starts");
+    let mut app = TestApp {
+        base: server.url(),
+        server: Some(server),
+        db,
+        key,
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client"),
+        token: String::new(),
+        org_id: String::new(),
+    };
+    let boot = app
+        .call(
+            Method::POST,
+            "/api/v1/admin/bootstrap",
+            None,
+            Some(json!({"organization": "acme"})),
+        )
+        .await;
+    assert_eq!(boot.status, 200, "{}", boot.body);
+    app.token = boot.body["identity"]["credentials"]["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    app.org_id = boot.body["organization"]["id"]
+        .as_str()
+        .expect("org")
+        .to_string();
+    app
+}
+
+fn credentials(emu: &Emulator) -> Value {
+    json!({
+        "instanceUrl": emu.base_url(),
+        "accountId": emu.account_id().to_string(),
+        "apiToken": emu.admin_token(),
+    })
+}
+
+fn body(emu: &Emulator, name: &str) -> Value {
+    json!({"name": name, "method": "api-token", "credentials": credentials(emu)})
+}
+
+/// Creates a connection; returns its id.
+async fn create(app: &TestApp, emu: &Emulator, name: &str) -> String {
+    let res = app.post(BASE, body(emu, name)).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    res.body["appConnection"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string()
+}
+
+fn message(answer: &Answer, status: u16) -> String {
+    assert_envelope(answer, status)
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The path of the first validation issue of a 422.
+fn issue_path(answer: &Answer) -> Value {
+    assert_envelope(answer, 422);
+    assert_eq!(answer.body["error"], "ValidationFailure", "{}", answer.body);
+    answer.body["message"][0]["path"].clone()
+}
+
+#[tokio::test]
+async fn create_checks_the_credentials_and_answers_without_the_token() {
+    let app = TestApp::spawn().await;
+    let emu = emulator().await;
+    let res = app
+        .post(
+            BASE,
+            json!({"name": "prod-dbt", "method": "api-token", "description": "the account",
+                "credentials": credentials(&emu)}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let c = &res.body["appConnection"];
+    assert_eq!(c["name"], "prod-dbt");
+    assert_eq!(c["description"], "the account");
+    assert_eq!(c["app"], "dbt");
+    assert_eq!(c["method"], "api-token");
+    assert_eq!(c["version"], 1);
+    assert_eq!(c["orgId"], app.org_id.as_str());
+    assert_eq!(c["projectId"], Value::Null);
+    assert_eq!(c["isPlatformManagedCredentials"], false);
+    assert_eq!(c["gatewayId"], Value::Null);
+    assert!(c["createdAt"].is_string() && c["updatedAt"].is_string());
+    assert_eq!(
+        c["credentials"],
+        json!({"instanceUrl": emu.base_url(), "accountId": emu.account_id().to_string()})
+    );
+    assert!(!res.body.to_string().contains(&emu.admin_token()));
+    assert_eq!(emu.calls(Operation::AccountGet), 1, "the account probe ran");
+}
+
+#[tokio::test]
+async fn a_token_dbt_rejects_is_400_and_nothing_is_stored() {
+    let app = TestApp::spawn().await;
+    let emu = emulator().await;
+    let mut b = body(&emu, "bad-token");
+    b["credentials"]["apiToken"] = json!("dbtc_not-a-real-token");
+    let res = app.post(BASE, b).await;
+    assert_eq!(
+        message(&res, 400),
+        "Failed to validate credentials: Invalid token."
+    );
+    assert_eq!(res.body["error"], "BadRequest");
+    assert!(!res.body.to_string().contains("not-a-real-token"));
+    let list = app.get(BASE).await;
+    assert_eq!(list.body["appConnections"], json!([]), "{}", list.body);
+}
+
+#[tokio::test]
+async fn a_failing_account_probe_is_400() {
+    let app = TestApp::spawn().await;
+    let emu = emulator().await;
+    emu.inject(Fault::status(Operation::AccountGet, 500));
+    let res = app.post(BASE, body(&emu, "flaky")).await;
+    assert_eq!(
+        message(&res, 400),
+        "Failed to validate credentials: There was a server error. Please contact support!"
+    );
+    assert_eq!(
+        emu.calls(Operation::AccountGet),
+        1,
+        "validation is not retried"
+    );
+}
+
+#[tokio::test]
+async fn internal_and_credentialed_urls_are_refused_without_a_call() {
+    let app = spawn_strict().await;
+    let emu = emulator().await;
+    let port = emu
+        .base_url()
+        .rsplit(':')
+        .next()
+        .unwrap_or("80")
+        .to_string();
+    for (url, expected) in [
+        (
+            format!("http://127.0.0.1:{port}"),
+            format!("Invalid DBT instance URL: http://127.0.0.1:{port} (only https:// is allowed)"),
+        ),
+        (
+            "http://localhost".to_string(),
+            "Invalid DBT instance URL: http://localhost (only https:// is allowed)".to_string(),
+        ),
+        (
+            format!("https://127.0.0.1:{port}"),
+            "Local IPs not allowed as URL".to_string(),
+        ),
+        (
+            "https://localhost".to_string(),
+            "Local IPs not allowed as URL".to_string(),
+        ),
+        (
+            "https://10.0.0.1".to_string(),
+            "Local IPs not allowed as URL".to_string(),
+        ),
+        (
+            "https://user:pass@example.com".to_string(),
+            "URLs with user credentials (e.g., user:pass@) are not allowed".to_string(),
+        ),
+    ] {
+        let mut b = body(&emu, "internal");
+        b["credentials"]["instanceUrl"] = json!(url);
+        let res = app.post(BASE, b).await;
+        assert_eq!(message(&res, 400), expected, "{url}");
+        assert!(
+            !res.body.to_string().contains("pass@example"),
+            "{}",
+            res.body
+        );
+    }
+    assert_eq!(emu.calls(Operation::Any), 0, "dbt was never called");
+}
+
+#[tokio::test]
+async fn bad_fields_are_422_naming_the_field() {
+    let app = TestApp::spawn().await;
+    let emu = emulator().await;
+    let good = body(&emu, "good-name");
+    let with = |pointer: &str, value: Value| {
+        let mut b = good.clone();
+        *b.pointer_mut(pointer).expect("field") = value;
+        b
+    };
+    let without = |field: &str| {
+        let mut b = good.clone();
+        if let Some((parent, key)) = field.rsplit_once('/') {
+            if let Some(o) = b.pointer_mut(parent).and_then(Value::as_object_mut) {
+                o.remove(key);
+            }
+        }
+        b
+    };
+    for (case, b, path, text) in [
+        (
+            "empty name",
+            with("/name", json!("")),
+            json!(["name"]),
+            Some("name field must be at least 1 lowercase character"),
+        ),
+        (
+            "long name",
+            with("/name", json!("a".repeat(33))),
+            json!(["name"]),
+            Some("name field must be at most 32 lowercase characters"),
+        ),
+        (
+            "bad name",
+            with("/name", json!("Prod DBT")),
+            json!(["name"]),
+            Some("name field can only contain lowercase letters, numbers, and hyphens"),
+        ),
+        ("missing name", without("/name"), json!(["name"]), None),
+        (
+            "method",
+            with("/method", json!("oauth")),
+            json!(["method"]),
+            None,
+        ),
+        (
+            "missing method",
+            without("/method"),
+            json!(["method"]),
+            None,
+        ),
+        (
+            "missing credentials",
+            without("/credentials"),
+            json!(["credentials"]),
+            None,
+        ),
+        (
+            "empty url",
+            with("/credentials/instanceUrl", json!("  ")),
+            json!(["credentials", "instanceUrl"]),
+            Some("Instance URL required"),
+        ),
+        (
+            "bad url",
+            with("/credentials/instanceUrl", json!("not a url")),
+            json!(["credentials", "instanceUrl"]),
+            Some("Invalid Instance URL"),
+        ),
+        (
+            "missing url",
+            without("/credentials/instanceUrl"),
+            json!(["credentials", "instanceUrl"]),
+            None,
+        ),
+        (
+            "empty account",
+            with("/credentials/accountId", json!("")),
+            json!(["credentials", "accountId"]),
+            Some("Account ID required"),
+        ),
+        (
+            "long account",
+            with("/credentials/accountId", json!("1".repeat(256))),
+            json!(["credentials", "accountId"]),
+            None,
+        ),
+        (
+            "empty token",
+            with("/credentials/apiToken", json!("")),
+            json!(["credentials", "apiToken"]),
+            Some("API Token required"),
+        ),
+        (
+            "long token",
+            with("/credentials/apiToken", json!("t".repeat(256))),
+            json!(["credentials", "apiToken"]),
+            None,
+        ),
+        (
+            "missing token",
+            without("/credentials/apiToken"),
+            json!(["credentials", "apiToken"]),
+            None,
+        ),
+        (
+            "token type",
+            with("/credentials/apiToken", json!(12)),
+            json!(["credentials", "apiToken"]),
+            None,
+        ),
+    ] {
+        let res = app.post(BASE, b).await;
+        assert_eq!(issue_path(&res), path, "{case}: {}", res.body);
+        if let Some(text) = text {
+            assert_eq!(res.body["message"][0]["message"], text, "{case}");
+        }
+    }
+    assert_eq!(emu.calls(Operation::Any), 0, "nothing invalid reaches dbt");
+}
+
+#[tokio::test]
+async fn a_duplicate_name_is_400() {
+    let app = TestApp::spawn().await;
+    let emu = emulator().await;
+    create(&app, &emu, "dup").await;
+    let res = app.post(BASE, body(&emu, "dup")).await;
+    assert_eq!(
+        message(&res, 400),
+        "An App Connection with the name \"dup\" already exists"
+    );
+    let other = create(&app, &emu, "other").await;
+    let rename = app
+        .patch(&format!("{BASE}/{other}"), json!({"name": "dup"}))
+        .await;
+    assert_eq!(
+        message(&rename, 400),
+        "An App Connection with the name \"dup\" already exists"
+    );
+}
+
+#[tokio::test]
+async fn update_renames_and_revalidates_new_credentials() {
+    let app = TestApp::spawn().await;
+    let emu = emulator().await;
+    let id = create(&app, &emu, "before").await;
+    let path = format!("{BASE}/{id}");
+
+    let renamed = app
+        .patch(&path, json!({"name": "after", "description": "renamed"}))
+        .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
+    assert_eq!(renamed.body["appConnection"]["name"], "after");
+    assert_eq!(renamed.body["appConnection"]["description"], "renamed");
+    assert_eq!(renamed.body["appConnection"]["version"], 2);
+    let cleared = app.patch(&path, json!({"description": null})).await;
+    assert_eq!(cleared.body["appConnection"]["description"], Value::Null);
+    assert_eq!(cleared.body["appConnection"]["name"], "after");
+
+    emu.reset_calls();
+    let mut wrong = credentials(&emu);
+    wrong["apiToken"] = json!("dbtc_wrong-token");
+    let refused = app.patch(&path, json!({"credentials": wrong})).await;
+    assert_eq!(
+        message(&refused, 400),
+        "Failed to validate credentials: Invalid token."
+    );
+    assert_eq!(
+        emu.calls(Operation::AccountGet),
+        1,
+        "new credentials are probed"
+    );
+    let partial = app
+        .patch(
+            &path,
+            json!({"credentials": {"apiToken": emu.admin_token()}}),
+        )
+        .await;
+    assert_eq!(issue_path(&partial)[0], "credentials", "{}", partial.body);
+
+    // A second admin token of the account replaces the first.
+    let second = emu.create_token("second-admin", vec![Grant::account("account_admin")]);
+    let mut fresh = credentials(&emu);
+    fresh["apiToken"] = json!(second.token_string);
+    let updated = app.patch(&path, json!({"credentials": fresh})).await;
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    assert_eq!(updated.body["appConnection"]["version"], 4);
+    assert!(!updated.body.to_string().contains(&second.token_string));
+    let projects = app.get(&format!("{path}/projects")).await;
+    assert_eq!(projects.status, 200, "{}", projects.body);
+
+    let missing = app
+        .patch(
+            &format!("{BASE}/00000000-0000-0000-0000-000000000000"),
+            json!({"name": "x"}),
+        )
+        .await;
+    assert_eq!(
+        message(&missing, 404),
+        "Could not find App Connection with ID 00000000-0000-0000-0000-000000000000"
+    );
+}
+
+#[tokio::test]
+async fn read_routes_answer_upstream_shapes() {
+    let app = TestApp::spawn().await;
+    let emu = emulator().await;
+    let id = create(&app, &emu, "reader").await;
+
+    let one = app.get(&format!("{BASE}/{id}")).await;
+    assert_eq!(one.status, 200, "{}", one.body);
+    assert_eq!(one.body["appConnection"]["id"], id.as_str());
+
+    let by_name = app.get(&format!("{BASE}/connection-name/reader")).await;
+    assert_eq!(by_name.status, 200, "{}", by_name.body);
+    assert_eq!(by_name.body["appConnection"]["id"], id.as_str());
+    let unknown = app.get(&format!("{BASE}/connection-name/nope")).await;
+    assert_envelope(&unknown, 404);
+
+    for path in [BASE, "/api/v1/app-connections"] {
+        let list = app.get(path).await;
+        assert_eq!(list.status, 200, "{}", list.body);
+        let ids: Vec<&str> = list.body["appConnections"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|c| c["id"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(ids, vec![id.as_str()], "{path}");
+    }
+
+    let available = app.get(&format!("{BASE}/available")).await;
+    assert_eq!(available.status, 200, "{}", available.body);
+    assert_eq!(
+        available.body,
+        json!({"appConnections": [{"app": "dbt", "name": "reader", "id": id, "projectId": null, "orgId": app.org_id}]})
+    );
+
+    let projects = app.get(&format!("{BASE}/{id}/projects")).await;
+    assert_eq!(projects.status, 200, "{}", projects.body);
+    let list = projects.body["projects"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(list.len(), 3, "{}", projects.body);
+    assert_eq!(list[0]["id"], 101);
+    assert_eq!(list[0]["name"], "Analytics");
+    assert_eq!(
+        list[1]["description"], "",
+        "a missing description reads as empty"
+    );
+    assert!(list[0]["createdAt"].is_string());
+
+    emu.inject(Fault::status(Operation::ProjectList, 500));
+    let failed = app.get(&format!("{BASE}/{id}/projects")).await;
+    assert_eq!(
+        message(&failed, 400),
+        "Failed to list projects: There was a server error. Please contact support!"
+    );
+
+    let bad_id = app.get(&format!("{BASE}/not-a-uuid")).await;
+    assert_eq!(issue_path(&bad_id), json!(["connectionId"]));
+}
+
+#[tokio::test]
+async fn delete_removes_the_connection() {
+    let app = TestApp::spawn().await;
+    let emu = emulator().await;
+    let id = create(&app, &emu, "doomed").await;
+    let path = format!("{BASE}/{id}");
+    let deleted = app.delete(&path, json!({})).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    assert_eq!(deleted.body["appConnection"]["id"], id.as_str());
+    let gone = app.get(&path).await;
+    assert_eq!(
+        message(&gone, 404),
+        format!("Could not find App Connection with ID {id}")
+    );
+    let again = app.delete(&path, json!({})).await;
+    assert_envelope(&again, 404);
+    // The name is free again.
+    create(&app, &emu, "doomed").await;
+}
+
+#[tokio::test]
+async fn org_members_read_and_only_admins_write() {
+    let app = TestApp::spawn().await;
+    let emu = emulator().await;
+    let id = create(&app, &emu, "shared").await;
+    let (_, client_id, secret) = app.identity("org-member", "member").await;
+    let login = app.login(&client_id, &secret).await;
+    let member = login.body["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let as_member = |method: Method, path: String, body: Option<Value>| {
+        let member = member.clone();
+        let app = &app;
+        async move { app.call(method, &path, Some(&member), body).await }
+    };
+
+    let created = as_member(Method::POST, BASE.to_string(), Some(body(&emu, "mine"))).await;
+    assert_eq!(
+        message(&created, 403),
+        "You are not allowed to create on app-connections"
+    );
+    assert_eq!(created.body["error"], "PermissionDenied");
+    let list = as_member(Method::GET, BASE.to_string(), None).await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    let one = as_member(Method::GET, format!("{BASE}/{id}"), None).await;
+    assert_eq!(one.status, 200, "{}", one.body);
+    let available = as_member(Method::GET, format!("{BASE}/available"), None).await;
+    assert_eq!(available.status, 200, "{}", available.body);
+    let patched = as_member(
+        Method::PATCH,
+        format!("{BASE}/{id}"),
+        Some(json!({"name": "x"})),
+    )
+    .await;
+    assert_envelope(&patched, 403);
+    let deleted = as_member(Method::DELETE, format!("{BASE}/{id}"), None).await;
+    assert_envelope(&deleted, 403);
+
+    // No organization role, no project: nothing.
+    let project = app.project("p").await;
+    let outsider = app.member_token(&project, "viewer").await;
+    let list = app.call(Method::GET, BASE, Some(&outsider), None).await;
+    assert_envelope(&list, 403);
+    let one = app
+        .call(Method::GET, &format!("{BASE}/{id}"), Some(&outsider), None)
+        .await;
+    assert_envelope(&one, 403);
+}
+
+#[tokio::test]
+async fn project_connections_belong_to_their_project() {
+    let app = TestApp::spawn().await;
+    let emu = emulator().await;
+    let project = app.project("scoped").await;
+    let org_wide = create(&app, &emu, "org-wide").await;
+    let mut b = body(&emu, "scoped-conn");
+    b["projectId"] = json!(project);
+    let res = app.post(BASE, b).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.body["appConnection"]["projectId"], project.as_str());
+    let scoped = res.body["appConnection"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+
+    let names = |answer: &Answer| -> Vec<String> {
+        answer.body["appConnections"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c["name"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(names(&app.get(BASE).await), vec!["org-wide"]);
+    assert_eq!(
+        names(&app.get(&format!("{BASE}?projectId={project}")).await),
+        vec!["scoped-conn"]
+    );
+
+    // A project member reads the project's connections and may use the organization's.
+    let member = app.member_token(&project, "member").await;
+    let list = app
+        .call(
+            Method::GET,
+            &format!("{BASE}?projectId={project}"),
+            Some(&member),
+            None,
+        )
+        .await;
+    assert_eq!(names(&list), vec!["scoped-conn"], "{}", list.body);
+    let available = app
+        .call(
+            Method::GET,
+            &format!("{BASE}/available?projectId={project}"),
+            Some(&member),
+            None,
+        )
+        .await;
+    let mut usable = names(&available);
+    usable.sort();
+    assert_eq!(
+        usable,
+        vec!["org-wide", "scoped-conn"],
+        "{}",
+        available.body
+    );
+    let viewer = app.member_token(&project, "viewer").await;
+    let refused = app
+        .call(
+            Method::GET,
+            &format!("{BASE}/available?projectId={project}"),
+            Some(&viewer),
+            None,
+        )
+        .await;
+    assert_envelope(&refused, 403);
+
+    let unknown_project = app
+        .post(
+            BASE,
+            json!({"name": "ghost", "method": "api-token", "credentials": credentials(&emu),
+                "projectId": "00000000-0000-0000-0000-000000000000"}),
+        )
+        .await;
+    assert_envelope(&unknown_project, 404);
+    let deleted = app.delete(&format!("{BASE}/{scoped}"), json!({})).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    let _ = org_wide;
+}
+
+#[tokio::test]
+async fn the_api_token_is_never_shown_logged_or_stored_in_clear() {
+    let app = TestApp::spawn().await;
+    let emu = emulator().await;
+    let token = emu.admin_token();
+    let mut bodies = Vec::new();
+    let created = app.post(BASE, body(&emu, "secretive")).await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let id = created.body["appConnection"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    bodies.push(created.body);
+    for path in [
+        BASE.to_string(),
+        "/api/v1/app-connections".to_string(),
+        format!("{BASE}/{id}"),
+        format!("{BASE}/connection-name/secretive"),
+        format!("{BASE}/available"),
+        format!("{BASE}/{id}/projects"),
+    ] {
+        let res = app.get(&path).await;
+        assert_eq!(res.status, 200, "{path}: {}", res.body);
+        bodies.push(res.body);
+    }
+    bodies.push(
+        app.patch(
+            &format!("{BASE}/{id}"),
+            json!({"name": "renamed", "credentials": credentials(&emu)}),
+        )
+        .await
+        .body,
+    );
+    for b in &bodies {
+        assert!(!b.to_string().contains(&token), "token in {b}");
+    }
+
+    let audit = app.get("/api/v1/organization/audit-logs?limit=1000").await;
+    assert_eq!(audit.status, 200, "{}", audit.body);
+    let text = audit.body.to_string();
+    for kind in [
+        "create-app-connection",
+        "update-app-connection",
+        "get-app-connection",
+        "get-app-connections",
+    ] {
+        assert!(text.contains(&format!("\"{kind}\"")), "{kind} audited");
+    }
+    assert!(!text.contains(&token), "token in the audit log");
+
+    let dump = app.db.dump().await;
+    let needle = token.as_bytes();
+    assert!(
+        !dump.windows(needle.len()).any(|w| w == needle),
+        "the API token is stored in clear"
+    );
+
+    let deleted = app.delete(&format!("{BASE}/{id}"), json!({})).await;
+    assert!(!deleted.body.to_string().contains(&token));
+    let audit = app
+        .get("/api/v1/organization/audit-logs?eventType=delete-app-connection")
+        .await;
+    assert_eq!(
+        audit.body["auditLogs"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        audit.body
+    );
+}
