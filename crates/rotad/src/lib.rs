@@ -4,6 +4,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod http;
+pub mod providers;
 pub mod services;
 pub mod store;
 pub mod time;

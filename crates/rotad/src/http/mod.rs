@@ -25,6 +25,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(routes::folders::router())
         .merge(routes::secrets::router())
         .merge(routes::connections::router())
+        .merge(routes::rotations::router())
         .merge(routes::audit::router())
 }
 

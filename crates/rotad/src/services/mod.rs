@@ -7,6 +7,7 @@ pub mod connections;
 pub mod identities;
 pub mod keyring;
 pub mod projects;
+pub mod rotations;
 pub mod secrets;
 
 use std::sync::Arc;

@@ -165,9 +165,77 @@ pub trait ConnectionStore: Send + Sync {
     async fn connection_in_use(&self, id: &str) -> StoreResult<bool>;
 }
 
+#[async_trait]
+pub trait RotationStore: Send + Sync {
+    /// Inserts a rotation with its published secret and clears the creation intent.
+    async fn insert_rotation(
+        &self,
+        rotation: &RotationRow,
+        secret: &SecretRow,
+        version: &SecretVersionRow,
+        intent_id: &str,
+    ) -> StoreResult<()>;
+    async fn get_rotation(&self, id: &str) -> StoreResult<Option<RotationRow>>;
+    async fn get_rotation_by_name(
+        &self,
+        folder_id: &str,
+        name: &str,
+    ) -> StoreResult<Option<RotationRow>>;
+    async fn list_rotations(&self, project_id: &str) -> StoreResult<Vec<RotationRow>>;
+    /// All rotations that use a connection (to tell their tokens from orphans).
+    async fn list_rotations_by_connection(
+        &self,
+        connection_id: &str,
+    ) -> StoreResult<Vec<RotationRow>>;
+    /// Writes the settings columns (name … next_rotation_at), and a renamed secret if any.
+    async fn update_rotation_settings(
+        &self,
+        rotation: &RotationRow,
+        secret: Option<&SecretWrite>,
+    ) -> StoreResult<()>;
+    /// Deletes the rotation; its secret is deleted or released to ordinary use.
+    async fn delete_rotation(&self, id: &str, delete_secrets: bool) -> StoreResult<()>;
+
+    /// Takes the lease unless another owner holds an unexpired one.
+    async fn acquire_lease(
+        &self,
+        id: &str,
+        owner: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<bool>;
+    async fn release_lease(&self, id: &str, owner: &str) -> StoreResult<()>;
+
+    async fn insert_intent(&self, intent: &IntentRow) -> StoreResult<()>;
+    async fn set_intent_credential(&self, id: &str, credential: &[u8]) -> StoreResult<()>;
+    async fn delete_intent(&self, id: &str) -> StoreResult<()>;
+    async fn list_intents(&self) -> StoreResult<Vec<IntentRow>>;
+
+    /// Applies a successful rotation if `lease_owner` still holds the lease.
+    async fn commit_rotation(&self, commit: &RotationCommit) -> StoreResult<()>;
+    async fn record_rotation_failure(&self, failure: &RotationFailure) -> StoreResult<()>;
+
+    async fn enqueue_revocations(&self, rows: &[RevocationRow]) -> StoreResult<()>;
+    async fn due_revocations(&self, now: i64, limit: i64) -> StoreResult<Vec<RevocationRow>>;
+    async fn revocations_of(&self, rotation_id: &str) -> StoreResult<Vec<RevocationRow>>;
+    async fn delete_revocation(&self, id: &str) -> StoreResult<()>;
+    async fn defer_revocation(
+        &self,
+        id: &str,
+        next_attempt_at: i64,
+        error: &str,
+    ) -> StoreResult<()>;
+}
+
 /// Everything the services need from persistence.
 pub trait Store:
-    MetaStore + IdentityStore + ProjectStore + SecretStore + AuditStore + ConnectionStore
+    MetaStore
+    + IdentityStore
+    + ProjectStore
+    + SecretStore
+    + AuditStore
+    + ConnectionStore
+    + RotationStore
 {
     fn backend(&self) -> &'static str;
 }

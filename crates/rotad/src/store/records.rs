@@ -180,3 +180,102 @@ pub struct AppConnectionRow {
     pub created_at: i64,
     pub updated_at: i64,
 }
+
+/// A secret rotation. Credentials and the last message are sealed with the project's data key.
+#[derive(Debug, Clone, FromRow)]
+pub struct RotationRow {
+    pub id: String,
+    pub org_id: String,
+    pub project_id: String,
+    pub env_id: String,
+    pub folder_id: String,
+    pub connection_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub rotation_type: String,
+    pub parameters: String,
+    pub secrets_mapping: String,
+    pub credentials: Vec<u8>,
+    pub active_index: i64,
+    pub is_auto_rotation_enabled: bool,
+    pub rotation_interval: i64,
+    pub rotate_at_hours: i64,
+    pub rotate_at_minutes: i64,
+    pub rotation_status: String,
+    pub last_rotation_attempted_at: i64,
+    pub last_rotated_at: i64,
+    pub last_rotation_job_id: Option<String>,
+    pub last_rotation_message: Option<Vec<u8>>,
+    pub next_rotation_at: Option<i64>,
+    pub is_last_rotation_manual: bool,
+    pub failed_attempts: i64,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// An issuance in flight (see the rotation engine in DESIGN.md).
+#[derive(Debug, Clone, FromRow)]
+pub struct IntentRow {
+    pub id: String,
+    pub rotation_id: String,
+    pub project_id: String,
+    pub connection_id: String,
+    pub token_name: String,
+    pub started_at: i64,
+    /// The new credential, sealed, once the provider has issued it.
+    pub credential: Option<Vec<u8>>,
+    pub created_at: i64,
+}
+
+/// A credential waiting for the provider to confirm its revocation.
+#[derive(Debug, Clone, FromRow)]
+pub struct RevocationRow {
+    pub id: String,
+    pub rotation_id: String,
+    pub connection_id: String,
+    /// The provider's id of the credential (dbt's token id); never the secret itself.
+    pub credential_id: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+}
+
+/// A new secret version written in the same transaction as a rotation change.
+#[derive(Debug, Clone)]
+pub struct SecretWrite {
+    pub secret: SecretRow,
+    pub expected_version: i64,
+    pub version: SecretVersionRow,
+}
+
+/// Step 4 of the engine, applied in one transaction.
+#[derive(Debug, Clone)]
+pub struct RotationCommit {
+    pub rotation_id: String,
+    pub lease_owner: String,
+    pub credentials: Vec<u8>,
+    pub active_index: i64,
+    pub rotated_at: i64,
+    pub next_rotation_at: Option<i64>,
+    pub is_manual: bool,
+    pub job_id: Option<String>,
+    pub secret: SecretWrite,
+    pub revocation: Option<RevocationRow>,
+    pub intent_id: String,
+}
+
+/// A failed attempt: status, message and schedule, credentials untouched.
+#[derive(Debug, Clone)]
+pub struct RotationFailure {
+    pub rotation_id: String,
+    pub lease_owner: String,
+    pub final_attempt: bool,
+    pub message: Vec<u8>,
+    pub attempted_at: i64,
+    pub next_rotation_at: Option<i64>,
+    pub failed_attempts: i64,
+    pub job_id: Option<String>,
+}

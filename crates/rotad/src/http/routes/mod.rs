@@ -4,4 +4,5 @@ pub mod connections;
 pub mod folders;
 pub mod identities;
 pub mod projects;
+pub mod rotations;
 pub mod secrets;

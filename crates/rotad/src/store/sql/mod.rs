@@ -9,6 +9,7 @@ mod audit;
 mod connections;
 mod identities;
 mod projects;
+mod rotations;
 mod secrets;
 
 use std::path::Path;
@@ -178,7 +179,8 @@ where
         + super::ProjectStore
         + super::SecretStore
         + super::AuditStore
-        + super::ConnectionStore,
+        + super::ConnectionStore
+        + super::RotationStore,
 {
     fn backend(&self) -> &'static str {
         <DB as Dialect>::NAME

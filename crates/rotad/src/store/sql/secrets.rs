@@ -28,26 +28,10 @@ where
         version: &SecretVersionRow,
     ) -> StoreResult<()> {
         let mut tx = self.write.begin().await?;
-        sqlx::query(&format!(
-            "INSERT INTO secrets ({SECRET_COLS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-        ))
-        .bind(&secret.id)
-        .bind(&secret.project_id)
-        .bind(&secret.env_id)
-        .bind(&secret.folder_id)
-        .bind(&secret.key)
-        .bind(&secret.secret_type)
-        .bind(secret.version)
-        .bind(&secret.value)
-        .bind(&secret.comment)
-        .bind(secret.skip_multiline)
-        .bind(&secret.rotation_id)
-        .bind(secret.created_at)
-        .bind(secret.updated_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(conflict("secret"))?;
+        insert_secret(secret)
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict("secret"))?;
         insert_version(version).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
@@ -101,23 +85,10 @@ where
         version: &SecretVersionRow,
     ) -> StoreResult<()> {
         let mut tx = self.write.begin().await?;
-        let done = sqlx::query(
-            "UPDATE secrets SET key = $3, version = $4, value = $5, comment = $6, \
-             skip_multiline = $7, rotation_id = $8, updated_at = $9 \
-             WHERE id = $1 AND version = $2",
-        )
-        .bind(&secret.id)
-        .bind(expected_version)
-        .bind(&secret.key)
-        .bind(secret.version)
-        .bind(&secret.value)
-        .bind(&secret.comment)
-        .bind(secret.skip_multiline)
-        .bind(&secret.rotation_id)
-        .bind(secret.updated_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(conflict("secret"))?;
+        let done = update_secret(secret, expected_version)
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict("secret"))?;
         if DB::rows_affected(&done) != 1 {
             return Err(StoreError::Conflict("secret changed concurrently"));
         }
@@ -169,4 +140,62 @@ where
     .bind(v.value.clone())
     .bind(v.comment.clone())
     .bind(v.created_at)
+}
+
+pub(super) fn insert_secret<DB>(secret: &SecretRow) -> sqlx::query::Query<'_, DB, DB::Arguments<'_>>
+where
+    DB: Dialect,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query(
+        "INSERT INTO secrets (id, project_id, env_id, folder_id, key, secret_type, version, value, \
+         comment, skip_multiline, rotation_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(secret.id.clone())
+    .bind(secret.project_id.clone())
+    .bind(secret.env_id.clone())
+    .bind(secret.folder_id.clone())
+    .bind(secret.key.clone())
+    .bind(secret.secret_type.clone())
+    .bind(secret.version)
+    .bind(secret.value.clone())
+    .bind(secret.comment.clone())
+    .bind(secret.skip_multiline)
+    .bind(secret.rotation_id.clone())
+    .bind(secret.created_at)
+    .bind(secret.updated_at)
+}
+
+/// Replaces a secret's contents if its version is still `expected_version`.
+pub(super) fn update_secret<DB>(
+    secret: &SecretRow,
+    expected_version: i64,
+) -> sqlx::query::Query<'_, DB, DB::Arguments<'_>>
+where
+    DB: Dialect,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query(
+        "UPDATE secrets SET key = $3, version = $4, value = $5, comment = $6, \
+         skip_multiline = $7, rotation_id = $8, updated_at = $9 \
+         WHERE id = $1 AND version = $2",
+    )
+    .bind(secret.id.clone())
+    .bind(expected_version)
+    .bind(secret.key.clone())
+    .bind(secret.version)
+    .bind(secret.value.clone())
+    .bind(secret.comment.clone())
+    .bind(secret.skip_multiline)
+    .bind(secret.rotation_id.clone())
+    .bind(secret.updated_at)
 }

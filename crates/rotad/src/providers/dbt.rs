@@ -1,0 +1,145 @@
+//! dbt Cloud service tokens as a rotation provider.
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use dbt_client::{DbtClient, DbtError, PermissionGrant, TokenState};
+use serde::{Deserialize, Serialize};
+
+use super::{Credential, ProviderError, RotationProvider};
+
+/// A rotation's `parameters` for the `dbt-service-token` type.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DbtParameters {
+    pub token_name: String,
+    pub permission_grants: Vec<Grant>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Grant {
+    pub permission_set: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<f64>,
+}
+
+/// The permission sets upstream accepts (the seed's enum).
+pub const PERMISSION_SETS: [&str; 28] = [
+    "account_admin",
+    "account_viewer",
+    "admin",
+    "analyst",
+    "billing_admin",
+    "cost_insights_admin",
+    "cost_insights_viewer",
+    "cost_management_admin",
+    "cost_management_viewer",
+    "database_admin",
+    "developer",
+    "fusion_admin",
+    "git_admin",
+    "job_admin",
+    "job_runner",
+    "job_viewer",
+    "manage_marketplace_apps",
+    "member",
+    "metadata_only",
+    "owner",
+    "project_creator",
+    "readonly",
+    "scim_only",
+    "security_admin",
+    "semantic_layer_only",
+    "stakeholder",
+    "team_admin",
+    "webhooks_only",
+];
+
+/// dbt's message when it sent one, else the client's description.
+pub fn describe(e: &DbtError) -> String {
+    e.dbt_message()
+        .map(str::to_string)
+        .unwrap_or_else(|| e.to_string())
+}
+
+fn provider_error(prefix: &str, e: &DbtError) -> ProviderError {
+    ProviderError {
+        message: format!("{prefix}: {}", describe(e)),
+        ambiguous: e.is_ambiguous(),
+    }
+}
+
+pub struct DbtProvider {
+    client: DbtClient,
+    grants: Vec<PermissionGrant>,
+}
+
+impl DbtProvider {
+    pub fn new(client: DbtClient, parameters: &DbtParameters) -> Self {
+        let grants = parameters
+            .permission_grants
+            .iter()
+            .map(|g| PermissionGrant {
+                permission_set: g.permission_set.clone(),
+                project_id: g.project_id.map(|p| p as i64),
+            })
+            .collect();
+        Self { client, grants }
+    }
+}
+
+#[async_trait]
+impl RotationProvider for DbtProvider {
+    async fn issue(&self, name: &str) -> Result<Credential, ProviderError> {
+        let created = self
+            .client
+            .create_service_token(name, &self.grants)
+            .await
+            .map_err(|e| provider_error("Failed to create service token", &e))?;
+        Ok(Credential {
+            service_token: created.token_string,
+            token_id: created.id,
+            token_name: created.name,
+        })
+    }
+
+    async fn revoke(&self, id: i64) -> Result<(), ProviderError> {
+        let prefix = format!("Failed to remove service token with tokenId {id}");
+        self.client
+            .delete_service_token(id)
+            .await
+            .map_err(|e| provider_error(&prefix, &e))
+    }
+
+    async fn is_live(&self, id: i64) -> Result<bool, ProviderError> {
+        match self.client.get_service_token(id).await {
+            Ok(TokenState::Live(_)) => Ok(true),
+            Ok(_) => Ok(false),
+            Err(e) => Err(provider_error("Failed to check service token", &e)),
+        }
+    }
+
+    async fn find_orphans(
+        &self,
+        name: &str,
+        since: i64,
+        known: &HashSet<i64>,
+    ) -> Result<Vec<i64>, ProviderError> {
+        let tokens = self
+            .client
+            .list_service_tokens()
+            .await
+            .map_err(|e| provider_error("Failed to list service tokens", &e))?;
+        Ok(tokens
+            .into_iter()
+            .filter(|t| t.name == name && t.state == 1 && !known.contains(&t.id))
+            .filter(|t| {
+                t.created_at
+                    .map(|c| c.timestamp_millis() >= since)
+                    .unwrap_or(true)
+            })
+            .map(|t| t.id)
+            .collect())
+    }
+}

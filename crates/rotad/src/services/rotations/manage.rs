@@ -1,0 +1,596 @@
+//! Creating, reading, changing and deleting rotations.
+
+use serde_json::{json, Value};
+
+use super::engine::Trigger;
+use super::{
+    failure_message, not_found, GeneratedCredentials, RotateError, RotationView, SecretsMapping,
+    DBT_NAME, DBT_TYPE, IN_PROGRESS,
+};
+use crate::error::{Error, Result};
+use crate::providers::dbt::DbtParameters;
+use crate::providers::RotationProvider;
+use crate::services::audit::Event;
+use crate::services::authz::{Action, Subject};
+use crate::services::{new_id, App, Ctx};
+use crate::store::{IntentRow, RevocationRow, RotationRow, SecretRow, SecretWrite, StoreError};
+use crate::time::now_ms;
+
+#[derive(Debug, Clone)]
+pub struct CreateRotation {
+    pub name: String,
+    pub project_id: String,
+    pub description: Option<String>,
+    pub connection_id: String,
+    pub environment: String,
+    pub secret_path: String,
+    pub is_auto_rotation_enabled: bool,
+    pub rotation_interval: i64,
+    pub rotate_at: Option<(i64, i64)>,
+    pub parameters: DbtParameters,
+    pub secrets_mapping: SecretsMapping,
+    /// The request body, for the audit log.
+    pub audit_body: Value,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UpdateRotation {
+    pub name: Option<String>,
+    pub description: Option<Option<String>>,
+    pub is_auto_rotation_enabled: Option<bool>,
+    pub rotation_interval: Option<i64>,
+    pub rotate_at: Option<(i64, i64)>,
+    pub parameters: Option<DbtParameters>,
+    pub secrets_mapping: Option<SecretsMapping>,
+    pub audit_body: Value,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeleteOptions {
+    pub delete_secrets: bool,
+    pub revoke_generated_credentials: bool,
+}
+
+fn name_taken(name: &str, path: &str) -> Error {
+    Error::bad_request(format!(
+        "A Secret Rotation with the name \"{name}\" already exists at the secret path \"{path}\""
+    ))
+}
+
+fn secrets_exist(path: &str, keys: &[&str]) -> Error {
+    Error::bad_request(format!(
+        "The following secrets already exist at the path \"{path}\": {}",
+        keys.join(", ")
+    ))
+}
+
+impl App {
+    /// A rotation the caller may `action` on, with its row.
+    pub(crate) async fn authorized_rotation(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        action: Action,
+    ) -> Result<RotationRow> {
+        let row = self
+            .store
+            .get_rotation(id)
+            .await?
+            .filter(|r| r.org_id == ctx.actor.org_id)
+            .ok_or_else(|| not_found(id))?;
+        self.authorize(ctx, &row.project_id, Subject::SecretRotation, action)
+            .await?;
+        if row.rotation_type != DBT_TYPE {
+            return Err(Error::bad_request(format!(
+                "Secret Rotation with ID \"{id}\" is not configured for {DBT_NAME}"
+            )));
+        }
+        Ok(row)
+    }
+
+    pub async fn create_rotation(&self, ctx: &Ctx, input: CreateRotation) -> Result<RotationView> {
+        let project = self
+            .authorize(
+                ctx,
+                &input.project_id,
+                Subject::SecretRotation,
+                Action::Create,
+            )
+            .await?;
+        let loc = self
+            .locate_in(project, &input.environment, Some(&input.secret_path))
+            .await
+            .map_err(|_| {
+                Error::bad_request(format!(
+                    "Could not find folder with path \"{}\" in environment \"{}\" for project with ID \"{}\"",
+                    input.secret_path, input.environment, input.project_id
+                ))
+            })?;
+        let connection = self
+            .usable_connection(ctx, &input.connection_id, &loc.project.id)
+            .await?;
+        if self
+            .store
+            .get_rotation_by_name(&loc.folder.id, &input.name)
+            .await?
+            .is_some()
+        {
+            return Err(name_taken(&input.name, &loc.folder.path));
+        }
+        let key_name = input.secrets_mapping.service_token.clone();
+        if self
+            .store
+            .get_secret(&loc.folder.id, &key_name, "shared")
+            .await?
+            .is_some()
+        {
+            return Err(secrets_exist(&loc.folder.path, &[&key_name]));
+        }
+
+        // Everything is checked: now issue the first token, tracked by an intent.
+        let rotation_id = new_id();
+        let now = now_ms();
+        let intent = IntentRow {
+            id: new_id(),
+            rotation_id: rotation_id.clone(),
+            project_id: loc.project.id.clone(),
+            connection_id: connection.id.clone(),
+            token_name: input.parameters.token_name.clone(),
+            started_at: now,
+            credential: None,
+            created_at: now,
+        };
+        self.store.insert_intent(&intent).await?;
+        let provider = self
+            .provider_for(&connection.id, &input.parameters)
+            .await
+            .map_err(|e| Error::bad_request(e.message))?;
+        let credential = match provider.issue(&input.parameters.token_name).await {
+            Ok(c) => c,
+            Err(e) => {
+                if e.ambiguous && self.sweep_intent(&provider, &intent).await.is_err() {
+                    // Recovery will sweep what this attempt may have left.
+                    return Err(Error::bad_request(e.message));
+                }
+                self.store.delete_intent(&intent.id).await?;
+                self.work_revocations(Some(&rotation_id)).await;
+                return Err(Error::bad_request(e.message));
+            }
+        };
+        let key = self.rotation_key(&loc.project.id).await?;
+        self.store
+            .set_intent_credential(
+                &intent.id,
+                &key.seal_str(
+                    &format!("{}:credential", intent.id),
+                    &serde_json::to_string(&credential).map_err(|e| Error::Unexpected(e.into()))?,
+                ),
+            )
+            .await?;
+        let (hours, minutes) = input.rotate_at.unwrap_or((0, 0));
+        let mut row = RotationRow {
+            id: rotation_id.clone(),
+            org_id: ctx.actor.org_id.clone(),
+            project_id: loc.project.id.clone(),
+            env_id: loc.environment.id.clone(),
+            folder_id: loc.folder.id.clone(),
+            connection_id: connection.id.clone(),
+            name: input.name.clone(),
+            description: input.description.clone(),
+            rotation_type: DBT_TYPE.to_string(),
+            parameters: serde_json::to_string(&input.parameters)
+                .map_err(|e| Error::Unexpected(e.into()))?,
+            secrets_mapping: serde_json::to_string(&input.secrets_mapping)
+                .map_err(|e| Error::Unexpected(e.into()))?,
+            credentials: self.seal_slots(&key, &rotation_id, std::slice::from_ref(&credential))?,
+            active_index: 0,
+            is_auto_rotation_enabled: input.is_auto_rotation_enabled,
+            rotation_interval: input.rotation_interval,
+            rotate_at_hours: hours,
+            rotate_at_minutes: minutes,
+            rotation_status: "success".to_string(),
+            last_rotation_attempted_at: now,
+            last_rotated_at: now,
+            last_rotation_job_id: None,
+            last_rotation_message: None,
+            next_rotation_at: None,
+            is_last_rotation_manual: true,
+            failed_attempts: 0,
+            lease_owner: None,
+            lease_expires_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        row.next_rotation_at = self.schedule_of(&row, false).next(now, true, now);
+        let mut secret = SecretRow {
+            id: new_id(),
+            project_id: loc.project.id.clone(),
+            env_id: loc.environment.id.clone(),
+            folder_id: loc.folder.id.clone(),
+            key: key_name.clone(),
+            secret_type: "shared".to_string(),
+            version: 1,
+            value: Vec::new(),
+            comment: Vec::new(),
+            skip_multiline: false,
+            rotation_id: Some(rotation_id.clone()),
+            created_at: now,
+            updated_at: now,
+        };
+        let version = self.seal_secret(&key, &mut secret, &credential.service_token, "");
+        if let Err(e) = self
+            .store
+            .insert_rotation(&row, &secret, &version, &intent.id)
+            .await
+        {
+            // Not published: revoke the new token, then answer.
+            self.store
+                .enqueue_revocations(&[RevocationRow {
+                    id: new_id(),
+                    rotation_id: rotation_id.clone(),
+                    connection_id: connection.id.clone(),
+                    credential_id: credential.token_id.to_string(),
+                    attempts: 0,
+                    next_attempt_at: now,
+                    last_error: None,
+                    created_at: now,
+                }])
+                .await?;
+            self.store.delete_intent(&intent.id).await?;
+            self.work_revocations(Some(&rotation_id)).await;
+            return Err(match e {
+                StoreError::Conflict("rotation name") => name_taken(&input.name, &loc.folder.path),
+                StoreError::Conflict(_) => secrets_exist(&loc.folder.path, &[&key_name]),
+                other => other.into(),
+            });
+        }
+        let mut metadata = input.audit_body.clone();
+        metadata["rotationId"] = json!(rotation_id);
+        metadata["type"] = json!(DBT_TYPE);
+        self.audit(
+            ctx,
+            Some(&loc.project.id),
+            Event::new("create-secret-rotation", metadata),
+        )
+        .await;
+        let row = self
+            .store
+            .get_rotation(&rotation_id)
+            .await?
+            .ok_or_else(|| not_found(&rotation_id))?;
+        self.rotation_view(row).await
+    }
+
+    pub async fn get_rotation(&self, ctx: &Ctx, id: &str) -> Result<RotationView> {
+        let row = self.authorized_rotation(ctx, id, Action::Read).await?;
+        let view = self.rotation_view(row).await?;
+        self.audit_read(ctx, &view, "get-secret-rotation").await;
+        Ok(view)
+    }
+
+    pub async fn get_rotation_by_name(
+        &self,
+        ctx: &Ctx,
+        name: &str,
+        project_id: &str,
+        environment: &str,
+        path: &str,
+    ) -> Result<RotationView> {
+        let project = self
+            .authorize(ctx, project_id, Subject::SecretRotation, Action::Read)
+            .await?;
+        let loc = self.locate_in(project, environment, Some(path)).await.map_err(|_| {
+            Error::bad_request(format!(
+                "Could not find folder with path \"{path}\" in environment \"{environment}\" for project with ID \"{project_id}\""
+            ))
+        })?;
+        let row = self
+            .store
+            .get_rotation_by_name(&loc.folder.id, name)
+            .await?
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "Could not find {DBT_NAME} Rotation with name \"{name}\""
+                ))
+            })?;
+        let view = self.rotation_view(row).await?;
+        self.audit_read(ctx, &view, "get-secret-rotation").await;
+        Ok(view)
+    }
+
+    pub async fn list_rotations(
+        &self,
+        ctx: &Ctx,
+        project_id: &str,
+        only_dbt: bool,
+    ) -> Result<Vec<RotationView>> {
+        let project = self
+            .authorize(ctx, project_id, Subject::SecretRotation, Action::Read)
+            .await?;
+        let mut out = Vec::new();
+        for row in self.store.list_rotations(&project.id).await? {
+            if !only_dbt || row.rotation_type == DBT_TYPE {
+                out.push(self.rotation_view(row).await?);
+            }
+        }
+        let mut metadata = json!({"count": out.len(), "rotationIds": out.iter().map(|v| v.row.id.clone()).collect::<Vec<_>>()});
+        if only_dbt {
+            metadata["type"] = json!(DBT_TYPE);
+        }
+        self.audit(
+            ctx,
+            Some(&project.id),
+            Event::new("get-secret-rotations", metadata),
+        )
+        .await;
+        Ok(out)
+    }
+
+    async fn audit_read(&self, ctx: &Ctx, view: &RotationView, kind: &'static str) {
+        self.audit(
+            ctx,
+            Some(&view.row.project_id),
+            Event::new(kind, json!({"type": DBT_TYPE, "rotationId": view.row.id, "secretPath": view.folder_path, "environment": view.environment.slug})),
+        )
+        .await;
+    }
+
+    pub async fn update_rotation(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        input: UpdateRotation,
+    ) -> Result<RotationView> {
+        let row = self.authorized_rotation(ctx, id, Action::Edit).await?;
+        let folder_path = self
+            .store
+            .get_folder(&row.folder_id)
+            .await?
+            .map(|f| f.path)
+            .unwrap_or_else(|| "/".into());
+        let mut next = row.clone();
+        if let Some(name) = input.name {
+            next.name = name;
+        }
+        if let Some(description) = input.description {
+            next.description = description;
+        }
+        if let Some(auto) = input.is_auto_rotation_enabled {
+            next.is_auto_rotation_enabled = auto;
+        }
+        if let Some(interval) = input.rotation_interval {
+            next.rotation_interval = interval;
+        }
+        if let Some((h, m)) = input.rotate_at {
+            next.rotate_at_hours = h;
+            next.rotate_at_minutes = m;
+        }
+        if let Some(p) = &input.parameters {
+            next.parameters = serde_json::to_string(p).map_err(|e| Error::Unexpected(e.into()))?;
+        }
+        let now = now_ms();
+        next.updated_at = now;
+        let failed = row.rotation_status == "failed";
+        next.next_rotation_at = self.schedule_of(&next, failed).next(
+            row.last_rotated_at,
+            row.is_last_rotation_manual,
+            now,
+        );
+
+        let mut secret_write = None;
+        if let Some(mapping) = &input.secrets_mapping {
+            let old: SecretsMapping = serde_json::from_str(&row.secrets_mapping)
+                .map_err(|e| Error::Unexpected(e.into()))?;
+            if *mapping != old {
+                if self
+                    .store
+                    .get_secret(&row.folder_id, &mapping.service_token, "shared")
+                    .await?
+                    .is_some()
+                {
+                    return Err(secrets_exist(&folder_path, &[&mapping.service_token]));
+                }
+                let secret = self
+                    .store
+                    .get_secret(&row.folder_id, &old.service_token, "shared")
+                    .await?
+                    .ok_or_else(|| {
+                        Error::Unexpected(anyhow::anyhow!("published secret missing"))
+                    })?;
+                let key = self.rotation_key(&row.project_id).await?;
+                let value = key.open_str(&format!("{}:value", secret.id), &secret.value)?;
+                let comment = key.open_str(&format!("{}:comment", secret.id), &secret.comment)?;
+                let mut renamed = secret.clone();
+                renamed.key = mapping.service_token.clone();
+                renamed.version = secret.version + 1;
+                renamed.updated_at = now;
+                let version = self.seal_secret(&key, &mut renamed, &value, &comment);
+                secret_write = Some(SecretWrite {
+                    secret: renamed,
+                    expected_version: secret.version,
+                    version,
+                });
+            }
+            next.secrets_mapping =
+                serde_json::to_string(mapping).map_err(|e| Error::Unexpected(e.into()))?;
+        }
+        match self
+            .store
+            .update_rotation_settings(&next, secret_write.as_ref())
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::Conflict("rotation name")) => {
+                return Err(name_taken(&next.name, &folder_path))
+            }
+            Err(StoreError::Conflict(_)) => {
+                let key = input
+                    .secrets_mapping
+                    .map(|m| m.service_token)
+                    .unwrap_or_default();
+                return Err(secrets_exist(&folder_path, &[&key]));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let mut metadata = input.audit_body.clone();
+        metadata["rotationId"] = json!(id);
+        metadata["type"] = json!(DBT_TYPE);
+        self.audit(
+            ctx,
+            Some(&row.project_id),
+            Event::new("update-secret-rotation", metadata),
+        )
+        .await;
+        let row = self
+            .store
+            .get_rotation(id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        self.rotation_view(row).await
+    }
+
+    /// Deletes a rotation; answers it as it was before.
+    pub async fn delete_rotation(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        options: DeleteOptions,
+    ) -> Result<RotationView> {
+        let row = self.authorized_rotation(ctx, id, Action::Delete).await?;
+        let view = self.rotation_view(row.clone()).await?;
+        let owner = self.lease_owner();
+        let now = now_ms();
+        if !self
+            .store
+            .acquire_lease(id, &owner, now, now + super::engine::LEASE_MS)
+            .await?
+        {
+            return Err(Error::bad_request(IN_PROGRESS));
+        }
+        let outcome = self.delete_leased(&row, options).await;
+        if outcome.is_err() {
+            self.store.release_lease(id, &owner).await?;
+        }
+        outcome?;
+        self.audit(
+            ctx,
+            Some(&row.project_id),
+            Event::new(
+                "delete-secret-rotation",
+                json!({"type": DBT_TYPE, "rotationId": id, "deleteSecrets": options.delete_secrets, "revokeGeneratedCredentials": options.revoke_generated_credentials}),
+            ),
+        )
+        .await;
+        Ok(view)
+    }
+
+    async fn delete_leased(&self, row: &RotationRow, options: DeleteOptions) -> Result<()> {
+        if options.revoke_generated_credentials {
+            let key = self.rotation_key(&row.project_id).await?;
+            let parameters: DbtParameters =
+                serde_json::from_str(&row.parameters).map_err(|e| Error::Unexpected(e.into()))?;
+            let provider = self
+                .provider_for(&row.connection_id, &parameters)
+                .await
+                .map_err(|e| Error::bad_request(e.message))?;
+            for credential in self.open_slots(&key, row)? {
+                provider
+                    .revoke(credential.token_id)
+                    .await
+                    .map_err(|e| Error::bad_request(e.message))?;
+            }
+        }
+        self.store
+            .delete_rotation(&row.id, options.delete_secrets)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn generated_credentials(&self, ctx: &Ctx, id: &str) -> Result<GeneratedCredentials> {
+        let row = self
+            .authorized_rotation(ctx, id, Action::ReadGeneratedCredentials)
+            .await?;
+        let key = self.rotation_key(&row.project_id).await?;
+        let credentials = self.open_slots(&key, &row)?;
+        let path = self
+            .store
+            .get_folder(&row.folder_id)
+            .await?
+            .map(|f| f.path)
+            .unwrap_or_default();
+        let env = self
+            .store
+            .list_environments(&row.project_id)
+            .await?
+            .into_iter()
+            .find(|e| e.id == row.env_id)
+            .map(|e| e.slug)
+            .unwrap_or_default();
+        self.audit(
+            ctx,
+            Some(&row.project_id),
+            Event::new(
+                "get-secret-rotation-generated-credentials",
+                json!({"type": DBT_TYPE, "rotationId": id, "secretPath": path, "environment": env}),
+            ),
+        )
+        .await;
+        Ok(GeneratedCredentials {
+            credentials,
+            active_index: row.active_index,
+        })
+    }
+
+    /// Manual rotation: 400 while another is in flight, 500 with upstream's text on failure.
+    pub async fn rotate_now(&self, ctx: &Ctx, id: &str) -> Result<RotationView> {
+        self.authorized_rotation(ctx, id, Action::RotateSecrets)
+            .await?;
+        let trigger = Trigger {
+            manual: true,
+            job_id: None,
+            final_attempt: true,
+        };
+        let row = self.rotate(id, trigger).await.map_err(|e| match e {
+            RotateError::Failed(m) => Error::Internal(m),
+            other => other.into(),
+        })?;
+        self.rotation_view(row).await
+    }
+
+    /// Checks that the published token is live at the provider.
+    pub async fn check_credentials(&self, ctx: &Ctx, id: &str) -> Result<()> {
+        let row = self
+            .authorized_rotation(ctx, id, Action::ReadGeneratedCredentials)
+            .await?;
+        if row.lease_owner.is_some() && row.lease_expires_at.is_some_and(|t| t > now_ms()) {
+            return Err(Error::bad_request(IN_PROGRESS));
+        }
+        let key = self.rotation_key(&row.project_id).await?;
+        let slots = self.open_slots(&key, &row)?;
+        let active = slots
+            .get(row.active_index.clamp(0, 1) as usize)
+            .ok_or_else(|| Error::Unexpected(anyhow::anyhow!("active slot empty")))?;
+        let parameters: DbtParameters =
+            serde_json::from_str(&row.parameters).map_err(|e| Error::Unexpected(e.into()))?;
+        let provider = self
+            .provider_for(&row.connection_id, &parameters)
+            .await
+            .map_err(|e| Error::bad_request(e.message))?;
+        let outcome = provider.is_live(active.token_id).await;
+        let success = matches!(outcome, Ok(true));
+        self.audit(
+            ctx,
+            Some(&row.project_id),
+            Event::new("secret-rotation-check-credentials", json!({"type": DBT_TYPE, "rotationId": id, "connectionId": row.connection_id, "folderId": row.folder_id, "success": success})),
+        )
+        .await;
+        match outcome {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Error::bad_request(format!(
+                "The active service token (tokenId {}) is not live in dbt Cloud: it was revoked or deleted",
+                active.token_id
+            ))),
+            Err(e) => Err(Error::bad_request(failure_message(&e.message))),
+        }
+    }
+}

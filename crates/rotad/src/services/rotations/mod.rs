@@ -1,0 +1,143 @@
+//! Secret rotations: the `dbt-service-token` resource and the crash-safe engine of DESIGN.md.
+
+mod engine;
+mod manage;
+pub mod schedule;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use engine::{RotateError, Trigger};
+pub use manage::{CreateRotation, DeleteOptions, UpdateRotation};
+
+use super::keyring::project_scope;
+use super::App;
+use crate::crypto::DataKey;
+use crate::error::{Error, Result};
+use crate::providers::Credential;
+use crate::store::{Environment, RotationRow};
+use schedule::{RotateAt, Schedule};
+
+pub const DBT_TYPE: &str = "dbt-service-token";
+pub const DBT_NAME: &str = "DBT Service Token";
+pub const IN_PROGRESS: &str = "A rotation is already in progress. Please try again shortly.";
+pub const FAILURE_PREFIX: &str =
+    "Infisical encountered an issue while generating credentials with the configured inputs: ";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretsMapping {
+    pub service_token: String,
+}
+
+/// A rotation with what its API answer shows beside the row.
+#[derive(Debug, Clone)]
+pub struct RotationView {
+    pub row: RotationRow,
+    pub environment: Environment,
+    pub folder_path: String,
+    pub connection_name: String,
+    pub last_message: Option<String>,
+    pub parameters: Value,
+    pub secrets_mapping: Value,
+}
+
+/// The slots and which one is published.
+#[derive(Debug, Clone)]
+pub struct GeneratedCredentials {
+    pub credentials: Vec<Credential>,
+    pub active_index: i64,
+}
+
+pub fn not_found(id: &str) -> Error {
+    Error::not_found(format!(
+        "Could not find {DBT_NAME} Rotation with ID \"{id}\""
+    ))
+}
+
+/// Upstream's failure text: the prefix and the provider's message, at most 1024 characters.
+pub fn failure_message(inner: &str) -> String {
+    let text = format!("{FAILURE_PREFIX}{inner}");
+    if text.chars().count() <= 1024 {
+        text
+    } else {
+        let cut: String = text.chars().take(1021).collect();
+        format!("{cut}...")
+    }
+}
+
+impl App {
+    pub(crate) async fn rotation_key(&self, project_id: &str) -> Result<DataKey> {
+        self.keys
+            .key_for(self.store.as_ref(), &project_scope(project_id))
+            .await
+    }
+
+    pub(crate) fn open_slots(&self, key: &DataKey, row: &RotationRow) -> Result<Vec<Credential>> {
+        let text = key.open_str(&format!("{}:credentials", row.id), &row.credentials)?;
+        serde_json::from_str(&text).map_err(|e| Error::Unexpected(e.into()))
+    }
+
+    pub(crate) fn seal_slots(
+        &self,
+        key: &DataKey,
+        rotation_id: &str,
+        slots: &[Credential],
+    ) -> Result<Vec<u8>> {
+        let text = serde_json::to_string(slots).map_err(|e| Error::Unexpected(e.into()))?;
+        Ok(key.seal_str(&format!("{rotation_id}:credentials"), &text))
+    }
+
+    pub(crate) fn schedule_of(&self, row: &RotationRow, failed: bool) -> Schedule {
+        Schedule {
+            auto: row.is_auto_rotation_enabled,
+            failed,
+            interval: row.rotation_interval,
+            rotate_at: RotateAt {
+                hours: row.rotate_at_hours.clamp(0, 23) as u32,
+                minutes: row.rotate_at_minutes.clamp(0, 59) as u32,
+            },
+            unit: self.settings.rotation_time_unit,
+        }
+    }
+
+    /// Builds the API view of a rotation row.
+    pub(crate) async fn rotation_view(&self, row: RotationRow) -> Result<RotationView> {
+        let environment = self
+            .store
+            .list_environments(&row.project_id)
+            .await?
+            .into_iter()
+            .find(|e| e.id == row.env_id)
+            .ok_or_else(|| Error::Unexpected(anyhow::anyhow!("rotation environment missing")))?;
+        let folder_path = self
+            .store
+            .get_folder(&row.folder_id)
+            .await?
+            .map(|f| f.path)
+            .unwrap_or_else(|| "/".to_string());
+        let connection_name = self
+            .store
+            .get_connection(&row.connection_id)
+            .await?
+            .map(|c| c.name)
+            .unwrap_or_default();
+        let last_message = match &row.last_rotation_message {
+            Some(sealed) => Some(
+                self.rotation_key(&row.project_id)
+                    .await?
+                    .open_str(&format!("{}:message", row.id), sealed)?,
+            ),
+            None => None,
+        };
+        Ok(RotationView {
+            parameters: serde_json::from_str(&row.parameters).unwrap_or(Value::Null),
+            secrets_mapping: serde_json::from_str(&row.secrets_mapping).unwrap_or(Value::Null),
+            row,
+            environment,
+            folder_path,
+            connection_name,
+            last_message,
+        })
+    }
+}

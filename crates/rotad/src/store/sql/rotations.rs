@@ -1,0 +1,410 @@
+use async_trait::async_trait;
+
+use super::secrets::{insert_secret, insert_version, update_secret};
+use super::{conflict, Dialect, SqlStore};
+use crate::store::{
+    IntentRow, RevocationRow, RotationCommit, RotationFailure, RotationRow, RotationStore,
+    SecretRow, SecretVersionRow, SecretWrite, StoreError, StoreResult,
+};
+
+const ROTATION_COLS: &str = "id, org_id, project_id, env_id, folder_id, connection_id, name, \
+     description, rotation_type, parameters, secrets_mapping, credentials, active_index, \
+     is_auto_rotation_enabled, rotation_interval, rotate_at_hours, rotate_at_minutes, \
+     rotation_status, last_rotation_attempted_at, last_rotated_at, last_rotation_job_id, \
+     last_rotation_message, next_rotation_at, is_last_rotation_manual, failed_attempts, \
+     lease_owner, lease_expires_at, created_at, updated_at";
+const INTENT_COLS: &str =
+    "id, rotation_id, project_id, connection_id, token_name, started_at, credential, created_at";
+const REVOCATION_COLS: &str = "id, rotation_id, connection_id, credential_id, attempts, \
+     next_attempt_at, last_error, created_at";
+
+#[async_trait]
+impl<DB> RotationStore for SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB> + sqlx::ColumnIndex<DB::Row>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<Vec<u8>>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    async fn insert_rotation(
+        &self,
+        r: &RotationRow,
+        secret: &SecretRow,
+        version: &SecretVersionRow,
+        intent_id: &str,
+    ) -> StoreResult<()> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query(&format!(
+            "INSERT INTO secret_rotations ({ROTATION_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, \
+             $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, \
+             $25, $26, $27, $28, $29)"
+        ))
+        .bind(&r.id)
+        .bind(&r.org_id)
+        .bind(&r.project_id)
+        .bind(&r.env_id)
+        .bind(&r.folder_id)
+        .bind(&r.connection_id)
+        .bind(&r.name)
+        .bind(&r.description)
+        .bind(&r.rotation_type)
+        .bind(&r.parameters)
+        .bind(&r.secrets_mapping)
+        .bind(&r.credentials)
+        .bind(r.active_index)
+        .bind(r.is_auto_rotation_enabled)
+        .bind(r.rotation_interval)
+        .bind(r.rotate_at_hours)
+        .bind(r.rotate_at_minutes)
+        .bind(&r.rotation_status)
+        .bind(r.last_rotation_attempted_at)
+        .bind(r.last_rotated_at)
+        .bind(&r.last_rotation_job_id)
+        .bind(&r.last_rotation_message)
+        .bind(r.next_rotation_at)
+        .bind(r.is_last_rotation_manual)
+        .bind(r.failed_attempts)
+        .bind(&r.lease_owner)
+        .bind(r.lease_expires_at)
+        .bind(r.created_at)
+        .bind(r.updated_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict("rotation name"))?;
+        insert_secret(secret)
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict("secret"))?;
+        insert_version(version).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM rotation_intents WHERE id = $1")
+            .bind(intent_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_rotation(&self, id: &str) -> StoreResult<Option<RotationRow>> {
+        Ok(sqlx::query_as::<DB, RotationRow>(&format!(
+            "SELECT {ROTATION_COLS} FROM secret_rotations WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?)
+    }
+
+    async fn get_rotation_by_name(
+        &self,
+        folder_id: &str,
+        name: &str,
+    ) -> StoreResult<Option<RotationRow>> {
+        Ok(sqlx::query_as::<DB, RotationRow>(&format!(
+            "SELECT {ROTATION_COLS} FROM secret_rotations WHERE folder_id = $1 AND name = $2"
+        ))
+        .bind(folder_id)
+        .bind(name)
+        .fetch_optional(&self.read)
+        .await?)
+    }
+
+    async fn list_rotations(&self, project_id: &str) -> StoreResult<Vec<RotationRow>> {
+        Ok(sqlx::query_as::<DB, RotationRow>(&format!(
+            "SELECT {ROTATION_COLS} FROM secret_rotations WHERE project_id = $1 \
+             ORDER BY created_at, id"
+        ))
+        .bind(project_id)
+        .fetch_all(&self.read)
+        .await?)
+    }
+
+    async fn list_rotations_by_connection(
+        &self,
+        connection_id: &str,
+    ) -> StoreResult<Vec<RotationRow>> {
+        Ok(sqlx::query_as::<DB, RotationRow>(&format!(
+            "SELECT {ROTATION_COLS} FROM secret_rotations WHERE connection_id = $1"
+        ))
+        .bind(connection_id)
+        .fetch_all(&self.write)
+        .await?)
+    }
+
+    async fn update_rotation_settings(
+        &self,
+        r: &RotationRow,
+        secret: Option<&SecretWrite>,
+    ) -> StoreResult<()> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
+            "UPDATE secret_rotations SET name = $2, description = $3, parameters = $4, \
+             secrets_mapping = $5, is_auto_rotation_enabled = $6, rotation_interval = $7, \
+             rotate_at_hours = $8, rotate_at_minutes = $9, next_rotation_at = $10, \
+             updated_at = $11 WHERE id = $1",
+        )
+        .bind(&r.id)
+        .bind(&r.name)
+        .bind(&r.description)
+        .bind(&r.parameters)
+        .bind(&r.secrets_mapping)
+        .bind(r.is_auto_rotation_enabled)
+        .bind(r.rotation_interval)
+        .bind(r.rotate_at_hours)
+        .bind(r.rotate_at_minutes)
+        .bind(r.next_rotation_at)
+        .bind(r.updated_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict("rotation name"))?;
+        if let Some(w) = secret {
+            let done = update_secret(&w.secret, w.expected_version)
+                .execute(&mut *tx)
+                .await
+                .map_err(conflict("secret"))?;
+            if DB::rows_affected(&done) != 1 {
+                return Err(StoreError::Conflict("secret changed concurrently"));
+            }
+            insert_version(&w.version).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_rotation(&self, id: &str, delete_secrets: bool) -> StoreResult<()> {
+        let mut tx = self.write.begin().await?;
+        let release = if delete_secrets {
+            "DELETE FROM secrets WHERE rotation_id = $1"
+        } else {
+            "UPDATE secrets SET rotation_id = NULL WHERE rotation_id = $1"
+        };
+        sqlx::query(release).bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM secret_rotations WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn acquire_lease(
+        &self,
+        id: &str,
+        owner: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE secret_rotations SET lease_owner = $2, lease_expires_at = $3 \
+             WHERE id = $1 AND (lease_owner IS NULL OR lease_expires_at < $4 OR lease_owner = $2)",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(expires_at)
+        .bind(now)
+        .execute(&self.write)
+        .await?;
+        Ok(DB::rows_affected(&done) == 1)
+    }
+
+    async fn release_lease(&self, id: &str, owner: &str) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE secret_rotations SET lease_owner = NULL, lease_expires_at = NULL \
+             WHERE id = $1 AND lease_owner = $2",
+        )
+        .bind(id)
+        .bind(owner)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_intent(&self, i: &IntentRow) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO rotation_intents ({INTENT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        ))
+        .bind(&i.id)
+        .bind(&i.rotation_id)
+        .bind(&i.project_id)
+        .bind(&i.connection_id)
+        .bind(&i.token_name)
+        .bind(i.started_at)
+        .bind(&i.credential)
+        .bind(i.created_at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn set_intent_credential(&self, id: &str, credential: &[u8]) -> StoreResult<()> {
+        sqlx::query("UPDATE rotation_intents SET credential = $2 WHERE id = $1")
+            .bind(id)
+            .bind(credential)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_intent(&self, id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM rotation_intents WHERE id = $1")
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn list_intents(&self) -> StoreResult<Vec<IntentRow>> {
+        Ok(sqlx::query_as::<DB, IntentRow>(&format!(
+            "SELECT {INTENT_COLS} FROM rotation_intents ORDER BY created_at"
+        ))
+        .fetch_all(&self.write)
+        .await?)
+    }
+
+    async fn commit_rotation(&self, c: &RotationCommit) -> StoreResult<()> {
+        let mut tx = self.write.begin().await?;
+        let done = sqlx::query(
+            "UPDATE secret_rotations SET credentials = $3, active_index = $4, \
+             rotation_status = 'success', last_rotation_attempted_at = $5, last_rotated_at = $5, \
+             last_rotation_message = NULL, next_rotation_at = $6, is_last_rotation_manual = $7, \
+             last_rotation_job_id = COALESCE($8, last_rotation_job_id), failed_attempts = 0, \
+             updated_at = $5 WHERE id = $1 AND lease_owner = $2",
+        )
+        .bind(&c.rotation_id)
+        .bind(&c.lease_owner)
+        .bind(&c.credentials)
+        .bind(c.active_index)
+        .bind(c.rotated_at)
+        .bind(c.next_rotation_at)
+        .bind(c.is_manual)
+        .bind(&c.job_id)
+        .execute(&mut *tx)
+        .await?;
+        if DB::rows_affected(&done) != 1 {
+            return Err(StoreError::Conflict("rotation lease lost"));
+        }
+        let done = update_secret(&c.secret.secret, c.secret.expected_version)
+            .execute(&mut *tx)
+            .await?;
+        if DB::rows_affected(&done) != 1 {
+            return Err(StoreError::Conflict("secret changed concurrently"));
+        }
+        insert_version(&c.secret.version).execute(&mut *tx).await?;
+        if let Some(rev) = &c.revocation {
+            insert_revocation(rev).execute(&mut *tx).await?;
+        }
+        sqlx::query("DELETE FROM rotation_intents WHERE id = $1")
+            .bind(&c.intent_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn record_rotation_failure(&self, f: &RotationFailure) -> StoreResult<()> {
+        // A non-final attempt only counts; the final one marks the rotation failed.
+        let sql = if f.final_attempt {
+            "UPDATE secret_rotations SET rotation_status = 'failed', \
+             last_rotation_attempted_at = $3, last_rotation_message = $4, next_rotation_at = $5, \
+             failed_attempts = $6, last_rotation_job_id = COALESCE($7, last_rotation_job_id), \
+             updated_at = $3 WHERE id = $1 AND lease_owner = $2"
+        } else {
+            "UPDATE secret_rotations SET last_rotation_message = $4, next_rotation_at = $5, \
+             failed_attempts = $6, last_rotation_job_id = COALESCE($7, last_rotation_job_id), \
+             updated_at = $3 WHERE id = $1 AND lease_owner = $2"
+        };
+        sqlx::query(sql)
+            .bind(&f.rotation_id)
+            .bind(&f.lease_owner)
+            .bind(f.attempted_at)
+            .bind(&f.message)
+            .bind(f.next_rotation_at)
+            .bind(f.failed_attempts)
+            .bind(&f.job_id)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn enqueue_revocations(&self, rows: &[RevocationRow]) -> StoreResult<()> {
+        let mut tx = self.write.begin().await?;
+        for row in rows {
+            insert_revocation(row).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn due_revocations(&self, now: i64, limit: i64) -> StoreResult<Vec<RevocationRow>> {
+        Ok(sqlx::query_as::<DB, RevocationRow>(&format!(
+            "SELECT {REVOCATION_COLS} FROM revocations WHERE next_attempt_at <= $1 \
+             ORDER BY next_attempt_at LIMIT $2"
+        ))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.write)
+        .await?)
+    }
+
+    async fn revocations_of(&self, rotation_id: &str) -> StoreResult<Vec<RevocationRow>> {
+        Ok(sqlx::query_as::<DB, RevocationRow>(&format!(
+            "SELECT {REVOCATION_COLS} FROM revocations WHERE rotation_id = $1 ORDER BY created_at"
+        ))
+        .bind(rotation_id)
+        .fetch_all(&self.write)
+        .await?)
+    }
+
+    async fn delete_revocation(&self, id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM revocations WHERE id = $1")
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn defer_revocation(
+        &self,
+        id: &str,
+        next_attempt_at: i64,
+        error: &str,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE revocations SET attempts = attempts + 1, next_attempt_at = $2, \
+             last_error = $3 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(next_attempt_at)
+        .bind(error)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+}
+
+fn insert_revocation<DB>(r: &RevocationRow) -> sqlx::query::Query<'_, DB, DB::Arguments<'_>>
+where
+    DB: Dialect,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query(
+        "INSERT INTO revocations (id, rotation_id, connection_id, credential_id, attempts, \
+         next_attempt_at, last_error, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(r.id.clone())
+    .bind(r.rotation_id.clone())
+    .bind(r.connection_id.clone())
+    .bind(r.credential_id.clone())
+    .bind(r.attempts)
+    .bind(r.next_attempt_at)
+    .bind(r.last_error.clone())
+    .bind(r.created_at)
+}
