@@ -60,6 +60,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ROTAD_ROTATION_MAX_ATTEMPTS", default_value = "5", value_parser = parse_attempts)]
     pub rotation_max_attempts: u32,
 
+    /// How long a rotation executor's lease lasts; a crashed executor's rotations are taken
+    /// over after it.
+    #[arg(long, env = "ROTAD_ROTATION_LEASE", default_value = "60s", value_parser = parse_duration("ROTAD_ROTATION_LEASE"))]
+    pub rotation_lease: Duration,
+
     /// Prometheus `/metrics` address.
     #[arg(long, env = "ROTAD_METRICS_LISTEN", value_parser = parse_addr("ROTAD_METRICS_LISTEN"))]
     pub metrics_listen: Option<SocketAddr>,
@@ -81,6 +86,7 @@ impl ServeArgs {
             rotation_time_unit: TimeUnit::Day,
             scheduler_poll_interval: Duration::from_secs(5),
             rotation_max_attempts: 5,
+            rotation_lease: Duration::from_secs(60),
             metrics_listen: None,
             log_format: LogFormat::Pretty,
         }

@@ -124,6 +124,7 @@ pub async fn build_app(args: &ServeArgs) -> anyhow::Result<AppState> {
             allow_internal_ip_connections: args.allow_internal_ip_connections,
             rotation_time_unit: args.rotation_time_unit,
             rotation_max_attempts: args.rotation_max_attempts,
+            lease_ms: i64::try_from(args.rotation_lease.as_millis()).unwrap_or(60_000),
         },
     }))
 }
@@ -150,6 +151,7 @@ impl Server {
         let addr = listener.local_addr()?;
         let shutdown = CancellationToken::new();
         let router = http::router(app.clone());
+        tokio::spawn(maintenance(app.clone(), shutdown.clone()));
         let token = shutdown.clone();
         let task = tokio::spawn(async move {
             axum::serve(
@@ -182,5 +184,25 @@ impl Server {
     pub async fn run_until(self, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
         signal.await;
         self.stop().await
+    }
+}
+
+/// Background upkeep of the rotation engine: recovery of interrupted rotations at start and
+/// periodically, and the revocation queue.
+async fn maintenance(app: AppState, shutdown: CancellationToken) {
+    let mut tick = 0u64;
+    loop {
+        if tick % 6 == 0 {
+            if let Err(e) = app.recover().await {
+                tracing::warn!(error = %e, "rotation recovery failed; will retry");
+            }
+        } else {
+            app.work_revocations(None).await;
+        }
+        tick += 1;
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+        }
     }
 }

@@ -23,6 +23,8 @@ pub struct Settings {
     pub allow_internal_ip_connections: bool,
     pub rotation_time_unit: TimeUnit,
     pub rotation_max_attempts: u32,
+    /// How long one executor may hold a rotation before others may take it over (ms).
+    pub lease_ms: i64,
 }
 
 /// Shared state: the store, the keys and the settings.

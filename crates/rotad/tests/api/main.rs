@@ -9,4 +9,6 @@ mod connections;
 mod encryption;
 mod envelope;
 mod permissions;
+mod rotation_support;
+mod rotations;
 mod secrets;

@@ -20,8 +20,15 @@ use crate::store::{
 };
 use crate::time::now_ms;
 
-/// How long one executor may hold a rotation.
-pub const LEASE_MS: i64 = 120_000;
+/// Test hook: a process started with `ROTAD_TEST_PAUSE_AT=<step>` stops at that engine step
+/// (and says so on stderr) so a test can kill it there. Steps: `lease`, `intent`, `issued`,
+/// `persisted`, `committed`.
+async fn pause_point(step: &str) {
+    if std::env::var("ROTAD_TEST_PAUSE_AT").is_ok_and(|v| v == step) {
+        eprintln!("rotad: paused at {step}");
+        std::future::pending::<()>().await;
+    }
+}
 /// Orphan sweeps look this far before an intent's start, for clock skew.
 const SWEEP_SKEW_MS: i64 = 5 * 60_000;
 
@@ -101,7 +108,7 @@ impl App {
         let now = now_ms();
         if !self
             .store
-            .acquire_lease(rotation_id, &owner, now, now + LEASE_MS)
+            .acquire_lease(rotation_id, &owner, now, now + self.settings.lease_ms)
             .await
             .map_err(Error::from)?
         {
@@ -117,6 +124,7 @@ impl App {
                 },
             );
         }
+        pause_point("lease").await;
         let outcome = self.rotate_leased(rotation_id, &owner, &trigger).await;
         if let Err(e) = self.store.release_lease(rotation_id, &owner).await {
             tracing::warn!(rotation_id, error = %e, "could not release rotation lease; it will expire");
@@ -176,6 +184,7 @@ impl App {
                 return Err(self.fail(&row, owner, trigger, &e.message).await);
             }
         };
+        pause_point("issued").await;
         let key = self.rotation_key(&row.project_id).await?;
         let sealed = key.seal_str(
             &format!("{}:credential", intent.id),
@@ -406,12 +415,17 @@ impl App {
         if rotation.is_some()
             && !self
                 .store
-                .acquire_lease(&intent.rotation_id, &owner, now, now + LEASE_MS)
+                .acquire_lease(
+                    &intent.rotation_id,
+                    &owner,
+                    now,
+                    now + self.settings.lease_ms,
+                )
                 .await?
         {
             return Ok(false); // In flight on a live executor.
         }
-        if rotation.is_none() && now - intent.created_at < LEASE_MS {
+        if rotation.is_none() && now - intent.created_at < self.settings.lease_ms {
             return Ok(false); // A creation may still be in flight.
         }
         let result = self.settle_intent(intent, rotation.as_ref(), &owner).await;

@@ -462,7 +462,7 @@ impl App {
         let now = now_ms();
         if !self
             .store
-            .acquire_lease(id, &owner, now, now + super::engine::LEASE_MS)
+            .acquire_lease(id, &owner, now, now + self.settings.lease_ms)
             .await?
         {
             return Err(Error::bad_request(IN_PROGRESS));
