@@ -158,7 +158,8 @@ def api_ok(res: HttpResult, *keys) -> object:
 
 def run_cmd(cmd: List[str], *, env=None, cwd=None, timeout: float, label: str) -> Tuple[int, str]:
     """Runs cmd, streaming its output indented; returns (exit code, output)."""
-    log(f"  $ {' '.join(cmd)}" + (f"   (in {cwd})" if cwd else ""))
+    shown = ["Authorization: Bearer [redacted]" if a.startswith("Authorization:") else a for a in cmd]
+    log(f"  $ {' '.join(shown)}" + (f"   (in {cwd})" if cwd else ""))
     proc = subprocess.Popen(
         cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
     )
@@ -294,6 +295,7 @@ class Server:
             ROTAD_ENCRYPTION_KEY=self.key,
         )
         env.setdefault("RUST_LOG", "info")
+        env.setdefault("NO_COLOR", "1")
         log(f"  starting {self.binary} serve on {self.url} ({self.store.url.split('://')[0]})")
         fh = open(self.logfile, "ab")
         self.proc = subprocess.Popen(
@@ -726,7 +728,15 @@ class Harness:
                 "--exclude-path", "/api/v1/auth/token/revoke",
             ]
             code, out = run_cmd(cmd, cwd=self.workdir, timeout=self.args.fuzz_max_time + 300, label="st")
-            expect(code == 0, f"schemathesis exited with {code} (see the `st|` lines above; junit in {report})")
+            if code != 0:
+                kinds: Dict[str, int] = {}
+                for line in out.splitlines():
+                    line = line.strip()
+                    if line.startswith("- ST"):
+                        kinds[line[2:]] = kinds.get(line[2:], 0) + 1
+                found = ", ".join(f"{n}x {k}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
+                raise CheckFailed(f"schemathesis exited with {code}: {found or 'no failure listed'} "
+                                  f"(see the `st|` lines above; JUnit report in {report})")
             last = [l for l in out.splitlines() if l.strip()]
             return f"{n_ops} operations fuzzed, seed {self.args.fuzz_seed}: {last[-1].strip() if last else ''}"
         finally:
