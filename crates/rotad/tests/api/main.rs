@@ -12,3 +12,5 @@ mod permissions;
 mod rotation_support;
 mod rotations;
 mod secrets;
+mod rotation_patch;
+mod rotation_faults;

@@ -129,9 +129,10 @@ impl App {
         if let Err(e) = self.store.release_lease(rotation_id, &owner).await {
             tracing::warn!(rotation_id, error = %e, "could not release rotation lease; it will expire");
         }
-        let row = outcome?;
+        // Displaced tokens (after a success) and swept orphans (after an ambiguous failure)
+        // are revoked now, not at some later pass.
         self.work_revocations(Some(rotation_id)).await;
-        Ok(row)
+        outcome
     }
 
     async fn rotate_leased(
