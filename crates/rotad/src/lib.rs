@@ -1,5 +1,6 @@
 //! rotad: a self-hostable secret-rotation server that speaks Infisical's HTTP API.
 
+pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod error;

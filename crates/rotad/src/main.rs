@@ -6,7 +6,7 @@ use tracing_subscriber::EnvFilter;
 
 /// rotad: secret rotation server speaking Infisical's HTTP API.
 #[derive(Parser)]
-#[command(name = "rotad", version, about)]
+#[command(name = "rotad", version, about, after_help = rotad::cli::EXIT_CODES_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -33,6 +33,8 @@ enum Command {
         #[arg(default_value = "http://127.0.0.1:8080")]
         url: String,
     },
+    #[command(flatten)]
+    Client(rotad::cli::ClientCommand),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +51,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let command = match cli.command {
+        Command::Client(command) => return rotad::cli::main(command),
+        other => other,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -59,7 +65,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    match runtime.block_on(run(command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("rotad: {e:#}");
@@ -113,6 +119,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&rotad::http::openapi())?);
             Ok(())
         }
+        Command::Client(_) => unreachable!("client commands are dispatched in main"),
         Command::Healthcheck { url } => {
             let status_url = format!("{}/api/status", url.trim_end_matches('/'));
             let response = reqwest::Client::new()

@@ -1,7 +1,6 @@
 //! The HTTP side of the command line: resolving the server and token, sending requests, and
 //! turning answers into [`Failure`]s with the server's message on one line.
 
-use std::error::Error as _;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -102,7 +101,12 @@ impl Client {
     pub async fn patch(&self, path: &str, body: Value) -> Res<Value> {
         self.send(Method::PATCH, path, &[], Some(body)).await
     }
-    pub async fn delete(&self, path: &str, query: &[(&str, &str)], body: Option<Value>) -> Res<Value> {
+    pub async fn delete(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Res<Value> {
         self.send(Method::DELETE, path, query, body).await
     }
 
@@ -135,7 +139,10 @@ impl Client {
         if status.is_success() {
             Ok(body)
         } else {
-            Err(Failure::server(server_message(status, &body)))
+            Err(Failure::http(
+                status.as_u16(),
+                server_message(status, &body),
+            ))
         }
     }
 
@@ -256,6 +263,9 @@ mod tests {
             normalize_addr("http://127.0.0.1:8080/").ok().as_deref(),
             Some("http://127.0.0.1:8080")
         );
-        assert_eq!(normalize_addr("localhost:8080").err().map(|f| f.code), Some(2));
+        assert_eq!(
+            normalize_addr("localhost:8080").err().map(|f| f.code),
+            Some(2)
+        );
     }
 }

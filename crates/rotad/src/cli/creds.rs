@@ -157,12 +157,16 @@ pub async fn login(args: LoginArgs) -> Res<()> {
     let client = Client::anonymous(&addr)?;
     let (id, secret) = (args.client_id.trim(), args.client_secret.trim());
     if id.is_empty() || secret.is_empty() {
-        return Err(Failure::usage("--client-id and --client-secret must not be empty"));
+        return Err(Failure::usage(
+            "--client-id and --client-secret must not be empty",
+        ));
     }
     let answer = client.login(id, secret).await?;
     let stored = from_answer(client.base(), &answer, id, secret);
     if stored.access_token.is_empty() {
-        return Err(Failure::server("the server's login answer has no accessToken"));
+        return Err(Failure::server(
+            "the server's login answer has no accessToken",
+        ));
     }
     let path = save(&stored)?;
     if args.json {
@@ -245,7 +249,11 @@ pub async fn fresh_token(client: &Client, mut login: StoredLogin) -> Res<String>
     }
     let secret = std::env::var("ROTAD_CLIENT_SECRET")
         .ok()
-        .filter(|s| !s.trim().is_empty() && std::env::var("ROTAD_CLIENT_ID").ok().as_deref() == Some(login.client_id.as_str()))
+        .filter(|s| {
+            !s.trim().is_empty()
+                && std::env::var("ROTAD_CLIENT_ID").ok().as_deref()
+                    == Some(login.client_id.as_str())
+        })
         .unwrap_or_else(|| login.client_secret.clone());
     let answer = client.login(&login.client_id, &secret).await.map_err(|f| {
         if f.code == 3 {

@@ -41,15 +41,24 @@ Exit codes:
 #[derive(Debug)]
 pub struct Failure {
     pub code: u8,
+    /// The HTTP status when the server answered; 0 otherwise.
+    pub status: u16,
     pub message: String,
 }
 
 pub type Res<T> = Result<T, Failure>;
 
 impl Failure {
-    /// The server answered 4xx/5xx.
+    /// The server (or the command, on the server's data) said no.
     pub fn server(message: impl Into<String>) -> Self {
         Self::new(1, message)
+    }
+    /// The server answered `status` (4xx/5xx).
+    pub fn http(status: u16, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            ..Self::new(1, message)
+        }
     }
     /// Bad flags or configuration.
     pub fn usage(message: impl Into<String>) -> Self {
@@ -63,7 +72,11 @@ impl Failure {
         let message: String = message.into();
         // One line, whatever the source said.
         let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
-        Self { code, message }
+        Self {
+            code,
+            status: 0,
+            message,
+        }
     }
 }
 
