@@ -47,7 +47,17 @@ fn main() -> ExitCode {
         Err(e) => {
             // One line naming the problem (and so the variable) rather than clap's usage block.
             let text = e.to_string();
-            eprintln!("{}", text.lines().next().unwrap_or("invalid arguments"));
+            // The first paragraph, so a list of missing flags stays on that line.
+            let first: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            if first.is_empty() {
+                eprintln!("invalid arguments");
+            } else {
+                eprintln!("{}", first.join(" "));
+            }
             return ExitCode::from(2);
         }
     };

@@ -272,7 +272,12 @@ pub async fn connection_id(
     if uuid::Uuid::parse_str(connection.trim()).is_ok() {
         return Ok(connection.trim().to_string());
     }
-    let answer = get(client, connection, project).await?;
+    // An organization connection, else the project's own.
+    let answer = match (get(client, connection, None).await, project) {
+        (Ok(a), _) => a,
+        (Err(f), Some(p)) if f.status == 404 => get(client, connection, Some(p)).await?,
+        (Err(f), _) => return Err(f),
+    };
     Ok(text(&answer["appConnection"]["id"]))
 }
 

@@ -415,8 +415,8 @@ fn show(r: &Value) {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|g| match g["projectId"].as_i64() {
-            Some(p) => format!("{}:{p}", text(&g["permissionSet"])),
+        .map(|g| match g["projectId"].as_f64() {
+            Some(p) => format!("{}:{}", text(&g["permissionSet"]), p as i64),
             None => text(&g["permissionSet"]),
         })
         .collect::<Vec<_>>()
