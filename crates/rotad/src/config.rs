@@ -172,7 +172,7 @@ mod tests {
     fn bools_and_attempts() {
         let b = parse_bool("X");
         assert_eq!(b("TRUE"), Ok(true));
-        assert!(b("maybe").unwrap_err().contains('X'));
+        assert!(b("maybe").is_err_and(|e| e.contains('X')));
         assert!(parse_attempts("0").is_err());
         assert_eq!(parse_attempts("3"), Ok(3));
         assert!(parse_database_url("mysql://x").is_err());

@@ -189,11 +189,11 @@ impl Server {
 }
 
 /// Background upkeep of the rotation engine: recovery of interrupted rotations at start and
-/// periodically, and the revocation queue.
+/// every few seconds, and the revocation queue every second.
 async fn maintenance(app: AppState, shutdown: CancellationToken) {
     let mut tick = 0u64;
     loop {
-        if tick % 6 == 0 {
+        if tick % 5 == 0 {
             if let Err(e) = app.recover().await {
                 tracing::warn!(error = %e, "rotation recovery failed; will retry");
             }
@@ -203,7 +203,7 @@ async fn maintenance(app: AppState, shutdown: CancellationToken) {
         tick += 1;
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
         }
     }
 }

@@ -406,24 +406,6 @@ impl App {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slugs_and_paths() {
-        assert_eq!(slugify("My Project_1!"), "my-project-1");
-        assert!(is_slug("a-b-1"));
-        assert!(!is_slug("a--b"));
-        assert!(!is_slug("-a"));
-        assert!(!is_slug("A"));
-        assert_eq!(normalize_path(None).as_deref(), Some("/"));
-        assert_eq!(normalize_path(Some("a/b/")).as_deref(), Some("/a/b"));
-        assert_eq!(normalize_path(Some("//")).as_deref(), Some("/"));
-        assert_eq!(normalize_path(Some("/a/../b")), None);
-    }
-}
-
 impl App {
     /// The project an API call names by id or, failing that, by slug.
     pub async fn project_ref(
@@ -452,5 +434,23 @@ impl App {
             &["workspaceId"],
             "Either workspaceId or workspaceSlug is required",
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_and_paths() {
+        assert_eq!(slugify("My Project_1!"), "my-project-1");
+        assert!(is_slug("a-b-1"));
+        assert!(!is_slug("a--b"));
+        assert!(!is_slug("-a"));
+        assert!(!is_slug("A"));
+        assert_eq!(normalize_path(None).as_deref(), Some("/"));
+        assert_eq!(normalize_path(Some("a/b/")).as_deref(), Some("/a/b"));
+        assert_eq!(normalize_path(Some("//")).as_deref(), Some("/"));
+        assert_eq!(normalize_path(Some("/a/../b")), None);
     }
 }

@@ -39,6 +39,16 @@ pub struct Secret {
     pub updated_at: i64,
 }
 
+/// A secret to create.
+#[derive(Debug, Clone, Default)]
+pub struct NewSecret<'a> {
+    pub key: &'a str,
+    pub value: &'a str,
+    pub comment: Option<&'a str>,
+    pub skip_multiline: bool,
+    pub secret_type: Option<&'a str>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct SecretChange {
     pub value: Option<String>,
@@ -134,12 +144,15 @@ impl App {
         &self,
         ctx: &Ctx,
         scope: &Scope,
-        key: &str,
-        value: &str,
-        comment: Option<&str>,
-        skip_multiline: bool,
-        secret_type: Option<&str>,
+        new: NewSecret<'_>,
     ) -> Result<Secret> {
+        let NewSecret {
+            key,
+            value,
+            comment,
+            skip_multiline,
+            secret_type,
+        } = new;
         let key = check_key("secretName", key)?;
         let secret_type = check_type(secret_type)?;
         let loc = self.locate_scope(ctx, scope, Action::Create).await?;

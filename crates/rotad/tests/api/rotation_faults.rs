@@ -8,7 +8,8 @@ use serde_json::json;
 use crate::helpers::assert_envelope;
 use crate::rotation_support::{schema_errors, seed, Rig, ROTATIONS};
 
-const PREFIX: &str = "Infisical encountered an issue while generating credentials with the configured inputs: ";
+const PREFIX: &str =
+    "Infisical encountered an issue while generating credentials with the configured inputs: ";
 
 #[tokio::test]
 async fn a_failed_manual_rotation_is_a_500_and_changes_nothing_published() {
@@ -34,25 +35,50 @@ async fn a_failed_manual_rotation_is_a_500_and_changes_nothing_published() {
         assert_eq!(res.body["error"], "InternalServerError");
         let message = message.as_str().unwrap_or_default().to_string();
         assert!(message.starts_with(PREFIX), "{label}: {message}");
-        assert!(!message.contains("dbtc_"), "{label}: no token text in errors");
-        assert_eq!(rig.emu.calls(Operation::TokenCreate), creates + 1, "{label}: a create is sent once");
+        assert!(
+            !message.contains("dbtc_"),
+            "{label}: no token text in errors"
+        );
+        assert_eq!(
+            rig.emu.calls(Operation::TokenCreate),
+            creates + 1,
+            "{label}: a create is sent once"
+        );
         let row = rig.get(&id).await.body["secretRotation"].clone();
         assert_eq!(row["rotationStatus"], "failed", "{label}");
         assert_eq!(row["lastRotationMessage"], message.as_str());
         assert_eq!(row["activeIndex"], 1, "{label}: no flip");
-        assert_eq!(rig.published("FLAKY").await, published, "{label}: published token untouched");
+        assert_eq!(
+            rig.published("FLAKY").await,
+            published,
+            "{label}: published token untouched"
+        );
         rig.assert_invariants(&id, "FLAKY", "flaky-token").await;
     }
     // The next attempt succeeds and clears the failure.
     let ok = rig.rotate(&id).await;
     assert_eq!(ok.status, 200, "{}", ok.body);
     assert_eq!(ok.body["secretRotation"]["rotationStatus"], "success");
-    assert_eq!(ok.body["secretRotation"]["lastRotationMessage"], serde_json::Value::Null);
+    assert_eq!(
+        ok.body["secretRotation"]["lastRotationMessage"],
+        serde_json::Value::Null
+    );
     rig.assert_invariants(&id, "FLAKY", "flaky-token").await;
-    let audit = rig.app.get("/api/v1/organization/audit-logs?eventType=secret-rotation-rotate-secrets&limit=100").await;
-    let events = audit.body["auditLogs"].as_array().cloned().unwrap_or_default();
-    assert!(events.iter().any(|e| e["event"]["metadata"]["status"] == "failed"));
-    assert!(!audit.body.to_string().contains("dbtc_"), "no token text in the audit log");
+    let audit = rig
+        .app
+        .get("/api/v1/organization/audit-logs?eventType=secret-rotation-rotate-secrets&limit=100")
+        .await;
+    let events = audit.body["auditLogs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(events
+        .iter()
+        .any(|e| e["event"]["metadata"]["status"] == "failed"));
+    assert!(
+        !audit.body.to_string().contains("dbtc_"),
+        "no token text in the audit log"
+    );
 }
 
 #[tokio::test]
@@ -61,30 +87,51 @@ async fn a_revocation_that_fails_stays_queued_until_dbt_confirms() {
     let id = rig.rotation("stubborn", "STUBBORN").await;
     rig.rotate(&id).await;
     let (slots, _) = rig.slots(&id).await;
-    let oldest = slots[0]["serviceToken"].as_str().unwrap_or_default().to_string();
+    let oldest = slots[0]["serviceToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     // Every delete fails for a while (the client's own retries included).
-    rig.emu.inject(Fault::status(Operation::TokenDelete, 503).times(20));
+    rig.emu
+        .inject(Fault::status(Operation::TokenDelete, 503).times(20));
     let res = rig.rotate(&id).await;
-    assert_eq!(res.status, 200, "the rotation itself succeeded: {}", res.body);
+    assert_eq!(
+        res.status, 200,
+        "the rotation itself succeeded: {}",
+        res.body
+    );
     assert!(rig.is_live(&oldest), "not revoked yet");
     rig.emu.clear_faults();
     // The queue keeps it and the next pass revokes it.
-    let app = rig.app.server.as_ref().map(|s| s.app.clone()).expect("server");
+    let app = rig
+        .app
+        .server
+        .as_ref()
+        .map(|s| s.app.clone())
+        .expect("server");
     tokio::time::sleep(Duration::from_millis(1100)).await;
     app.work_revocations(None).await;
     assert_eq!(rig.token(&oldest).map(|t| t.state), Some(2));
-    rig.assert_invariants(&id, "STUBBORN", "stubborn-token").await;
+    rig.assert_invariants(&id, "STUBBORN", "stubborn-token")
+        .await;
 }
 
 #[tokio::test]
 async fn probe_failures_answer_400() {
     let rig = Rig::new().await;
     let id = rig.rotation("probe", "PROBE").await;
-    rig.emu.inject(Fault::status(Operation::TokenGet, 500).times(10));
-    let res = rig.app.post(&format!("{ROTATIONS}/{id}/check-credentials"), json!({})).await;
+    rig.emu
+        .inject(Fault::status(Operation::TokenGet, 500).times(10));
+    let res = rig
+        .app
+        .post(&format!("{ROTATIONS}/{id}/check-credentials"), json!({}))
+        .await;
     assert_envelope(&res, 400);
     rig.emu.clear_faults();
-    let res = rig.app.post(&format!("{ROTATIONS}/{id}/check-credentials"), json!({})).await;
+    let res = rig
+        .app
+        .post(&format!("{ROTATIONS}/{id}/check-credentials"), json!({}))
+        .await;
     assert_eq!(res.status, 204);
 }
 
@@ -92,7 +139,10 @@ async fn probe_failures_answer_400() {
 async fn twenty_concurrent_rotations_make_one() {
     let rig = Rig::new().await;
     let id = rig.rotation("racy", "RACY").await;
-    rig.emu.inject(Fault::delay(Operation::TokenCreate, Duration::from_millis(800)));
+    rig.emu.inject(Fault::delay(
+        Operation::TokenCreate,
+        Duration::from_millis(800),
+    ));
     let creates = rig.emu.calls(Operation::TokenCreate);
     let mut handles = Vec::new();
     for _ in 0..20 {
@@ -100,9 +150,18 @@ async fn twenty_concurrent_rotations_make_one() {
         let url = format!("{}{ROTATIONS}/{id}/rotate-secrets", rig.app.base);
         let token = rig.app.token.clone();
         handles.push(tokio::spawn(async move {
-            let res = http.post(url).bearer_auth(token).json(&json!({})).send().await.expect("send");
+            let res = http
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({}))
+                .send()
+                .await
+                .expect("send");
             let status = res.status().as_u16();
-            (status, res.json::<serde_json::Value>().await.unwrap_or_default())
+            (
+                status,
+                res.json::<serde_json::Value>().await.unwrap_or_default(),
+            )
         }));
     }
     let mut answers = Vec::new();
@@ -114,7 +173,10 @@ async fn twenty_concurrent_rotations_make_one() {
     assert_eq!(ok, 1, "one rotation happens: {answers:?}");
     assert_eq!(busy.len(), 19);
     for (_, body) in busy {
-        assert_eq!(body["message"], "A rotation is already in progress. Please try again shortly.");
+        assert_eq!(
+            body["message"],
+            "A rotation is already in progress. Please try again shortly."
+        );
     }
     assert_eq!(rig.emu.calls(Operation::TokenCreate), creates + 1);
     assert_eq!(rig.get(&id).await.body["secretRotation"]["activeIndex"], 1);

@@ -37,25 +37,67 @@ fn cases() -> Vec<(Value, bool)> {
         (json!({"rotateAtUtc": {"hours": 1, "minutes": 60}}), false),
         (json!({"rotateAtUtc": {"hours": 1}}), false),
         (json!({"rotateAtUtc": {"minutes": 1}}), false),
-        (json!({"rotateAtUtc": {"hours": 1, "minutes": 1, "seconds": 1}}), false),
-        (json!({"parameters": {"tokenName": "t", "permissionGrants": grants}}), true),
-        (json!({"parameters": {"tokenName": "", "permissionGrants": grants}}), false),
-        (json!({"parameters": {"tokenName": t255, "permissionGrants": grants}}), true),
-        (json!({"parameters": {"tokenName": t256, "permissionGrants": grants}}), false),
-        (json!({"parameters": {"tokenName": "t", "permissionGrants": []}}), false),
+        (
+            json!({"rotateAtUtc": {"hours": 1, "minutes": 1, "seconds": 1}}),
+            false,
+        ),
+        (
+            json!({"parameters": {"tokenName": "t", "permissionGrants": grants}}),
+            true,
+        ),
+        (
+            json!({"parameters": {"tokenName": "", "permissionGrants": grants}}),
+            false,
+        ),
+        (
+            json!({"parameters": {"tokenName": t255, "permissionGrants": grants}}),
+            true,
+        ),
+        (
+            json!({"parameters": {"tokenName": t256, "permissionGrants": grants}}),
+            false,
+        ),
+        (
+            json!({"parameters": {"tokenName": "t", "permissionGrants": []}}),
+            false,
+        ),
         (json!({"parameters": {"tokenName": "t"}}), false),
         (json!({"parameters": {"permissionGrants": grants}}), false),
-        (json!({"parameters": {"tokenName": "t", "permissionGrants": [{"permissionSet": "webhooks_only", "projectId": 7}]}}), true),
-        (json!({"parameters": {"tokenName": "t", "permissionGrants": [{"permissionSet": "superuser"}]}}), false),
-        (json!({"parameters": {"tokenName": "t", "permissionGrants": [{"projectId": 7}]}}), false),
-        (json!({"parameters": {"tokenName": "t", "permissionGrants": [{"permissionSet": "admin", "projectId": "7"}]}}), false),
-        (json!({"parameters": {"tokenName": "t", "permissionGrants": [{"permissionSet": "admin", "extra": 1}]}}), false),
-        (json!({"parameters": {"tokenName": "t", "permissionGrants": grants, "extra": 1}}), false),
+        (
+            json!({"parameters": {"tokenName": "t", "permissionGrants": [{"permissionSet": "webhooks_only", "projectId": 7}]}}),
+            true,
+        ),
+        (
+            json!({"parameters": {"tokenName": "t", "permissionGrants": [{"permissionSet": "superuser"}]}}),
+            false,
+        ),
+        (
+            json!({"parameters": {"tokenName": "t", "permissionGrants": [{"projectId": 7}]}}),
+            false,
+        ),
+        (
+            json!({"parameters": {"tokenName": "t", "permissionGrants": [{"permissionSet": "admin", "projectId": "7"}]}}),
+            false,
+        ),
+        (
+            json!({"parameters": {"tokenName": "t", "permissionGrants": [{"permissionSet": "admin", "extra": 1}]}}),
+            false,
+        ),
+        (
+            json!({"parameters": {"tokenName": "t", "permissionGrants": grants, "extra": 1}}),
+            false,
+        ),
         (json!({"secretsMapping": {"serviceToken": "X"}}), true),
         (json!({"secretsMapping": {"serviceToken": ""}}), false),
         (json!({"secretsMapping": {}}), false),
-        (json!({"secretsMapping": {"serviceToken": "Y", "other": "Z"}}), false),
-        (json!({"connectionId": "00000000-0000-0000-0000-000000000000"}), false),
+        (
+            json!({"secretsMapping": {"serviceToken": "Y", "other": "Z"}}),
+            false,
+        ),
+        (
+            json!({"connectionId": "00000000-0000-0000-0000-000000000000"}),
+            false,
+        ),
         (json!({"unknown": true}), false),
         (json!({}), true),
     ]
@@ -63,7 +105,9 @@ fn cases() -> Vec<(Value, bool)> {
 
 /// The field a case is about (the issue's path must start with it).
 fn field(body: &Value) -> String {
-    body.as_object().and_then(|o| o.keys().next().cloned()).unwrap_or_default()
+    body.as_object()
+        .and_then(|o| o.keys().next().cloned())
+        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -78,16 +122,34 @@ async fn every_bound_of_the_seed_from_both_sides() {
         if ok {
             assert_eq!(res.status, 200, "{body} accepted: {}", res.body);
             let errors = schema_errors(&seed["responses"]["200"], &res.body, "$");
-            assert!(errors.is_empty(), "{body}: answer breaks the seed's schema: {errors:?}");
+            assert!(
+                errors.is_empty(),
+                "{body}: answer breaks the seed's schema: {errors:?}"
+            );
             // Put the name and mapping back for the next case.
-            let reset = rig.app.patch(&url, json!({"name": "bounds", "secretsMapping": {"serviceToken": "BOUNDS"}})).await;
+            let reset = rig
+                .app
+                .patch(
+                    &url,
+                    json!({"name": "bounds", "secretsMapping": {"serviceToken": "BOUNDS"}}),
+                )
+                .await;
             assert_eq!(reset.status, 200, "{}", reset.body);
         } else {
             assert_envelope(&res, 422);
-            assert!(schema_errors(&seed["responses"]["422"], &res.body, "$").is_empty(), "{}", res.body);
+            assert!(
+                schema_errors(&seed["responses"]["422"], &res.body, "$").is_empty(),
+                "{}",
+                res.body
+            );
             assert_eq!(res.body["error"], "ValidationFailure");
             let path = &res.body["message"][0]["path"];
-            assert_eq!(path[0], json!(field(&body)), "{body}: the issue names the field: {}", res.body);
+            assert_eq!(
+                path[0],
+                json!(field(&body)),
+                "{body}: the issue names the field: {}",
+                res.body
+            );
             let after = rig.get(&id).await.body;
             assert_eq!(before, after, "{body}: a refused PATCH changes nothing");
         }
@@ -106,28 +168,61 @@ async fn patch_renames_reschedules_and_remaps() {
         assert_envelope(&taken, 400),
         "A Secret Rotation with the name \"second\" already exists at the secret path \"/\""
     );
-    let clash = rig.app.patch(&url, json!({"secretsMapping": {"serviceToken": "SECOND"}})).await;
+    let clash = rig
+        .app
+        .patch(&url, json!({"secretsMapping": {"serviceToken": "SECOND"}}))
+        .await;
     assert_envelope(&clash, 400);
 
     // The published secret moves to its new name, same value, still protected.
     let value = rig.published("FIRST").await;
-    let remap = rig.app.patch(&url, json!({"secretsMapping": {"serviceToken": "RENAMED"}})).await;
+    let remap = rig
+        .app
+        .patch(&url, json!({"secretsMapping": {"serviceToken": "RENAMED"}}))
+        .await;
     assert_eq!(remap.status, 200, "{}", remap.body);
-    assert_eq!(remap.body["secretRotation"]["secretsMapping"]["serviceToken"], "RENAMED");
+    assert_eq!(
+        remap.body["secretRotation"]["secretsMapping"]["serviceToken"],
+        "RENAMED"
+    );
     assert_eq!(rig.published("RENAMED").await, value);
-    let old = rig.app.get(&format!("/api/v3/secrets/raw/FIRST?workspaceId={}&environment=dev", rig.project)).await;
+    let old = rig
+        .app
+        .get(&format!(
+            "/api/v3/secrets/raw/FIRST?workspaceId={}&environment=dev",
+            rig.project
+        ))
+        .await;
     assert_envelope(&old, 404);
 
     // Schedule changes move nextRotationAt; turning auto-rotation off clears it.
-    let created = rig.get(&id).await.body["secretRotation"]["createdAt"].as_str().unwrap_or_default().to_string();
+    let created = rig.get(&id).await.body["secretRotation"]["createdAt"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let day = &created[..10];
-    let res = rig.app.patch(&url, json!({"rotationInterval": 2, "rotateAtUtc": {"hours": 23, "minutes": 59}})).await;
-    let next = res.body["secretRotation"]["nextRotationAt"].as_str().unwrap_or_default().to_string();
+    let res = rig
+        .app
+        .patch(
+            &url,
+            json!({"rotationInterval": 2, "rotateAtUtc": {"hours": 23, "minutes": 59}}),
+        )
+        .await;
+    let next = res.body["secretRotation"]["nextRotationAt"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(next.ends_with("T23:59:00.000Z"), "{next}");
     assert!(next.as_str() > day, "{next} after {day}");
-    let off = rig.app.patch(&url, json!({"isAutoRotationEnabled": false})).await;
+    let off = rig
+        .app
+        .patch(&url, json!({"isAutoRotationEnabled": false}))
+        .await;
     assert_eq!(off.body["secretRotation"]["nextRotationAt"], Value::Null);
-    let on = rig.app.patch(&url, json!({"isAutoRotationEnabled": true})).await;
+    let on = rig
+        .app
+        .patch(&url, json!({"isAutoRotationEnabled": true}))
+        .await;
     assert!(on.body["secretRotation"]["nextRotationAt"].is_string());
 
     // New parameters apply from the next rotation on.
@@ -136,7 +231,11 @@ async fn patch_renames_reschedules_and_remaps() {
         .patch(&url, json!({"parameters": {"tokenName": "renamed-token", "permissionGrants": [{"permissionSet": "metadata_only"}]}}))
         .await;
     assert_eq!(params.status, 200, "{}", params.body);
-    assert_eq!(rig.named("renamed-token").len(), 0, "no token is issued by a PATCH");
+    assert_eq!(
+        rig.named("renamed-token").len(),
+        0,
+        "no token is issued by a PATCH"
+    );
     assert_eq!(rig.rotate(&id).await.status, 200);
     let fresh = rig.named("renamed-token");
     assert_eq!(fresh.len(), 1);
@@ -149,16 +248,60 @@ async fn patch_answers_the_seed_error_shapes() {
     let rig = Rig::new().await;
     let id = rig.rotation("shapes", "SHAPES").await;
     let seed = seed();
-    let missing = rig.app.patch(&format!("{ROTATIONS}/00000000-0000-0000-0000-000000000000"), json!({})).await;
+    let missing = rig
+        .app
+        .patch(
+            &format!("{ROTATIONS}/00000000-0000-0000-0000-000000000000"),
+            json!({}),
+        )
+        .await;
     assert_envelope(&missing, 404);
-    assert!(schema_errors(&seed["responses"]["404"], &missing.body, "$").is_empty(), "{}", missing.body);
-    let anon = rig.app.call(reqwest::Method::PATCH, &format!("{ROTATIONS}/{id}"), None, Some(json!({}))).await;
+    assert!(
+        schema_errors(&seed["responses"]["404"], &missing.body, "$").is_empty(),
+        "{}",
+        missing.body
+    );
+    let anon = rig
+        .app
+        .call(
+            reqwest::Method::PATCH,
+            &format!("{ROTATIONS}/{id}"),
+            None,
+            Some(json!({})),
+        )
+        .await;
     assert_envelope(&anon, 401);
-    assert!(schema_errors(&seed["responses"]["401"], &anon.body, "$").is_empty(), "{}", anon.body);
+    assert!(
+        schema_errors(&seed["responses"]["401"], &anon.body, "$").is_empty(),
+        "{}",
+        anon.body
+    );
     let viewer = rig.app.member_token(&rig.project, "viewer").await;
-    let denied = rig.app.call(reqwest::Method::PATCH, &format!("{ROTATIONS}/{id}"), Some(&viewer), Some(json!({"name": "x"}))).await;
+    let denied = rig
+        .app
+        .call(
+            reqwest::Method::PATCH,
+            &format!("{ROTATIONS}/{id}"),
+            Some(&viewer),
+            Some(json!({"name": "x"})),
+        )
+        .await;
     assert_envelope(&denied, 403);
-    assert!(schema_errors(&seed["responses"]["403"], &denied.body, "$").is_empty(), "{}", denied.body);
-    let conflict = rig.app.patch(&format!("{ROTATIONS}/{id}"), json!({"secretsMapping": {"serviceToken": "SHAPES"}})).await;
-    assert_eq!(conflict.status, 200, "same mapping is no conflict: {}", conflict.body);
+    assert!(
+        schema_errors(&seed["responses"]["403"], &denied.body, "$").is_empty(),
+        "{}",
+        denied.body
+    );
+    let conflict = rig
+        .app
+        .patch(
+            &format!("{ROTATIONS}/{id}"),
+            json!({"secretsMapping": {"serviceToken": "SHAPES"}}),
+        )
+        .await;
+    assert_eq!(
+        conflict.status, 200,
+        "same mapping is no conflict: {}",
+        conflict.body
+    );
 }

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 
 use crate::error::Result;
 use crate::http::extract::{Auth, Body, Query, Validate};
-use crate::services::secrets::{Scope, Secret, SecretChange, HIDDEN_VALUE};
+use crate::services::secrets::{NewSecret, Scope, Secret, SecretChange, HIDDEN_VALUE};
 use crate::services::{AppState, Ctx};
 use crate::time::rfc3339;
 
@@ -330,11 +330,13 @@ async fn create_v3(
         .create_secret(
             &ctx,
             &scope,
-            &name,
-            input.secret_value.as_deref().unwrap_or(""),
-            input.secret_comment.as_deref(),
-            input.skip_multiline_encoding.unwrap_or(false),
-            input.secret_type.as_deref(),
+            NewSecret {
+                key: &name,
+                value: input.secret_value.as_deref().unwrap_or(""),
+                comment: input.secret_comment.as_deref(),
+                skip_multiline: input.skip_multiline_encoding.unwrap_or(false),
+                secret_type: input.secret_type.as_deref(),
+            },
         )
         .await?;
     Ok(Json(SecretResponse {

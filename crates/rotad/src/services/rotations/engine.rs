@@ -168,6 +168,7 @@ impl App {
             .insert_intent(&intent)
             .await
             .map_err(Error::from)?;
+        pause_point("intent").await;
         let credential = match provider.issue(&parameters.token_name).await {
             Ok(c) => c,
             Err(e) => {
@@ -195,8 +196,10 @@ impl App {
             .set_intent_credential(&intent.id, &sealed)
             .await
             .map_err(Error::from)?;
+        pause_point("persisted").await;
         self.commit(&row, owner, &intent.id, credential, trigger)
             .await?;
+        pause_point("committed").await;
         let updated = self
             .store
             .get_rotation(rotation_id)
