@@ -43,6 +43,8 @@ pub async fn run(args: RunArgs) -> Res<u8> {
         .command
         .split_first()
         .ok_or_else(|| Failure::usage("no command given: rotad run … -- COMMAND ARGS…"))?;
+    // Handlers first, so a signal arriving as the child starts is not fatal to rotad.
+    let signals = Signals::new()?;
     let mut child = tokio::process::Command::new(program)
         .args(rest)
         .envs(secrets)
@@ -59,45 +61,77 @@ pub async fn run(args: RunArgs) -> Res<u8> {
                 message: format!("cannot run {program}: {e}"),
             }
         })?;
-    let status = wait_forwarding(&mut child).await?;
+    let status = signals.wait_forwarding(&mut child).await?;
     Ok(exit_code(status))
 }
 
 #[cfg(unix)]
-async fn wait_forwarding(child: &mut tokio::process::Child) -> Res<std::process::ExitStatus> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let fail = |e: std::io::Error| Failure::usage(format!("cannot watch signals: {e}"));
-    let mut term = signal(SignalKind::terminate()).map_err(fail)?;
-    let mut hup = signal(SignalKind::hangup()).map_err(fail)?;
-    // Handled (so they do not kill rotad) but not forwarded: the terminal sends them to the
-    // child too.
-    let mut int = signal(SignalKind::interrupt()).map_err(fail)?;
-    let mut quit = signal(SignalKind::quit()).map_err(fail)?;
-    let pid = child.id();
-    let forward = |sig: rustix::process::Signal| {
-        if let Some(pid) = pid.and_then(|p| rustix::process::Pid::from_raw(p as i32)) {
-            let _ = rustix::process::kill_process(pid, sig);
-        }
-    };
-    loop {
-        tokio::select! {
-            status = child.wait() => {
-                return status.map_err(|e| Failure::usage(format!("cannot wait for the command: {e}")));
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    quit: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn new() -> Res<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let fail = |e: std::io::Error| Failure::usage(format!("cannot watch signals: {e}"));
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).map_err(fail)?,
+            hup: signal(SignalKind::hangup()).map_err(fail)?,
+            // Handled (so they do not kill rotad) but not forwarded: the terminal sends them
+            // to the child too.
+            int: signal(SignalKind::interrupt()).map_err(fail)?,
+            quit: signal(SignalKind::quit()).map_err(fail)?,
+        })
+    }
+
+    async fn wait_forwarding(
+        mut self,
+        child: &mut tokio::process::Child,
+    ) -> Res<std::process::ExitStatus> {
+        let pid = child
+            .id()
+            .and_then(|p| rustix::process::Pid::from_raw(p as i32));
+        let forward = |sig: rustix::process::Signal| {
+            if let Some(pid) = pid {
+                let _ = rustix::process::kill_process(pid, sig);
             }
-            _ = term.recv() => forward(rustix::process::Signal::TERM),
-            _ = hup.recv() => forward(rustix::process::Signal::HUP),
-            _ = int.recv() => {}
-            _ = quit.recv() => {}
+        };
+        loop {
+            tokio::select! {
+                status = child.wait() => {
+                    return status.map_err(|e| Failure::usage(format!("cannot wait for the command: {e}")));
+                }
+                _ = self.term.recv() => forward(rustix::process::Signal::TERM),
+                _ = self.hup.recv() => forward(rustix::process::Signal::HUP),
+                _ = self.int.recv() => {}
+                _ = self.quit.recv() => {}
+            }
         }
     }
 }
 
 #[cfg(not(unix))]
-async fn wait_forwarding(child: &mut tokio::process::Child) -> Res<std::process::ExitStatus> {
-    child
-        .wait()
-        .await
-        .map_err(|e| Failure::usage(format!("cannot wait for the command: {e}")))
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn new() -> Res<Signals> {
+        Ok(Signals)
+    }
+
+    async fn wait_forwarding(
+        self,
+        child: &mut tokio::process::Child,
+    ) -> Res<std::process::ExitStatus> {
+        child
+            .wait()
+            .await
+            .map_err(|e| Failure::usage(format!("cannot wait for the command: {e}")))
+    }
 }
 
 fn exit_code(status: std::process::ExitStatus) -> u8 {

@@ -85,3 +85,41 @@ async fn run_passes_the_rotated_token_and_the_exit_code() {
         .await;
     wrong.fails(1);
 }
+
+/// SIGTERM to `rotad run` (as from a container runtime) reaches the child, and rotad exits with
+/// the child's code.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_forwards_sigterm_to_the_child() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let env = Env::spawn().await;
+    env.project("acme").await;
+    let (base, token) = (env.base.clone(), env.token.clone());
+    let config = env.config.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rotad"))
+            .args(["run", "--project", "acme", "--env", "dev", "--", "sh", "-c"])
+            .arg("trap 'echo got-term; exit 42' TERM; echo ready; while :; do sleep 0.1; done")
+            .env("ROTAD_ADDR", base)
+            .env("ROTAD_TOKEN", token)
+            .env("XDG_CONFIG_HOME", &config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("rotad starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("ready line");
+        assert_eq!(line, "ready\n");
+        let pid = rustix::process::Pid::from_child(&child);
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("kill");
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut rest).expect("rest");
+        (child.wait().expect("wait").code(), rest)
+    })
+    .await
+    .expect("join");
+    assert_eq!(out, (Some(42), "got-term\n".to_string()));
+}
