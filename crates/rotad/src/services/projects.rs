@@ -208,6 +208,12 @@ impl App {
         let view = self.get_project(ctx, id).await?;
         self.authorize(ctx, id, Subject::Project, Action::Delete)
             .await?;
+        if !self.store.list_rotations(id).await?.is_empty() {
+            return Err(Error::bad_request(
+                "Cannot delete a project that holds secret rotations: delete the rotations first \
+                 (with revokeGeneratedCredentials to revoke their tokens)",
+            ));
+        }
         self.store.delete_project(id).await?;
         self.audit(
             ctx,
@@ -392,6 +398,20 @@ impl App {
             .into_iter()
             .find(|f| f.id == id_or_name || f.name == id_or_name)
             .ok_or_else(|| Error::not_found(format!("Folder with ID '{id_or_name}' not found")))?;
+        let tree: Vec<String> = self
+            .store
+            .list_folder_tree(&loc.environment.id, &folder.path)
+            .await?
+            .into_iter()
+            .map(|f| f.id)
+            .collect();
+        let rotations = self.store.list_rotations(&loc.project.id).await?;
+        if rotations.iter().any(|r| tree.contains(&r.folder_id)) {
+            return Err(Error::bad_request(
+                "Cannot delete a folder that holds secret rotations: delete the rotations first \
+                 (with revokeGeneratedCredentials to revoke their tokens)",
+            ));
+        }
         self.store.delete_folder(&folder.id).await?;
         self.audit(
             ctx,

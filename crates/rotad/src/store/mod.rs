@@ -161,7 +161,8 @@ pub trait ConnectionStore: Send + Sync {
         expected_version: i64,
     ) -> StoreResult<()>;
     async fn delete_connection(&self, id: &str) -> StoreResult<bool>;
-    /// Whether a secret rotation uses the connection.
+    /// Whether a secret rotation, a pending revocation or an issuance in flight uses the
+    /// connection (deleting it would leave tokens rotad can no longer revoke).
     async fn connection_in_use(&self, id: &str) -> StoreResult<bool>;
 }
 

@@ -340,3 +340,79 @@ async fn a_failed_create_leaves_nothing_behind() {
         assert_envelope(&res, 404);
     }
 }
+
+#[tokio::test]
+async fn what_a_rotation_stands_on_cannot_be_deleted_under_it() {
+    let rig = Rig::new().await;
+    let folder = rig
+        .app
+        .post(
+            "/api/v2/folders",
+            json!({"projectId": rig.project, "environment": "dev", "name": "jobs", "path": "/"}),
+        )
+        .await;
+    assert_eq!(folder.status, 200, "{}", folder.body);
+    let mut body = rig.body("nested", "NESTED");
+    body["secretPath"] = json!("/jobs");
+    let created = rig.app.post(ROTATIONS, body).await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let id = created.body["secretRotation"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+
+    let conn = rig
+        .app
+        .delete(
+            &format!("/api/v1/app-connections/dbt/{}", rig.connection),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        assert_envelope(&conn, 400),
+        "Cannot delete App Connection with existing connections. Remove all existing connections and try again."
+    );
+    let folder = rig
+        .app
+        .delete(
+            "/api/v1/folders/jobs",
+            json!({"workspaceId": rig.project, "environment": "dev", "path": "/"}),
+        )
+        .await;
+    assert_envelope(&folder, 400);
+    let project = rig
+        .app
+        .delete(&format!("/api/v1/projects/{}", rig.project), json!({}))
+        .await;
+    assert_envelope(&project, 400);
+    assert_eq!(
+        rig.get(&id).await.status,
+        200,
+        "the rotation is still there"
+    );
+
+    let del = rig
+        .app
+        .delete(
+            &format!("{ROTATIONS}/{id}?deleteSecrets=true&revokeGeneratedCredentials=true"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(del.status, 200, "{}", del.body);
+    let folder = rig
+        .app
+        .delete(
+            "/api/v1/folders/jobs",
+            json!({"workspaceId": rig.project, "environment": "dev", "path": "/"}),
+        )
+        .await;
+    assert_eq!(folder.status, 200, "{}", folder.body);
+    let conn = rig
+        .app
+        .delete(
+            &format!("/api/v1/app-connections/dbt/{}", rig.connection),
+            json!({}),
+        )
+        .await;
+    assert_eq!(conn.status, 200, "{}", conn.body);
+}
