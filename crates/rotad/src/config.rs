@@ -60,6 +60,10 @@ pub struct ServeArgs {
     #[arg(long, env = "ROTAD_ROTATION_MAX_ATTEMPTS", default_value = "5", value_parser = parse_attempts)]
     pub rotation_max_attempts: u32,
 
+    /// Rotations one replica's scheduler runs at the same time.
+    #[arg(long, env = "ROTAD_SCHEDULER_CONCURRENCY", default_value = "32", value_parser = parse_concurrency)]
+    pub scheduler_concurrency: usize,
+
     /// How long a rotation executor's lease lasts; a crashed executor's rotations are taken
     /// over after it.
     #[arg(long, env = "ROTAD_ROTATION_LEASE", default_value = "60s", value_parser = parse_duration("ROTAD_ROTATION_LEASE"))]
@@ -86,6 +90,7 @@ impl ServeArgs {
             rotation_time_unit: TimeUnit::Day,
             scheduler_poll_interval: Duration::from_secs(5),
             rotation_max_attempts: 5,
+            scheduler_concurrency: 32,
             rotation_lease: Duration::from_secs(60),
             metrics_listen: None,
             log_format: LogFormat::Pretty,
@@ -109,6 +114,15 @@ fn parse_bool(var: &'static str) -> impl Fn(&str) -> Result<bool, String> + Clon
         "true" | "1" | "yes" => Ok(true),
         "false" | "0" | "no" | "" => Ok(false),
         _ => Err(format!("{var} must be true or false, got {s:?}")),
+    }
+}
+
+fn parse_concurrency(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=1024).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "ROTAD_SCHEDULER_CONCURRENCY must be a whole number from 1 to 1024, got {s:?}"
+        )),
     }
 }
 

@@ -5,7 +5,9 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod providers;
+pub mod scheduler;
 pub mod services;
 pub mod store;
 pub mod time;
@@ -126,6 +128,8 @@ pub async fn build_app(args: &ServeArgs) -> anyhow::Result<AppState> {
             rotation_time_unit: args.rotation_time_unit,
             rotation_max_attempts: args.rotation_max_attempts,
             lease_ms: i64::try_from(args.rotation_lease.as_millis()).unwrap_or(60_000),
+            scheduler_poll_ms: i64::try_from(args.scheduler_poll_interval.as_millis())
+                .unwrap_or(5_000),
         },
     }))
 }
@@ -133,9 +137,12 @@ pub async fn build_app(args: &ServeArgs) -> anyhow::Result<AppState> {
 /// A server running in this process (tests, `rotad serve`).
 pub struct Server {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served, when `ROTAD_METRICS_LISTEN` is set.
+    pub metrics_addr: Option<SocketAddr>,
     pub app: AppState,
     shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
+    scheduler: JoinHandle<()>,
 }
 
 impl Server {
@@ -145,14 +152,26 @@ impl Server {
         let listener = TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("ROTAD_LISTEN: cannot listen on {}", args.listen))?;
-        Self::serve(app, listener).await
+        let mut server = Self::serve(app, listener, args.scheduler_concurrency).await?;
+        if let Some(addr) = args.metrics_listen {
+            server.metrics_addr =
+                Some(metrics::serve(server.app.clone(), addr, server.shutdown.clone()).await?);
+        }
+        Ok(server)
     }
 
-    pub async fn serve(app: AppState, listener: TcpListener) -> anyhow::Result<Server> {
+    /// Serves `app` on `listener`, with the engine's upkeep and a scheduler running
+    /// `concurrency` rotations at a time.
+    pub async fn serve(
+        app: AppState,
+        listener: TcpListener,
+        concurrency: usize,
+    ) -> anyhow::Result<Server> {
         let addr = listener.local_addr()?;
         let shutdown = CancellationToken::new();
         let router = http::router(app.clone());
         tokio::spawn(maintenance(app.clone(), shutdown.clone()));
+        let scheduler = tokio::spawn(scheduler::run(app.clone(), concurrency, shutdown.clone()));
         let token = shutdown.clone();
         let task = tokio::spawn(async move {
             axum::serve(
@@ -165,9 +184,11 @@ impl Server {
         });
         Ok(Server {
             addr,
+            metrics_addr: None,
             app,
             shutdown,
             task,
+            scheduler,
         })
     }
 
@@ -175,10 +196,15 @@ impl Server {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting, lets in-flight requests finish, and waits.
+    /// Stops accepting and claiming, lets in-flight requests and rotations finish (handing
+    /// back what does not finish in time), and waits.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.shutdown.cancel();
-        self.task.await?
+        let served = self.task.await?;
+        if let Err(e) = self.scheduler.await {
+            tracing::warn!(error = %e, "the scheduler task ended abnormally");
+        }
+        served
     }
 
     /// Runs until `signal` resolves, then stops gracefully.

@@ -25,11 +25,9 @@ pub struct ErrorEnvelope {
     pub req_id: String,
     pub status_code: u16,
     /// A string, or for 422 the list of validation issues.
-    #[schema(value_type = Object)]
     pub message: Value,
     pub error: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>, nullable = false)]
     pub details: Option<Value>,
 }
 

@@ -27,6 +27,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(routes::connections::router())
         .merge(routes::rotations::router())
         .merge(routes::audit::router())
+        .merge(routes::webhooks::router())
 }
 
 pub fn router(app: AppState) -> Router {
@@ -40,6 +41,7 @@ pub fn router(app: AppState) -> Router {
                 async move { axum::Json(doc) }
             }),
         )
+        .route_layer(axum::middleware::from_fn(crate::metrics::track_http))
         .fallback(error::fallback)
         .with_state(app)
         .layer(CatchPanicLayer::custom(|_| error::internal_error()))

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use dbt_client::{DbtClient, DbtError, PermissionGrant, TokenState};
 use serde::{Deserialize, Serialize};
 
-use super::{Credential, ProviderError, RotationProvider};
+use super::{Credential, FailureKind, ProviderError, RotationProvider};
 
 /// A rotation's `parameters` for the `dbt-service-token` type.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -67,7 +67,36 @@ fn provider_error(prefix: &str, e: &DbtError) -> ProviderError {
     ProviderError {
         message: format!("{prefix}: {}", describe(e)),
         ambiguous: e.is_ambiguous(),
+        kind: kind_of(e),
     }
+}
+
+fn kind_of(e: &DbtError) -> FailureKind {
+    match e {
+        DbtError::Unauthorized { .. } | DbtError::Forbidden { .. } => FailureKind::Auth,
+        DbtError::NotFound { .. } => FailureKind::NotFound,
+        DbtError::RateLimited { .. } => FailureKind::RateLimit,
+        DbtError::Network { .. } | DbtError::Blocked { .. } => FailureKind::Connection,
+        DbtError::Timeout => FailureKind::Timeout,
+        other => match other.status() {
+            Some(status) => FailureKind::Http(Some(status)),
+            None => FailureKind::Other,
+        },
+    }
+}
+
+/// Counts a dbt call for `/metrics`: `ok`, the HTTP status, or `network`/`timeout`.
+fn counted<T>(operation: &'static str, result: Result<T, DbtError>) -> Result<T, DbtError> {
+    let status = match &result {
+        Ok(_) => "ok".to_string(),
+        Err(DbtError::Timeout) => "timeout".to_string(),
+        Err(e) => e
+            .status()
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "network".to_string()),
+    };
+    crate::metrics::global().dbt_call(operation, &status);
+    result
 }
 
 pub struct DbtProvider {
@@ -92,10 +121,8 @@ impl DbtProvider {
 #[async_trait]
 impl RotationProvider for DbtProvider {
     async fn issue(&self, name: &str) -> Result<Credential, ProviderError> {
-        let created = self
-            .client
-            .create_service_token(name, &self.grants)
-            .await
+        let created = self.client.create_service_token(name, &self.grants).await;
+        let created = counted("token_create", created)
             .map_err(|e| provider_error("Failed to create service token", &e))?;
         Ok(Credential {
             service_token: created.token_string,
@@ -106,14 +133,12 @@ impl RotationProvider for DbtProvider {
 
     async fn revoke(&self, id: i64) -> Result<(), ProviderError> {
         let prefix = format!("Failed to remove service token with tokenId {id}");
-        self.client
-            .delete_service_token(id)
-            .await
+        counted("token_delete", self.client.delete_service_token(id).await)
             .map_err(|e| provider_error(&prefix, &e))
     }
 
     async fn is_live(&self, id: i64) -> Result<bool, ProviderError> {
-        match self.client.get_service_token(id).await {
+        match counted("token_get", self.client.get_service_token(id).await) {
             Ok(TokenState::Live(_)) => Ok(true),
             Ok(_) => Ok(false),
             Err(e) => Err(provider_error("Failed to check service token", &e)),
@@ -126,10 +151,7 @@ impl RotationProvider for DbtProvider {
         since: i64,
         known: &HashSet<i64>,
     ) -> Result<Vec<i64>, ProviderError> {
-        let tokens = self
-            .client
-            .list_service_tokens()
-            .await
+        let tokens = counted("token_list", self.client.list_service_tokens().await)
             .map_err(|e| provider_error("Failed to list service tokens", &e))?;
         Ok(tokens
             .into_iter()

@@ -131,7 +131,11 @@ impl App {
         let now = now_ms();
         let mut matched = None;
         for secret in self.store.list_client_secrets(&identity.id).await? {
-            let expired = secret.ttl > 0 && secret.created_at + secret.ttl * 1000 <= now;
+            let expired = secret.ttl > 0
+                && secret
+                    .created_at
+                    .saturating_add(secret.ttl.saturating_mul(1000))
+                    <= now;
             if secret.revoked || expired {
                 continue;
             }
@@ -153,7 +157,7 @@ impl App {
             auth_method: "universal-auth".to_string(),
             ttl,
             max_ttl: ua.access_token_max_ttl,
-            expires_at: (ttl > 0).then_some(now + ttl * 1000),
+            expires_at: (ttl > 0).then_some(now.saturating_add(ttl.saturating_mul(1000))),
             revoked: false,
             created_at: now,
             last_renewed_at: None,
@@ -228,13 +232,15 @@ impl App {
         if expires_at <= now {
             return Err(Error::unauthorized(INVALID_TOKEN));
         }
-        let max_end = row.created_at + row.max_ttl * 1000;
+        let max_end = row
+            .created_at
+            .saturating_add(row.max_ttl.saturating_mul(1000));
         if row.max_ttl > 0 && now >= max_end {
             return Err(Error::bad_request(
                 "Failed to renew access token due to Max TTL expiration",
             ));
         }
-        let mut new_expiry = now + row.ttl * 1000;
+        let mut new_expiry = now.saturating_add(row.ttl.saturating_mul(1000));
         if row.max_ttl > 0 {
             new_expiry = new_expiry.min(max_end);
         }

@@ -201,8 +201,11 @@ impl App {
         }
         let ttl = input.ttl.unwrap_or(0);
         let uses = input.num_uses_limit.unwrap_or(0);
-        if ttl < 0 {
-            return Err(Error::invalid(&["ttl"], "ttl must be at least 0"));
+        if !(0..=315_360_000).contains(&ttl) {
+            return Err(Error::invalid(
+                &["ttl"],
+                "ttl must be between 0 and 315360000",
+            ));
         }
         if uses < 0 {
             return Err(Error::invalid(

@@ -9,6 +9,7 @@ pub mod keyring;
 pub mod projects;
 pub mod rotations;
 pub mod secrets;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -25,6 +26,8 @@ pub struct Settings {
     pub rotation_max_attempts: u32,
     /// How long one executor may hold a rotation before others may take it over (ms).
     pub lease_ms: i64,
+    /// The scheduler's tick (ms); also the base of the retry backoff.
+    pub scheduler_poll_ms: i64,
 }
 
 /// Shared state: the store, the keys and the settings.

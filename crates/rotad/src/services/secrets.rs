@@ -188,6 +188,8 @@ impl App {
             Err(e) => return Err(e.into()),
         }
         self.audit_secret(ctx, &loc, "create-secret", &row).await;
+        self.secrets_modified(&loc.project.id, &loc.environment.id, &loc.folder.id)
+            .await;
         self.open(&data_key, &loc, &loc.folder.path, row)
     }
 
@@ -328,6 +330,8 @@ impl App {
             Err(e) => return Err(e.into()),
         }
         self.audit_secret(ctx, &loc, "update-secret", &next).await;
+        self.secrets_modified(&loc.project.id, &loc.environment.id, &loc.folder.id)
+            .await;
         self.open(&data_key, &loc, &loc.folder.path, next)
     }
 
@@ -352,6 +356,8 @@ impl App {
         let secret = self.open(&data_key, &loc, &loc.folder.path, row.clone())?;
         self.store.delete_secret(&row.id).await?;
         self.audit_secret(ctx, &loc, "delete-secret", &row).await;
+        self.secrets_modified(&loc.project.id, &loc.environment.id, &loc.folder.id)
+            .await;
         Ok(secret)
     }
 

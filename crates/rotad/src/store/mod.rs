@@ -2,11 +2,13 @@
 //! written once for both backends, with the few real differences in [`Dialect`].
 
 mod records;
+mod records_webhooks;
 mod sql;
 
 use async_trait::async_trait;
 
 pub use records::*;
+pub use records_webhooks::*;
 pub use sql::{connect, SqlStore};
 
 #[derive(Debug, thiserror::Error)]
@@ -228,6 +230,54 @@ pub trait RotationStore: Send + Sync {
     ) -> StoreResult<()>;
 }
 
+/// What the scheduler needs beyond the engine's records.
+#[async_trait]
+pub trait SchedulerStore: Send + Sync {
+    /// Leases up to `limit` auto-rotations due at `now` that no live executor holds, most
+    /// overdue first. Concurrent callers (tasks, replicas) never get the same row.
+    async fn claim_due_rotations(
+        &self,
+        now: i64,
+        owner: &str,
+        lease_until: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<RotationRow>>;
+    async fn intents_of(&self, rotation_id: &str) -> StoreResult<Vec<IntentRow>>;
+    async fn schedule_stats(&self, now: i64) -> StoreResult<ScheduleStats>;
+}
+
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    async fn create_webhook(&self, webhook: &WebhookRow) -> StoreResult<()>;
+    async fn get_webhook(&self, id: &str) -> StoreResult<Option<WebhookRow>>;
+    /// A project's webhooks, of one environment when `env_id` is given.
+    async fn list_webhooks(
+        &self,
+        project_id: &str,
+        env_id: Option<&str>,
+    ) -> StoreResult<Vec<WebhookRow>>;
+    async fn set_webhook_disabled(&self, id: &str, disabled: bool, now: i64) -> StoreResult<()>;
+    async fn set_webhook_result(
+        &self,
+        id: &str,
+        status: &str,
+        error: Option<&str>,
+        now: i64,
+    ) -> StoreResult<()>;
+    async fn delete_webhook(&self, id: &str) -> StoreResult<bool>;
+    async fn enqueue_deliveries(&self, rows: &[DeliveryRow]) -> StoreResult<()>;
+    /// Takes up to `limit` due deliveries, pushing their next attempt to `lease_until` and
+    /// counting the attempt; concurrent callers never get the same row.
+    async fn claim_deliveries(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRow>>;
+    async fn delete_delivery(&self, id: &str) -> StoreResult<()>;
+    async fn defer_delivery(&self, id: &str, next_attempt_at: i64, error: &str) -> StoreResult<()>;
+}
+
 /// Everything the services need from persistence.
 pub trait Store:
     MetaStore
@@ -237,6 +287,8 @@ pub trait Store:
     + AuditStore
     + ConnectionStore
     + RotationStore
+    + SchedulerStore
+    + WebhookStore
 {
     fn backend(&self) -> &'static str;
 }

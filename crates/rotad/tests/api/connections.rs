@@ -1,14 +1,10 @@
 //! The `dbt` app connection API against the dbt Cloud emulator.
 
-use std::time::Duration;
-
 use dbt_cloud_emulator::{Emulator, EmulatorConfig, Fault, Grant, Operation};
 use reqwest::Method;
-use rotad::crypto::RootKey;
-use rotad::Server;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_envelope, Answer, TestApp, TestDb};
+use crate::helpers::{assert_envelope, Answer, TestApp};
 
 const BASE: &str = "/api/v1/app-connections/dbt";
 
@@ -21,41 +17,7 @@ async fn emulator() -> Emulator {
 /// A bootstrapped server that refuses internal dbt hosts (`ROTAD_ALLOW_INTERNAL_IP_CONNECTIONS`
 /// off), as in production.
 async fn spawn_strict() -> TestApp {
-    let db = TestDb::new().await;
-    let key = RootKey::generate_base64();
-    let mut args = TestApp::args(&db, &key);
-    args.allow_internal_ip_connections = false;
-    let server = Server::start(&args).await.expect("server starts");
-    let mut app = TestApp {
-        base: server.url(),
-        server: Some(server),
-        db,
-        key,
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .expect("client"),
-        token: String::new(),
-        org_id: String::new(),
-    };
-    let boot = app
-        .call(
-            Method::POST,
-            "/api/v1/admin/bootstrap",
-            None,
-            Some(json!({"organization": "acme"})),
-        )
-        .await;
-    assert_eq!(boot.status, 200, "{}", boot.body);
-    app.token = boot.body["identity"]["credentials"]["token"]
-        .as_str()
-        .expect("token")
-        .to_string();
-    app.org_id = boot.body["organization"]["id"]
-        .as_str()
-        .expect("org")
-        .to_string();
-    app
+    TestApp::spawn_with(|a| a.allow_internal_ip_connections = false).await
 }
 
 fn credentials(emu: &Emulator) -> Value {

@@ -1,138 +1,26 @@
 //! `rotad serve` killed with SIGKILL at each engine step, then restarted: recovery leaves
 //! every token in a slot or revoked (I4), the published token live, and the next rotation works.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{TestApp, TestDb};
-use crate::rotation_support::{Rig, ROTATIONS};
-
-struct Process {
-    child: Child,
-    base: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// Starts the real binary; with `pause`, a reader thread reports when the step is reached.
-fn start(
-    db: &TestDb,
-    key: &str,
-    pause: Option<&str>,
-) -> (Process, std::sync::mpsc::Receiver<String>) {
-    let port = free_port();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rotad"));
-    cmd.arg("serve")
-        .env("ROTAD_LISTEN", format!("127.0.0.1:{port}"))
-        .env("ROTAD_DATABASE_URL", db.url())
-        .env("ROTAD_ENCRYPTION_KEY", key)
-        .env("ROTAD_ALLOW_INTERNAL_IP_CONNECTIONS", "true")
-        .env("ROTAD_ROTATION_LEASE", "2s")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    if let Some(step) = pause {
-        cmd.env("ROTAD_TEST_PAUSE_AT", step);
-    }
-    let mut child = cmd.spawn().expect("spawn rotad");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    (
-        Process {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        },
-        rx,
-    )
-}
-
-async fn wait_ready(base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if reqwest::get(format!("{base}/api/status"))
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("rotad did not start");
-}
+use crate::helpers::TestDb;
+use crate::process::{attach, spawn_rotad, wait_ready};
+use crate::rotation_support::ROTATIONS;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_at_every_engine_step_recovers() {
     let db = TestDb::new().await;
     let key = rotad::crypto::RootKey::generate_base64();
-    let (mut first, _) = start(&db, &key, None);
+    let mut first = spawn_rotad(&db, &key, &[]);
     wait_ready(&first.base).await;
-    // Reuse the rig's helpers against the external process.
-    let emu = dbt_cloud_emulator::spawn(Default::default())
-        .await
-        .expect("emulator");
-    let mut app = TestApp {
-        server: None,
-        db,
-        key: key.clone(),
-        base: first.base.clone(),
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("client"),
-        token: String::new(),
-        org_id: String::new(),
-    };
-    let boot = app
-        .call(
-            Method::POST,
-            "/api/v1/admin/bootstrap",
-            None,
-            Some(json!({"organization": "crash"})),
-        )
-        .await;
-    app.token = boot.body["identity"]["credentials"]["token"]
-        .as_str()
-        .expect("token")
-        .to_string();
-    app.org_id = boot.body["organization"]["id"]
-        .as_str()
-        .expect("org")
-        .to_string();
-    let project = app.project("crash").await;
-    let conn = app
-        .post("/api/v1/app-connections/dbt", json!({"name": "dbt", "method": "api-token", "credentials": {
-            "instanceUrl": emu.base_url(), "accountId": emu.account_id().to_string(), "apiToken": emu.admin_token()}}))
-        .await;
-    let connection = conn.body["appConnection"]["id"]
-        .as_str()
-        .expect("connection")
-        .to_string();
-    let mut rig = Rig {
-        app,
-        emu,
-        project,
-        connection,
-    };
+    let mut rig = attach(db, &key, &first.base).await;
     let id = rig.rotation("survivor", "SURVIVOR").await;
-    let _ = first.child.kill();
-    let _ = first.child.wait();
+    first.kill();
 
     for step in ["lease", "intent", "issued", "persisted", "committed"] {
-        let (mut paused, lines) = start(&rig.app.db, &key, Some(step));
+        let mut paused = spawn_rotad(&rig.app.db, &key, &[("ROTAD_TEST_PAUSE_AT", step)]);
         wait_ready(&paused.base).await;
         rig.app.base = paused.base.clone();
         let http = rig.app.http.clone();
@@ -148,7 +36,7 @@ async fn killed_at_every_engine_step_recovers() {
         let marker = format!("paused at {step}");
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            match lines.try_recv() {
+            match paused.lines.try_recv() {
                 Ok(line) if line.contains(&marker) => break,
                 Ok(line) => eprintln!("rotad: {line}"),
                 Err(_) if !hanging.is_finished() && Instant::now() < deadline => {
@@ -162,11 +50,10 @@ async fn killed_at_every_engine_step_recovers() {
                 _ => {}
             }
         }
-        paused.child.kill().expect("SIGKILL");
-        let _ = paused.child.wait();
+        paused.kill(); // SIGKILL
         hanging.abort();
 
-        let (mut restarted, _) = start(&rig.app.db, &key, None);
+        let restarted = spawn_rotad(&rig.app.db, &key, &[]);
         wait_ready(&restarted.base).await;
         rig.app.base = restarted.base.clone();
         // Recovery runs at start and every few seconds; the dead lease expires after 2 s.
@@ -212,7 +99,6 @@ async fn killed_at_every_engine_step_recovers() {
         }
         rig.assert_invariants(&id, "SURVIVOR", "survivor-token")
             .await;
-        let _ = restarted.child.kill();
-        let _ = restarted.child.wait();
+        drop(restarted);
     }
 }

@@ -90,6 +90,26 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Runs one statement directly on the database (tests only: to make rotations due).
+    pub async fn execute(&self, sql: &str) {
+        match self {
+            TestDb::Sqlite { .. } => {
+                let pool = sqlx::SqlitePool::connect(&self.url())
+                    .await
+                    .expect("connect");
+                sqlx::query(sql).execute(&pool).await.expect("execute");
+                pool.close().await;
+            }
+            TestDb::Postgres { .. } => {
+                let pool = sqlx::PgPool::connect(&self.url()).await.expect("connect");
+                sqlx::query(sql).execute(&pool).await.expect("execute");
+                pool.close().await;
+            }
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let TestDb::Postgres { admin_url, name } = self {
@@ -121,6 +141,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub token: String,
     pub org_id: String,
+    /// What the in-process server was started with (for restarts).
+    pub args: ServeArgs,
 }
 
 pub struct Answer {
@@ -132,9 +154,16 @@ pub struct Answer {
 impl TestApp {
     /// A bootstrapped server with an admin token.
     pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// [`TestApp::spawn`] with settings changed by `configure`.
+    pub async fn spawn_with(configure: impl FnOnce(&mut ServeArgs)) -> TestApp {
         let db = TestDb::new().await;
         let key = RootKey::generate_base64();
-        let mut app = Self::start_on(db, key).await;
+        let mut args = Self::args(&db, &key);
+        configure(&mut args);
+        let mut app = Self::start_with(db, key, &args).await;
         let boot = app
             .call(
                 Method::POST,
@@ -162,10 +191,8 @@ impl TestApp {
         args
     }
 
-    pub async fn start_on(db: TestDb, key: String) -> TestApp {
-        let server = Server::start(&Self::args(&db, &key))
-            .await
-            .expect("server starts");
+    pub async fn start_with(db: TestDb, key: String, args: &ServeArgs) -> TestApp {
+        let server = Server::start(args).await.expect("server starts");
         TestApp {
             base: server.url(),
             server: Some(server),
@@ -177,6 +204,7 @@ impl TestApp {
                 .expect("client"),
             token: String::new(),
             org_id: String::new(),
+            args: args.clone(),
         }
     }
 
@@ -184,6 +212,14 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             server.stop().await.expect("server stops");
         }
+    }
+
+    /// Stops the in-process server (if running) and starts it again on the same database.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let server = Server::start(&self.args).await.expect("server restarts");
+        self.base = server.url();
+        self.server = Some(server);
     }
 
     pub async fn call(

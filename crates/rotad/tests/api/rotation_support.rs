@@ -17,7 +17,12 @@ pub struct Rig {
 
 impl Rig {
     pub async fn new() -> Rig {
-        let app = TestApp::spawn().await;
+        Self::with(|_| {}).await
+    }
+
+    /// A rig whose server has settings changed by `configure`.
+    pub async fn with(configure: impl FnOnce(&mut rotad::config::ServeArgs)) -> Rig {
+        let app = TestApp::spawn_with(configure).await;
         let emu = dbt_cloud_emulator::spawn(EmulatorConfig::default())
             .await
             .expect("emulator");

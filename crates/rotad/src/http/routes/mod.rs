@@ -6,3 +6,4 @@ pub mod identities;
 pub mod projects;
 pub mod rotations;
 pub mod secrets;
+pub mod webhooks;

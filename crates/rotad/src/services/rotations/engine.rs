@@ -5,8 +5,6 @@
 //! credential for revocation. A crash at any step leaves an intent that recovery either
 //! resumes (credential stored) or sweeps (orphans found at the provider are revoked).
 
-use std::collections::HashSet;
-
 use serde_json::json;
 
 use super::{failure_message, not_found, App, DBT_TYPE, IN_PROGRESS};
@@ -29,8 +27,6 @@ async fn pause_point(step: &str) {
         std::future::pending::<()>().await;
     }
 }
-/// Orphan sweeps look this far before an intent's start, for clock skew.
-const SWEEP_SKEW_MS: i64 = 5 * 60_000;
 
 /// Who asked for a rotation.
 #[derive(Debug, Clone)]
@@ -76,6 +72,7 @@ impl App {
         let fail = |message: String| ProviderError {
             message,
             ambiguous: false,
+            kind: crate::providers::FailureKind::Other,
         };
         let connection = self
             .store
@@ -124,9 +121,22 @@ impl App {
                 },
             );
         }
+        self.rotate_claimed(rotation_id, &owner, trigger).await
+    }
+
+    /// Rotates once under a lease `owner` already holds (the scheduler's claim, or
+    /// [`App::rotate`]'s), then releases it.
+    pub async fn rotate_claimed(
+        &self,
+        rotation_id: &str,
+        owner: &str,
+        trigger: Trigger,
+    ) -> std::result::Result<RotationRow, RotateError> {
         pause_point("lease").await;
-        let outcome = self.rotate_leased(rotation_id, &owner, &trigger).await;
-        if let Err(e) = self.store.release_lease(rotation_id, &owner).await {
+        let started = std::time::Instant::now();
+        let outcome = self.rotate_leased(rotation_id, owner, &trigger).await;
+        crate::metrics::global().rotation(outcome.is_ok(), started.elapsed());
+        if let Err(e) = self.store.release_lease(rotation_id, owner).await {
             tracing::warn!(rotation_id, error = %e, "could not release rotation lease; it will expire");
         }
         // Displaced tokens (after a success) and swept orphans (after an ambiguous failure)
@@ -151,7 +161,7 @@ impl App {
             serde_json::from_str(&row.parameters).map_err(|e| Error::Unexpected(e.into()))?;
         let provider = match self.provider_for(&row.connection_id, &parameters).await {
             Ok(p) => p,
-            Err(e) => return Err(self.fail(&row, owner, trigger, &e.message).await),
+            Err(e) => return Err(self.fail(&row, owner, trigger, &e).await),
         };
         let started = now_ms();
         let intent = IntentRow {
@@ -176,14 +186,14 @@ impl App {
                     // The token may exist: find and revoke it now rather than lose track of it.
                     if let Err(sweep) = self.sweep_intent(&provider, &intent).await {
                         tracing::warn!(rotation_id, error = %sweep, "sweep after an ambiguous create failed; recovery will retry");
-                        return Err(self.fail(&row, owner, trigger, &e.message).await);
+                        return Err(self.fail(&row, owner, trigger, &e).await);
                     }
                 }
                 self.store
                     .delete_intent(&intent.id)
                     .await
                     .map_err(Error::from)?;
-                return Err(self.fail(&row, owner, trigger, &e.message).await);
+                return Err(self.fail(&row, owner, trigger, &e).await);
             }
         };
         pause_point("issued").await;
@@ -212,7 +222,7 @@ impl App {
     }
 
     /// Step 4: publish `credential` in the inactive slot, flip, queue the displaced one.
-    async fn commit(
+    pub(super) async fn commit(
         &self,
         row: &RotationRow,
         owner: &str,
@@ -277,6 +287,8 @@ impl App {
             intent_id: intent_id.to_string(),
         };
         self.store.commit_rotation(&commit).await?;
+        self.secrets_modified(&row.project_id, &row.env_id, &row.folder_id)
+            .await;
         Ok(())
     }
 
@@ -286,9 +298,9 @@ impl App {
         row: &RotationRow,
         owner: &str,
         trigger: &Trigger,
-        inner: &str,
+        error: &ProviderError,
     ) -> RotateError {
-        let message = failure_message(inner);
+        let message = failure_message(&error.message);
         let now = now_ms();
         let sealed = match self.rotation_key(&row.project_id).await {
             Ok(key) => key.seal_str(&format!("{}:message", row.id), &message),
@@ -304,9 +316,20 @@ impl App {
             next_rotation_at: if trigger.final_attempt {
                 schedule.next(row.last_rotated_at, false, now)
             } else {
-                row.next_rotation_at
+                // The scheduler's next attempt of this episode, with backoff and jitter.
+                Some(
+                    now + super::schedule::retry_delay_ms(
+                        row.failed_attempts + 1,
+                        self.settings.scheduler_poll_ms,
+                    ),
+                )
             },
-            failed_attempts: row.failed_attempts + 1,
+            // A failed episode ends here; the next one gets its full attempts.
+            failed_attempts: if trigger.final_attempt {
+                0
+            } else {
+                row.failed_attempts + 1
+            },
             job_id: trigger.job_id.clone(),
         };
         if let Err(e) = self.store.record_rotation_failure(&failure).await {
@@ -319,6 +342,12 @@ impl App {
         };
         self.audit_rotation(row, trigger, "failed", Some(status_message))
             .await;
+        // One alert per failure episode, as soon as it starts: every manual failure, and the
+        // first failed attempt of a scheduled episode (whether its retries succeed or not).
+        if trigger.manual || row.failed_attempts == 0 {
+            self.rotation_failed_event(row, trigger.manual, &error.kind.alert_text(&error.message))
+                .await;
+        }
         RotateError::Failed(message)
     }
 
@@ -347,208 +376,6 @@ impl App {
         );
         self.audit_platform(&row.org_id, Some(&row.project_id), event)
             .await;
-    }
-
-    /// Every credential id held in a slot by a rotation on `connection_id`.
-    async fn known_ids(&self, connection_id: &str) -> Result<HashSet<i64>> {
-        let mut known = HashSet::new();
-        for r in self
-            .store
-            .list_rotations_by_connection(connection_id)
-            .await?
-        {
-            let key = self.rotation_key(&r.project_id).await?;
-            known.extend(self.open_slots(&key, &r)?.into_iter().map(|c| c.token_id));
-        }
-        Ok(known)
-    }
-
-    /// Queues every live credential an intent may have created and no slot holds.
-    pub(crate) async fn sweep_intent(
-        &self,
-        provider: &dyn RotationProvider,
-        intent: &IntentRow,
-    ) -> Result<usize> {
-        let known = self.known_ids(&intent.connection_id).await?;
-        let orphans = provider
-            .find_orphans(
-                &intent.token_name,
-                intent.started_at - SWEEP_SKEW_MS,
-                &known,
-            )
-            .await
-            .map_err(|e| Error::Internal(e.message))?;
-        let now = now_ms();
-        let rows: Vec<RevocationRow> = orphans
-            .iter()
-            .map(|id| RevocationRow {
-                id: new_id(),
-                rotation_id: intent.rotation_id.clone(),
-                connection_id: intent.connection_id.clone(),
-                credential_id: id.to_string(),
-                attempts: 0,
-                next_attempt_at: now,
-                last_error: None,
-                created_at: now,
-            })
-            .collect();
-        self.store.enqueue_revocations(&rows).await?;
-        Ok(rows.len())
-    }
-
-    /// Recovery: resumes or sweeps every intent left by a crash. Returns how many it settled.
-    pub async fn recover(&self) -> Result<usize> {
-        let mut settled = 0;
-        for intent in self.store.list_intents().await? {
-            match self.recover_intent(&intent).await {
-                Ok(true) => settled += 1,
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::warn!(intent = %intent.id, error = %e, "could not recover rotation intent; will retry")
-                }
-            }
-        }
-        self.work_revocations(None).await;
-        Ok(settled)
-    }
-
-    async fn recover_intent(&self, intent: &IntentRow) -> Result<bool> {
-        let owner = self.lease_owner();
-        let now = now_ms();
-        let rotation = self.store.get_rotation(&intent.rotation_id).await?;
-        if rotation.is_some()
-            && !self
-                .store
-                .acquire_lease(
-                    &intent.rotation_id,
-                    &owner,
-                    now,
-                    now + self.settings.lease_ms,
-                )
-                .await?
-        {
-            return Ok(false); // In flight on a live executor.
-        }
-        if rotation.is_none() && now - intent.created_at < self.settings.lease_ms {
-            return Ok(false); // A creation may still be in flight.
-        }
-        let result = self.settle_intent(intent, rotation.as_ref(), &owner).await;
-        if rotation.is_some() {
-            self.store
-                .release_lease(&intent.rotation_id, &owner)
-                .await?;
-        }
-        result.map(|_| true)
-    }
-
-    async fn settle_intent(
-        &self,
-        intent: &IntentRow,
-        rotation: Option<&RotationRow>,
-        owner: &str,
-    ) -> Result<()> {
-        let key = self.rotation_key(&intent.project_id).await?;
-        let credential: Option<Credential> = match &intent.credential {
-            Some(sealed) => Some(
-                serde_json::from_str(&key.open_str(&format!("{}:credential", intent.id), sealed)?)
-                    .map_err(|e| Error::Unexpected(e.into()))?,
-            ),
-            None => None,
-        };
-        match (rotation, credential) {
-            (Some(row), Some(credential)) => {
-                let held = self
-                    .open_slots(&key, row)?
-                    .iter()
-                    .any(|c| c.token_id == credential.token_id);
-                if held {
-                    self.store.delete_intent(&intent.id).await?;
-                } else {
-                    let trigger = Trigger {
-                        manual: row.is_last_rotation_manual,
-                        job_id: Some(format!("recovery-{}", intent.id)),
-                        final_attempt: true,
-                    };
-                    self.commit(row, owner, &intent.id, credential, &trigger)
-                        .await?;
-                    tracing::info!(rotation_id = %row.id, "recovery published a credential issued before a crash");
-                }
-            }
-            (_, credential) => {
-                let parameters = DbtParameters {
-                    token_name: intent.token_name.clone(),
-                    permission_grants: Vec::new(),
-                };
-                let provider = self
-                    .provider_for(&intent.connection_id, &parameters)
-                    .await
-                    .map_err(|e| Error::Internal(e.message))?;
-                let mut swept = self.sweep_intent(&provider, intent).await?;
-                if let (None, Some(c)) = (rotation, credential) {
-                    // A creation that never committed: its credential belongs to nobody.
-                    let now = now_ms();
-                    self.store
-                        .enqueue_revocations(&[RevocationRow {
-                            id: new_id(),
-                            rotation_id: intent.rotation_id.clone(),
-                            connection_id: intent.connection_id.clone(),
-                            credential_id: c.token_id.to_string(),
-                            attempts: 0,
-                            next_attempt_at: now,
-                            last_error: None,
-                            created_at: now,
-                        }])
-                        .await?;
-                    swept += 1;
-                }
-                self.store.delete_intent(&intent.id).await?;
-                tracing::info!(intent = %intent.id, swept, "recovery swept an unfinished issuance");
-            }
-        }
-        Ok(())
-    }
-
-    /// Works the revocation queue (of one rotation, or everything due). Failures stay queued
-    /// with a growing delay; nothing is dropped.
-    pub async fn work_revocations(&self, rotation_id: Option<&str>) {
-        let rows = match rotation_id {
-            Some(id) => self.store.revocations_of(id).await,
-            None => self.store.due_revocations(now_ms(), 100).await,
-        };
-        let rows = match rows {
-            Ok(rows) => rows,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read the revocation queue");
-                return;
-            }
-        };
-        let empty = DbtParameters {
-            token_name: String::new(),
-            permission_grants: Vec::new(),
-        };
-        for row in rows {
-            let outcome = match (
-                self.provider_for(&row.connection_id, &empty).await,
-                row.credential_id.parse::<i64>(),
-            ) {
-                (Ok(provider), Ok(id)) => provider.revoke(id).await.map_err(|e| e.message),
-                (Err(e), _) => Err(e.message),
-                (_, Err(_)) => Err("unreadable credential id".to_string()),
-            };
-            let stored = match outcome {
-                Ok(()) => self.store.delete_revocation(&row.id).await,
-                Err(message) => {
-                    let delay = 1000 * 2i64.saturating_pow(row.attempts.clamp(0, 8) as u32);
-                    tracing::warn!(revocation = %row.id, attempts = row.attempts + 1, "revocation failed; will retry");
-                    self.store
-                        .defer_revocation(&row.id, now_ms() + delay.min(300_000), &message)
-                        .await
-                }
-            };
-            if let Err(e) = stored {
-                tracing::warn!(revocation = %row.id, error = %e, "could not update the revocation queue");
-            }
-        }
     }
 }
 

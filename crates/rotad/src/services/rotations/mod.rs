@@ -2,6 +2,7 @@
 
 mod engine;
 mod manage;
+mod recovery;
 pub mod schedule;
 
 use serde::{Deserialize, Serialize};

@@ -79,6 +79,17 @@ impl Schedule {
     }
 }
 
+/// Delay before attempt `attempt + 1` of a failure episode: `base` (at least 1 s) doubled per
+/// failed attempt, capped at 10 minutes, plus up to 25 % jitter so replicas and many failing
+/// rotations do not retry in step.
+pub fn retry_delay_ms(attempt: i64, base_ms: i64) -> i64 {
+    let base = base_ms.max(1000);
+    let exponent = attempt.clamp(1, 20) - 1;
+    let delay = base.saturating_mul(1i64 << exponent).min(600_000);
+    let jitter = rand::random::<f64>() * 0.25;
+    delay + (delay as f64 * jitter) as i64
+}
+
 fn at_time(day: DateTime<Utc>, hours: u32, minutes: u32, seconds: u32) -> DateTime<Utc> {
     day.date_naive()
         .and_hms_opt(hours.min(23), minutes.min(59), seconds)
@@ -147,6 +158,15 @@ mod tests {
             s.next(0, false, ms("2025-01-01T10:00:00Z")),
             Some(ms("2025-01-02T02:00:00Z"))
         );
+    }
+
+    #[test]
+    fn retries_grow_and_are_capped() {
+        let first = retry_delay_ms(1, 200);
+        assert!((1000..=1250).contains(&first), "{first}");
+        let second = retry_delay_ms(2, 200);
+        assert!((2000..=2500).contains(&second), "{second}");
+        assert!(retry_delay_ms(50, 5000) <= 750_000);
     }
 
     #[test]

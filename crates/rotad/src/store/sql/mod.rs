@@ -10,6 +10,7 @@ mod connections;
 mod identities;
 mod projects;
 mod rotations;
+mod scheduling;
 mod secrets;
 
 use std::path::Path;
@@ -27,11 +28,15 @@ use super::{MetaStore, Store, StoreError, StoreResult};
 /// What differs between the backends.
 pub trait Dialect: Database {
     const NAME: &'static str;
+    /// Appended to a `SELECT` that picks rows to claim: PostgreSQL skips rows another
+    /// transaction is claiming; SQLite has one writer, so a conditional `UPDATE` is enough.
+    const SKIP_LOCKED: &'static str;
     fn rows_affected(result: &Self::QueryResult) -> u64;
 }
 
 impl Dialect for Sqlite {
     const NAME: &'static str = "sqlite";
+    const SKIP_LOCKED: &'static str = "";
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }
@@ -39,6 +44,7 @@ impl Dialect for Sqlite {
 
 impl Dialect for Postgres {
     const NAME: &'static str = "postgres";
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }
@@ -180,7 +186,9 @@ where
         + super::SecretStore
         + super::AuditStore
         + super::ConnectionStore
-        + super::RotationStore,
+        + super::RotationStore
+        + super::SchedulerStore
+        + super::WebhookStore,
 {
     fn backend(&self) -> &'static str {
         <DB as Dialect>::NAME

@@ -7,13 +7,14 @@ use crate::store::{
     SecretRow, SecretVersionRow, SecretWrite, StoreError, StoreResult,
 };
 
-const ROTATION_COLS: &str = "id, org_id, project_id, env_id, folder_id, connection_id, name, \
+pub(super) const ROTATION_COLS: &str =
+    "id, org_id, project_id, env_id, folder_id, connection_id, name, \
      description, rotation_type, parameters, secrets_mapping, credentials, active_index, \
      is_auto_rotation_enabled, rotation_interval, rotate_at_hours, rotate_at_minutes, \
      rotation_status, last_rotation_attempted_at, last_rotated_at, last_rotation_job_id, \
      last_rotation_message, next_rotation_at, is_last_rotation_manual, failed_attempts, \
      lease_owner, lease_expires_at, created_at, updated_at";
-const INTENT_COLS: &str =
+pub(super) const INTENT_COLS: &str =
     "id, rotation_id, project_id, connection_id, token_name, started_at, credential, created_at";
 const REVOCATION_COLS: &str = "id, rotation_id, connection_id, credential_id, attempts, \
      next_attempt_at, last_error, created_at";

@@ -1,0 +1,190 @@
+//! The scheduler: claims due auto-rotations under leases and runs them through the same
+//! engine call as `rotate-secrets`, with bounded concurrency (DESIGN.md, "Scheduling").
+//!
+//! Every replica runs one. A claim is a lease in the store (`FOR UPDATE SKIP LOCKED` on
+//! PostgreSQL), so a rotation runs on one executor at a time across replicas; a dead
+//! replica's leases expire and another one takes the rotations over. A claimed rotation that
+//! a dead executor left mid-flight is settled first (its persisted token published, anything
+//! else swept), so a takeover never mints a token that was already minted.
+//!
+//! Failures retry with exponential backoff and jitter (the engine records the next attempt);
+//! the last of `ROTAD_ROTATION_MAX_ATTEMPTS` marks the rotation failed, alerts, and schedules
+//! the next episode as upstream does. Nothing is ever claimed that is not due, so a restart
+//! causes no rotation (I5).
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::services::rotations::{RotateError, Trigger};
+use crate::services::webhooks::deliver_due;
+use crate::services::AppState;
+use crate::store::RotationRow;
+use crate::time::now_ms;
+
+/// How long SIGTERM waits for in-flight rotations before handing them back.
+const DRAIN_GRACE: Duration = Duration::from_secs(20);
+/// Webhook deliveries sent per pass.
+const DELIVERY_BATCH: i64 = 50;
+
+/// The job id a scheduled attempt records, as upstream names its queue jobs.
+pub fn job_id(rotation_id: &str) -> String {
+    format!("secret-rotation-v2-rotate-{rotation_id}")
+}
+
+/// Runs until `shutdown`: then stops claiming, lets in-flight rotations finish for up to
+/// [`DRAIN_GRACE`], and hands back (releases) the leases of any still running.
+pub async fn run(app: AppState, concurrency: usize, shutdown: CancellationToken) {
+    let poll = Duration::from_millis(app.settings.scheduler_poll_ms.max(1) as u64);
+    let owner = app.lease_owner();
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let running: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let mut tasks = JoinSet::new();
+    tokio::spawn(webhook_loop(app.clone(), poll, shutdown.clone()));
+    tracing::info!(
+        poll_ms = poll.as_millis() as u64,
+        concurrency,
+        "scheduler started"
+    );
+    loop {
+        // Claim as long as there is room and work; then wait for the next tick.
+        loop {
+            while tasks.try_join_next().is_some() {}
+            let mut held = Vec::new();
+            while let Ok(p) = permits.clone().try_acquire_owned() {
+                held.push(p);
+            }
+            if held.is_empty() {
+                // Full: wait for a slot (or shutdown) and look again.
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tasks.join_next() => continue,
+                }
+            }
+            let now = now_ms();
+            let claimed = match app
+                .store
+                .claim_due_rotations(now, &owner, now + app.settings.lease_ms, held.len() as i64)
+                .await
+            {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::warn!(error = %e, "scheduler: cannot claim due rotations; will retry");
+                    Vec::new()
+                }
+            };
+            let full_batch = claimed.len() == held.len();
+            for (row, permit) in claimed.into_iter().zip(held.drain(..)) {
+                let app = app.clone();
+                let owner = owner.clone();
+                let running = running.clone();
+                if let Ok(mut r) = running.lock() {
+                    r.insert(row.id.clone());
+                }
+                tasks.spawn(async move {
+                    let id = row.id.clone();
+                    run_claimed(&app, row, &owner).await;
+                    if let Ok(mut r) = running.lock() {
+                        r.remove(&id);
+                    }
+                    drop(permit);
+                });
+            }
+            if !full_batch || shutdown.is_cancelled() {
+                break;
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(poll) => {}
+        }
+    }
+    drain(&app, &owner, tasks, running).await;
+}
+
+/// Waits for in-flight rotations, then releases the leases of those that did not finish so
+/// another replica (or the next start) takes them over at once instead of after expiry.
+async fn drain(
+    app: &AppState,
+    owner: &str,
+    mut tasks: JoinSet<()>,
+    running: Arc<Mutex<HashSet<String>>>,
+) {
+    let finished = tokio::time::timeout(DRAIN_GRACE, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if finished.is_ok() {
+        tracing::info!("scheduler stopped");
+        return;
+    }
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+    let left: Vec<String> = running
+        .lock()
+        .map(|r| r.iter().cloned().collect())
+        .unwrap_or_default();
+    for id in &left {
+        if let Err(e) = app.store.release_lease(id, owner).await {
+            tracing::warn!(rotation_id = %id, error = %e, "cannot hand back a rotation lease; it will expire");
+        }
+    }
+    tracing::warn!(
+        handed_back = left.len(),
+        "scheduler stopped; unfinished rotations handed back"
+    );
+}
+
+/// One claimed rotation: settle what a dead executor left, else rotate.
+async fn run_claimed(app: &AppState, row: RotationRow, owner: &str) {
+    match app.resume_claimed(&row, owner).await {
+        Ok(true) => {
+            // The interrupted attempt's token is now published: that was this due rotation.
+            if let Err(e) = app.store.release_lease(&row.id, owner).await {
+                tracing::warn!(rotation_id = %row.id, error = %e, "cannot release a rotation lease; it will expire");
+            }
+            app.work_revocations(Some(&row.id)).await;
+            return;
+        }
+        Ok(false) => {}
+        Err(e) => {
+            // Settling needs dbt; leave the lease to expire and try again later.
+            tracing::warn!(rotation_id = %row.id, error = %e, "cannot settle an interrupted rotation; will retry");
+            return;
+        }
+    }
+    let attempt = row.failed_attempts + 1;
+    let trigger = Trigger {
+        manual: false,
+        job_id: Some(job_id(&row.id)),
+        final_attempt: attempt >= i64::from(app.settings.rotation_max_attempts),
+    };
+    match app.rotate_claimed(&row.id, owner, trigger).await {
+        Ok(_) => tracing::info!(rotation_id = %row.id, "scheduled rotation succeeded"),
+        Err(RotateError::Failed(_)) => {
+            tracing::warn!(rotation_id = %row.id, attempt, "scheduled rotation failed")
+        }
+        Err(e) => {
+            tracing::warn!(rotation_id = %row.id, error = %e, "scheduled rotation could not run")
+        }
+    }
+}
+
+/// Works the webhook outbox every tick (and right away while a batch came back full).
+async fn webhook_loop(app: AppState, poll: Duration, shutdown: CancellationToken) {
+    let tick = poll.min(Duration::from_secs(1));
+    loop {
+        let sent = deliver_due(&app, DELIVERY_BATCH).await;
+        if sent as i64 >= DELIVERY_BATCH {
+            continue;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(tick) => {}
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! Webhooks per project, environment and secret path (`/api/v1/webhooks`), as upstream.
+//!
+//! Events: `secrets.modified` on every secret write (rotation commits included) and
+//! `secrets.rotation-failed` at the end of every failure episode. The URL and the signing key
+//! are sealed at rest; the key is never returned and neither reaches a log line.
+
+mod delivery;
+
+pub use delivery::{deliver_due, signature_header};
+
+use serde_json::json;
+
+use super::audit::Event;
+use super::authz::{Action, Subject};
+use super::projects::normalize_path;
+use super::{new_id, App, Ctx};
+use crate::error::{Error, Result};
+use crate::store::{Environment, WebhookRow};
+use crate::time::now_ms;
+
+pub const GENERAL: &str = "general";
+
+#[derive(Debug, Clone)]
+pub struct CreateWebhook {
+    pub project_id: String,
+    pub environment: String,
+    pub secret_path: Option<String>,
+    pub webhook_url: String,
+    pub webhook_secret_key: Option<String>,
+    pub webhook_type: Option<String>,
+}
+
+/// A webhook as the API shows it (never its key).
+#[derive(Debug, Clone)]
+pub struct WebhookView {
+    pub row: WebhookRow,
+    pub url: String,
+    pub environment: Environment,
+}
+
+fn webhook_not_found(id: &str) -> Error {
+    Error::not_found(format!("Webhook with ID '{id}' not found"))
+}
+
+/// Whether an event at `event_path` concerns a webhook on `webhook_path`: the same folder, or
+/// any folder below a path ending in `/**`.
+pub fn path_matches(webhook_path: &str, event_path: &str) -> bool {
+    match webhook_path.strip_suffix("/**") {
+        Some(prefix) => {
+            let prefix = prefix.trim_end_matches('/');
+            prefix.is_empty()
+                || event_path == prefix
+                || event_path.starts_with(&format!("{prefix}/"))
+        }
+        None => webhook_path == event_path,
+    }
+}
+
+fn clean_path(path: Option<&str>) -> Result<String> {
+    let raw = path.map(str::trim).unwrap_or("/");
+    let (base, glob) = match raw.strip_suffix("/**") {
+        Some(base) => (base, true),
+        None => (raw, false),
+    };
+    let base = normalize_path(Some(base))
+        .ok_or_else(|| Error::invalid(&["secretPath"], "Invalid secret path"))?;
+    Ok(match (glob, base.as_str()) {
+        (true, "/") => "/**".to_string(),
+        (true, _) => format!("{base}/**"),
+        (false, _) => base,
+    })
+}
+
+impl App {
+    /// The SSRF rule of dbt instance URLs, for webhook URLs: `https://` to public addresses
+    /// only, unless internal connections are allowed; never credentials in the URL.
+    pub(crate) async fn check_webhook_url(&self, raw: &str) -> Result<url::Url> {
+        let invalid = || Error::bad_request("Invalid webhook URL");
+        let url = url::Url::parse(raw.trim()).map_err(|_| invalid())?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(invalid());
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(Error::bad_request(
+                "URLs with user credentials (e.g., user:pass@) are not allowed",
+            ));
+        }
+        dbt_client::validate_instance_url(
+            url.as_str(),
+            self.settings.allow_internal_ip_connections,
+        )
+        .await
+        .map_err(|e| match e {
+            dbt_client::DbtError::Blocked { message } => Error::bad_request(message),
+            _ if url.scheme() == "http" => {
+                Error::bad_request("Invalid webhook URL (only https:// is allowed)")
+            }
+            _ => invalid(),
+        })?;
+        Ok(url)
+    }
+
+    async fn environment_of(&self, project_id: &str, env: &str) -> Result<Environment> {
+        self.store
+            .list_environments(project_id)
+            .await?
+            .into_iter()
+            .find(|e| e.slug == env.trim() || e.id == env)
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "Environment with slug '{}' in project with ID {project_id} not found",
+                    env.trim()
+                ))
+            })
+    }
+
+    async fn webhook_view(&self, row: WebhookRow) -> Result<WebhookView> {
+        let key = self.rotation_key(&row.project_id).await?;
+        let url = key.open_str(&format!("{}:url", row.id), &row.url)?;
+        let environment = self.environment_of(&row.project_id, &row.env_id).await?;
+        Ok(WebhookView {
+            row,
+            url,
+            environment,
+        })
+    }
+
+    /// A webhook the caller may `action` on.
+    async fn authorized_webhook(&self, ctx: &Ctx, id: &str, action: Action) -> Result<WebhookRow> {
+        let row = self
+            .store
+            .get_webhook(id)
+            .await?
+            .ok_or_else(|| webhook_not_found(id))?;
+        self.authorize(ctx, &row.project_id, Subject::Webhooks, action)
+            .await
+            .map_err(|e| match e {
+                Error::NotFound(_) => webhook_not_found(id),
+                other => other,
+            })?;
+        Ok(row)
+    }
+
+    pub async fn create_webhook(&self, ctx: &Ctx, input: CreateWebhook) -> Result<WebhookView> {
+        let project = self
+            .authorize(ctx, &input.project_id, Subject::Webhooks, Action::Create)
+            .await?;
+        let kind = input.webhook_type.as_deref().unwrap_or(GENERAL);
+        if kind != GENERAL {
+            return Err(Error::invalid(
+                &["type"],
+                "Only the \"general\" webhook type is supported",
+            ));
+        }
+        let environment = self.environment_of(&project.id, &input.environment).await?;
+        let secret_path = clean_path(input.secret_path.as_deref())?;
+        let url = self.check_webhook_url(&input.webhook_url).await?;
+        let key = self.rotation_key(&project.id).await?;
+        let id = new_id();
+        let now = now_ms();
+        let row = WebhookRow {
+            url: key.seal_str(&format!("{id}:url"), url.as_str()),
+            secret_key: input
+                .webhook_secret_key
+                .as_deref()
+                .filter(|k| !k.is_empty())
+                .map(|k| key.seal_str(&format!("{id}:secret-key"), k)),
+            id,
+            project_id: project.id.clone(),
+            env_id: environment.id.clone(),
+            secret_path,
+            webhook_type: kind.to_string(),
+            is_disabled: false,
+            last_status: None,
+            last_run_error_message: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store.create_webhook(&row).await?;
+        self.audit(
+            ctx,
+            Some(&project.id),
+            Event::new(
+                "create-webhook",
+                json!({"webhookId": row.id, "environment": environment.slug,
+                       "secretPath": row.secret_path, "isDisabled": false}),
+            ),
+        )
+        .await;
+        self.webhook_view(row).await
+    }
+
+    pub async fn list_webhooks(
+        &self,
+        ctx: &Ctx,
+        project_id: &str,
+        environment: Option<&str>,
+        secret_path: Option<&str>,
+    ) -> Result<Vec<WebhookView>> {
+        let project = self
+            .authorize(ctx, project_id, Subject::Webhooks, Action::Read)
+            .await?;
+        let env_id = match environment.filter(|e| !e.trim().is_empty()) {
+            Some(env) => Some(self.environment_of(&project.id, env).await?.id),
+            None => None,
+        };
+        let path = match secret_path.filter(|p| !p.trim().is_empty()) {
+            Some(p) => Some(clean_path(Some(p))?),
+            None => None,
+        };
+        let mut out = Vec::new();
+        for row in self
+            .store
+            .list_webhooks(&project.id, env_id.as_deref())
+            .await?
+        {
+            if path.as_ref().is_none_or(|p| *p == row.secret_path) {
+                out.push(self.webhook_view(row).await?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn set_webhook_disabled(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        disabled: bool,
+    ) -> Result<WebhookView> {
+        let row = self.authorized_webhook(ctx, id, Action::Edit).await?;
+        self.store
+            .set_webhook_disabled(id, disabled, now_ms())
+            .await?;
+        self.audit(
+            ctx,
+            Some(&row.project_id),
+            Event::new(
+                "update-webhook-status",
+                json!({"webhookId": id, "isDisabled": disabled}),
+            ),
+        )
+        .await;
+        let row = self
+            .store
+            .get_webhook(id)
+            .await?
+            .ok_or_else(|| webhook_not_found(id))?;
+        self.webhook_view(row).await
+    }
+
+    pub async fn delete_webhook(&self, ctx: &Ctx, id: &str) -> Result<WebhookView> {
+        let row = self.authorized_webhook(ctx, id, Action::Delete).await?;
+        let view = self.webhook_view(row).await?;
+        self.store.delete_webhook(id).await?;
+        self.audit(
+            ctx,
+            Some(&view.row.project_id),
+            Event::new("delete-webhook", json!({"webhookId": id})),
+        )
+        .await;
+        Ok(view)
+    }
+
+    /// Sends a `test` event now and records the outcome on the webhook.
+    pub async fn test_webhook(&self, ctx: &Ctx, id: &str) -> Result<WebhookView> {
+        let row = self.authorized_webhook(ctx, id, Action::Edit).await?;
+        let view = self.webhook_view(row).await?;
+        let payload = json!({
+            "event": "test",
+            "project": {
+                "workspaceId": view.row.project_id,
+                "projectId": view.row.project_id,
+                "environment": view.environment.slug,
+                "secretPath": view.row.secret_path,
+            },
+            "timestamp": now_ms(),
+        });
+        let outcome = self.send_webhook(&view.row, &payload.to_string()).await;
+        let error = outcome.as_ref().err().map(String::as_str);
+        self.store
+            .set_webhook_result(
+                id,
+                if error.is_none() { "success" } else { "failed" },
+                error,
+                now_ms(),
+            )
+            .await?;
+        let row = self
+            .store
+            .get_webhook(id)
+            .await?
+            .ok_or_else(|| webhook_not_found(id))?;
+        self.webhook_view(row).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        assert!(path_matches("/", "/"));
+        assert!(!path_matches("/", "/app"));
+        assert!(path_matches("/**", "/app/x"));
+        assert!(path_matches("/app/**", "/app"));
+        assert!(path_matches("/app/**", "/app/db"));
+        assert!(!path_matches("/app/**", "/application"));
+        assert_eq!(
+            clean_path(Some("app//db/")).ok(),
+            Some("/app/db".to_string())
+        );
+        assert_eq!(clean_path(Some("/**")).ok(), Some("/**".to_string()));
+        assert!(clean_path(Some("/a/../b")).is_err());
+    }
+}
