@@ -181,3 +181,39 @@ async fn identities_are_listed_and_deleted_with_their_tokens() {
     assert_envelope(&app.get(&format!("/api/v1/identities/{id}")).await, 404);
     assert_envelope(&app.get("/api/v1/identities/not-a-uuid").await, 422);
 }
+
+#[tokio::test]
+async fn trusted_ips_are_addresses_or_ranges() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .post(
+            "/api/v1/identities",
+            json!({"name": "ci", "organizationId": app.org_id, "role": "member"}),
+        )
+        .await;
+    let id = res.body["identity"]["id"].as_str().expect("id").to_string();
+    let path = format!("/api/v1/auth/universal-auth/identities/{id}");
+    for bad in [
+        json!([null]),
+        json!(1.5),
+        json!([{"ipAddress": "10.0.0.0/33"}]),
+        json!([{"ipAddress": "nope"}]),
+    ] {
+        let res = app.post(&path, json!({"accessTokenTrustedIps": bad})).await;
+        assert_envelope(&res, 422);
+    }
+    let res = app.get(&path).await;
+    assert_envelope(&res, 404);
+    let ips = json!([{"ipAddress": "10.0.0.0/8"}, {"ipAddress": "::1"}]);
+    let res = app.post(&path, json!({"accessTokenTrustedIps": ips})).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(
+        res.body["identityUniversalAuth"]["accessTokenTrustedIps"],
+        ips
+    );
+    let defaults = app.get(&path).await;
+    assert_eq!(
+        defaults.body["identityUniversalAuth"]["accessTokenTrustedIps"],
+        ips
+    );
+}

@@ -26,12 +26,23 @@ async fn killed_at_every_engine_step_recovers() {
         let http = rig.app.http.clone();
         let url = format!("{}{ROTATIONS}/{id}/rotate-secrets", paused.base);
         let token = rig.app.token.clone();
+        // The previous process may have died holding the lease (mid-recovery): a 400
+        // "in progress" is retried until the lease expires and the rotation starts.
         let hanging = tokio::spawn(async move {
-            http.post(url)
-                .bearer_auth(token)
-                .json(&json!({}))
-                .send()
-                .await
+            loop {
+                let res = http
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&json!({}))
+                    .send()
+                    .await;
+                match res {
+                    Ok(r) if r.status() == 400 => {
+                        tokio::time::sleep(Duration::from_millis(300)).await
+                    }
+                    other => return other,
+                }
+            }
         });
         let marker = format!("paused at {step}");
         let deadline = Instant::now() + Duration::from_secs(20);

@@ -3,7 +3,6 @@
 use axum::extract::{Path, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -160,11 +159,43 @@ pub struct UniversalAuthIn {
     #[serde(rename = "accessTokenMaxTTL")]
     access_token_max_ttl: Option<i64>,
     access_token_num_uses_limit: Option<i64>,
-    #[schema(value_type = Option<Vec<Object>>)]
-    access_token_trusted_ips: Option<Value>,
+    access_token_trusted_ips: Option<Vec<TrustedIp>>,
 }
 
-impl Validate for UniversalAuthIn {}
+/// An address or CIDR range from which the identity's tokens may be used.
+#[derive(Deserialize, Serialize, ToSchema, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct TrustedIp {
+    ip_address: String,
+}
+
+fn is_ip_or_cidr(text: &str) -> bool {
+    let (ip, prefix) = match text.split_once('/') {
+        Some((ip, prefix)) => (ip, Some(prefix)),
+        None => (text, None),
+    };
+    let Ok(ip) = ip.parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    prefix.is_none_or(|p| p.parse::<u8>().is_ok_and(|p| p <= max))
+}
+
+impl Validate for UniversalAuthIn {
+    fn validate(&self) -> Vec<Issue> {
+        let mut issues = Vec::new();
+        for (i, ip) in self.access_token_trusted_ips.iter().flatten().enumerate() {
+            if !is_ip_or_cidr(ip.ip_address.trim()) {
+                issues.push(Issue::new(
+                    "custom",
+                    &["accessTokenTrustedIps", &i.to_string(), "ipAddress"],
+                    "The IP is not a valid IPv4, IPv6, or CIDR block",
+                ));
+            }
+        }
+        issues
+    }
+}
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -176,8 +207,7 @@ pub struct UniversalAuthOut {
     #[serde(rename = "accessTokenMaxTTL")]
     access_token_max_ttl: i64,
     access_token_num_uses_limit: i64,
-    #[schema(value_type = Vec<Object>)]
-    access_token_trusted_ips: Value,
+    access_token_trusted_ips: Vec<TrustedIp>,
     created_at: String,
     updated_at: String,
 }
@@ -190,8 +220,7 @@ impl From<UniversalAuth> for UniversalAuthOut {
             access_token_ttl: ua.access_token_ttl,
             access_token_max_ttl: ua.access_token_max_ttl,
             access_token_num_uses_limit: ua.access_token_num_uses_limit,
-            access_token_trusted_ips: serde_json::from_str(&ua.trusted_ips)
-                .unwrap_or(Value::Array(vec![])),
+            access_token_trusted_ips: serde_json::from_str(&ua.trusted_ips).unwrap_or_default(),
             created_at: rfc3339(ua.created_at),
             updated_at: rfc3339(ua.updated_at),
         }
@@ -223,7 +252,9 @@ async fn attach_universal_auth(
                 access_token_ttl: input.access_token_ttl,
                 access_token_max_ttl: input.access_token_max_ttl,
                 access_token_num_uses_limit: input.access_token_num_uses_limit,
-                trusted_ips: input.access_token_trusted_ips,
+                trusted_ips: input
+                    .access_token_trusted_ips
+                    .map(|ips| serde_json::json!(ips)),
             },
         )
         .await?;

@@ -134,7 +134,13 @@ impl App {
     ) -> std::result::Result<RotationRow, RotateError> {
         pause_point("lease").await;
         let started = std::time::Instant::now();
-        let outcome = self.rotate_leased(rotation_id, owner, &trigger).await;
+        let outcome = self
+            .holding_lease(
+                rotation_id,
+                owner,
+                self.rotate_leased(rotation_id, owner, &trigger),
+            )
+            .await;
         crate::metrics::global().rotation(outcome.is_ok(), started.elapsed());
         if let Err(e) = self.store.release_lease(rotation_id, owner).await {
             tracing::warn!(rotation_id, error = %e, "could not release rotation lease; it will expire");
@@ -143,6 +149,36 @@ impl App {
         // are revoked now, not at some later pass.
         self.work_revocations(Some(rotation_id)).await;
         outcome
+    }
+
+    /// Runs `work` while renewing the rotation's lease every third of its length, so a slow
+    /// provider never lets the lease lapse under a live executor (another executor would
+    /// then mint a second token). A lost lease is only logged: the commit checks the owner.
+    async fn holding_lease<T>(
+        &self,
+        rotation_id: &str,
+        owner: &str,
+        work: impl std::future::Future<Output = T>,
+    ) -> T {
+        let period = std::time::Duration::from_millis((self.settings.lease_ms / 3).max(50) as u64);
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                out = &mut work => return out,
+                _ = tokio::time::sleep(period) => {
+                    let now = now_ms();
+                    match self
+                        .store
+                        .acquire_lease(rotation_id, owner, now, now + self.settings.lease_ms)
+                        .await
+                    {
+                        Ok(true) => {}
+                        Ok(false) => tracing::warn!(rotation_id, "rotation lease lost to another executor"),
+                        Err(e) => tracing::warn!(rotation_id, error = %e, "cannot renew the rotation lease"),
+                    }
+                }
+            }
+        }
     }
 
     async fn rotate_leased(
