@@ -26,13 +26,24 @@ pub const KEY: &str = "sink-signing-key";
 
 impl Sink {
     pub async fn start() -> Sink {
+        Self::start_failing(0).await
+    }
+
+    /// A sink that answers 500 to its first `failures` requests (they are not recorded).
+    pub async fn start_failing(failures: usize) -> Sink {
         let received = Received::default();
         let store = received.clone();
+        let refused = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let router = axum::Router::new().route(
             "/hook",
             post(move |headers: HeaderMap, body: String| {
                 let store = store.clone();
+                let refused = refused.clone();
                 async move {
+                    use std::sync::atomic::Ordering;
+                    if refused.fetch_add(1, Ordering::SeqCst) < failures {
+                        return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+                    }
                     let signature = headers
                         .get("x-infisical-signature")
                         .and_then(|v| v.to_str().ok())
@@ -40,7 +51,7 @@ impl Sink {
                     if let Ok(mut r) = store.0.lock() {
                         r.push((signature, body));
                     }
-                    "ok"
+                    axum::http::StatusCode::OK
                 }
             }),
         );

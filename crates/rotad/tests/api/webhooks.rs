@@ -195,3 +195,55 @@ async fn bad_webhooks_are_refused_and_change_nothing() {
         .await;
     assert_envelope(&denied, 403);
 }
+
+#[tokio::test]
+async fn deliveries_are_retried_with_backoff_until_accepted() {
+    let app = TestApp::spawn_with(|a| a.scheduler_poll_interval = Duration::from_millis(200)).await;
+    let project = app.project("retried").await;
+    let sink = Sink::start_failing(2).await;
+    let id = sink.subscribe(&app, &project, "/").await;
+    let started = Instant::now();
+    assert_eq!(
+        app.create_secret(&project, "/", "RETRIED", "v")
+            .await
+            .status,
+        200
+    );
+    // Refused twice: retried after about 3 s, then 6 s more.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let list = app
+            .get(&format!("/api/v1/webhooks?workspaceId={project}"))
+            .await;
+        let hook = &list.body["webhooks"][0];
+        if sink.events("secrets.modified").len() == 1 {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(1) && started.elapsed() < Duration::from_secs(8)
+        {
+            // Between the attempts the webhook shows the last failure.
+            if hook["lastStatus"] == "failed" {
+                assert_eq!(
+                    hook["lastRunErrorMessage"],
+                    "Webhook responded with status 500"
+                );
+            }
+        }
+        assert!(Instant::now() < deadline, "never delivered: {hook}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(8),
+        "two backoffs (3 s, 6 s) before success: {took:?}"
+    );
+    let list = app
+        .get(&format!("/api/v1/webhooks?workspaceId={project}"))
+        .await;
+    assert_eq!(list.body["webhooks"][0]["id"], id.as_str());
+    assert_eq!(list.body["webhooks"][0]["lastStatus"], "success");
+    assert_eq!(
+        list.body["webhooks"][0]["lastRunErrorMessage"],
+        serde_json::Value::Null
+    );
+}
