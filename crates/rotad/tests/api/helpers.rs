@@ -164,24 +164,29 @@ impl TestApp {
         let mut args = Self::args(&db, &key);
         configure(&mut args);
         let mut app = Self::start_with(db, key, &args).await;
-        let boot = app
+        app.bootstrap("acme").await;
+        app
+    }
+
+    /// Bootstraps the instance; keeps the admin token and the organization id.
+    pub async fn bootstrap(&mut self, organization: &str) {
+        let boot = self
             .call(
                 Method::POST,
                 "/api/v1/admin/bootstrap",
                 None,
-                Some(json!({"organization": "acme"})),
+                Some(json!({"organization": organization})),
             )
             .await;
         assert_eq!(boot.status, 200, "{}", boot.body);
-        app.token = boot.body["identity"]["credentials"]["token"]
+        self.token = boot.body["identity"]["credentials"]["token"]
             .as_str()
             .expect("token")
             .to_string();
-        app.org_id = boot.body["organization"]["id"]
+        self.org_id = boot.body["organization"]["id"]
             .as_str()
             .expect("org")
             .to_string();
-        app
     }
 
     pub fn args(db: &TestDb, key: &str) -> ServeArgs {

@@ -5,9 +5,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use reqwest::Method;
-use serde_json::json;
-
 use crate::helpers::{TestApp, TestDb};
 use crate::rotation_support::Rig;
 
@@ -86,9 +83,6 @@ pub async fn wait_ready(base: &str) {
 /// Bootstraps the server at `base` and builds a rig on it: an emulator, a project and a
 /// `dbt` connection.
 pub async fn attach(db: TestDb, key: &str, base: &str) -> Rig {
-    let emu = dbt_cloud_emulator::spawn(Default::default())
-        .await
-        .expect("emulator");
     let mut app = TestApp {
         server: None,
         args: TestApp::args(&db, key),
@@ -102,37 +96,6 @@ pub async fn attach(db: TestDb, key: &str, base: &str) -> Rig {
         token: String::new(),
         org_id: String::new(),
     };
-    let boot = app
-        .call(
-            Method::POST,
-            "/api/v1/admin/bootstrap",
-            None,
-            Some(json!({"organization": "replicas"})),
-        )
-        .await;
-    assert_eq!(boot.status, 200, "{}", boot.body);
-    app.token = boot.body["identity"]["credentials"]["token"]
-        .as_str()
-        .expect("token")
-        .to_string();
-    app.org_id = boot.body["organization"]["id"]
-        .as_str()
-        .expect("org")
-        .to_string();
-    let project = app.project("replicas").await;
-    let conn = app
-        .post("/api/v1/app-connections/dbt", json!({"name": "dbt", "method": "api-token", "credentials": {
-            "instanceUrl": emu.base_url(), "accountId": emu.account_id().to_string(), "apiToken": emu.admin_token()}}))
-        .await;
-    assert_eq!(conn.status, 200, "{}", conn.body);
-    let connection = conn.body["appConnection"]["id"]
-        .as_str()
-        .expect("connection")
-        .to_string();
-    Rig {
-        app,
-        emu,
-        project,
-        connection,
-    }
+    app.bootstrap("replicas").await;
+    Rig::on(app).await
 }

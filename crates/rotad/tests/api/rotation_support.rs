@@ -22,7 +22,11 @@ impl Rig {
 
     /// A rig whose server has settings changed by `configure`.
     pub async fn with(configure: impl FnOnce(&mut rotad::config::ServeArgs)) -> Rig {
-        let app = TestApp::spawn_with(configure).await;
+        Self::on(TestApp::spawn_with(configure).await).await
+    }
+
+    /// A rig on a bootstrapped `app`: a new emulator, a project and a `dbt` connection.
+    pub async fn on(app: TestApp) -> Rig {
         let emu = dbt_cloud_emulator::spawn(EmulatorConfig::default())
             .await
             .expect("emulator");
