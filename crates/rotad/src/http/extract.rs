@@ -99,6 +99,10 @@ where
             serde_json::from_slice(&bytes)
                 .map_err(|_| Error::bad_request("Body is not valid JSON"))?
         };
+        if let Some(path) = nul_in(&value) {
+            let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+            return Err(nul_issue(&segments));
+        }
         let parsed = parse_value::<T>(value)?;
         let issues = parsed.validate();
         if issues.is_empty() {
@@ -121,6 +125,11 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
         let raw = parts.uri.query().unwrap_or("");
+        if let Some((key, _)) = form_urlencoded::parse(raw.as_bytes())
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(nul_issue(&[&key.replace('\0', "")]));
+        }
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(raw.as_bytes()));
         let parsed: T = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
@@ -137,6 +146,50 @@ where
             Err(Error::Validation(issues))
         }
     }
+}
+
+/// Text never holds NUL: PostgreSQL cannot store it, and no real name or value needs it.
+fn nul_issue(path: &[&str]) -> Error {
+    Error::Validation(vec![Issue::new(
+        "invalid_string",
+        path,
+        "Text must not contain NUL characters",
+    )])
+}
+
+/// The path of the first string (or key) in `value` that holds a NUL character.
+fn nul_in(value: &Value) -> Option<Vec<String>> {
+    match value {
+        Value::String(s) if s.contains('\0') => Some(Vec::new()),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| {
+            nul_in(v).map(|mut p| {
+                p.insert(0, i.to_string());
+                p
+            })
+        }),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if k.contains('\0') {
+                return Some(vec![k.replace('\0', "")]);
+            }
+            nul_in(v).map(|mut p| {
+                p.insert(0, k.clone());
+                p
+            })
+        }),
+        _ => None,
+    }
+}
+
+/// Refuses a request whose path holds an encoded NUL (`%00`), before any handler reads it.
+pub async fn reject_nul_path(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if request.uri().path().to_ascii_lowercase().contains("%00") {
+        return nul_issue(&["path"]).into_response();
+    }
+    next.run(request).await
 }
 
 /// Deserializes a JSON value, reporting the failing field's path.

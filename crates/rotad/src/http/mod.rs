@@ -44,6 +44,7 @@ pub fn router(app: AppState) -> Router {
         .route_layer(axum::middleware::from_fn(crate::metrics::track_http))
         .fallback(error::fallback)
         .with_state(app)
+        .layer(axum::middleware::from_fn(extract::reject_nul_path))
         .layer(CatchPanicLayer::custom(|_| error::internal_error()))
         .layer(RequestBodyLimitLayer::new(extract::BODY_LIMIT))
         .layer(axum::middleware::from_fn(error::request_envelope))

@@ -75,3 +75,33 @@ async fn openapi_document_covers_every_route() {
         assert!(secret_get.get(status).is_some(), "documents {status}");
     }
 }
+
+#[tokio::test]
+async fn nul_characters_are_refused_everywhere_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let body = app
+        .post("/api/v2/workspace", json!({"projectName": "bad\u{0}name"}))
+        .await;
+    let message = assert_envelope(&body, 422);
+    assert_eq!(message[0]["path"], json!(["projectName"]), "{message}");
+    let nested = app
+        .post(
+            "/api/v2/workspace",
+            json!({"projectName": "ok", "extra": {"list": ["a", "b\u{0}"]}}),
+        )
+        .await;
+    let message = assert_envelope(&nested, 422);
+    assert_eq!(
+        message[0]["path"],
+        json!(["extra", "list", 1]),
+        "{message}"
+    );
+    let query = app.get("/api/v1/app-connections/dbt?projectId=%00x").await;
+    assert_envelope(&query, 422);
+    let path = app
+        .get("/api/v3/secrets/raw/A%00B?workspaceId=x&environment=dev")
+        .await;
+    assert_envelope(&path, 422);
+    let projects = app.get("/api/v1/projects").await;
+    assert_eq!(projects.body["projects"], json!([]), "{}", projects.body);
+}
