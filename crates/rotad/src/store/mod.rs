@@ -207,10 +207,15 @@ pub trait RotationStore: Send + Sync {
         now: i64,
         expires_at: i64,
     ) -> StoreResult<bool>;
+    /// Extends a lease `owner` still holds; false when another owner took it meanwhile (or it
+    /// was released), so a lapsed executor never silently regains it.
+    async fn renew_lease(&self, id: &str, owner: &str, expires_at: i64) -> StoreResult<bool>;
     async fn release_lease(&self, id: &str, owner: &str) -> StoreResult<()>;
 
     async fn insert_intent(&self, intent: &IntentRow) -> StoreResult<()>;
-    async fn set_intent_credential(&self, id: &str, credential: &[u8]) -> StoreResult<()>;
+    /// Stores the issued credential on its intent; false when the intent is gone (recovery
+    /// settled it after this executor lost its lease).
+    async fn set_intent_credential(&self, id: &str, credential: &[u8]) -> StoreResult<bool>;
     async fn delete_intent(&self, id: &str) -> StoreResult<()>;
     async fn list_intents(&self) -> StoreResult<Vec<IntentRow>>;
 

@@ -91,11 +91,7 @@ async fn nul_characters_are_refused_everywhere_and_change_nothing() {
         )
         .await;
     let message = assert_envelope(&nested, 422);
-    assert_eq!(
-        message[0]["path"],
-        json!(["extra", "list", 1]),
-        "{message}"
-    );
+    assert_eq!(message[0]["path"], json!(["extra", "list", 1]), "{message}");
     let query = app.get("/api/v1/app-connections/dbt?projectId=%00x").await;
     assert_envelope(&query, 422);
     let path = app

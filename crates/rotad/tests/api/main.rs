@@ -5,6 +5,7 @@ mod helpers;
 
 mod audit;
 mod auth;
+mod connection_access;
 mod connections;
 mod crash;
 mod encryption;

@@ -182,3 +182,38 @@ async fn twenty_concurrent_rotations_make_one() {
     assert_eq!(rig.get(&id).await.body["secretRotation"]["activeIndex"], 1);
     rig.assert_invariants(&id, "RACY", "racy-token").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_dbt_never_lets_the_lease_lapse_under_a_live_rotation() {
+    // A 1 s lease and a create that takes 3 s: the executor renews its lease, so a second
+    // rotation meanwhile is refused instead of minting a second token.
+    let rig = Rig::with(|a| a.rotation_lease = Duration::from_secs(1)).await;
+    let id = rig.rotation("slow", "SLOW").await;
+    rig.emu
+        .inject(Fault::delay(Operation::TokenCreate, Duration::from_secs(3)));
+    let first = {
+        let req = rig
+            .app
+            .http
+            .post(format!("{}{ROTATIONS}/{id}/rotate-secrets", rig.app.base))
+            .bearer_auth(&rig.app.token)
+            .json(&json!({}));
+        tokio::spawn(async move { req.send().await })
+    };
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let second = rig.rotate(&id).await;
+    assert_envelope(&second, 400);
+    assert_eq!(
+        second.body["message"],
+        "A rotation is already in progress. Please try again shortly."
+    );
+    let first = first.await.expect("task").expect("answer");
+    assert_eq!(first.status(), 200);
+    assert_eq!(rig.emu.max_concurrent_creates("slow-token"), 1);
+    assert_eq!(
+        rig.named("slow-token").len(),
+        2,
+        "one token at creation, one rotation"
+    );
+    rig.assert_invariants(&id, "SLOW", "slow-token").await;
+}

@@ -346,9 +346,12 @@ async fn failing_forever_is_bounded_and_every_episode_alerts() {
 async fn two_replicas_rotate_each_due_rotation_once() {
     let db = TestDb::new().await;
     let key = rotad::crypto::RootKey::generate_base64();
+    // A lease long enough that a loaded machine's slow writes never let it lapse under a
+    // live replica; the killed replica's rotations are taken over once it expires.
     let env = [
         ("ROTAD_SCHEDULER_POLL_INTERVAL", "200ms"),
         ("ROTAD_SCHEDULER_CONCURRENCY", "16"),
+        ("ROTAD_ROTATION_LEASE", "10s"),
     ];
     let mut a = spawn_rotad(&db, &key, &env);
     wait_ready(&a.base).await;

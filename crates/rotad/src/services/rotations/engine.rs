@@ -169,7 +169,7 @@ impl App {
                     let now = now_ms();
                     match self
                         .store
-                        .acquire_lease(rotation_id, owner, now, now + self.settings.lease_ms)
+                        .renew_lease(rotation_id, owner, now + self.settings.lease_ms)
                         .await
                     {
                         Ok(true) => {}
@@ -238,10 +238,22 @@ impl App {
             &format!("{}:credential", intent.id),
             &serde_json::to_string(&credential).map_err(|e| Error::Unexpected(e.into()))?,
         );
-        self.store
+        if !self
+            .store
             .set_intent_credential(&intent.id, &sealed)
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+        {
+            // This executor lost its lease and recovery settled the intent meanwhile: the new
+            // token belongs to nobody, so it goes (I4), and the rotation is someone else's now.
+            tracing::warn!(
+                rotation_id,
+                "rotation taken over during issuance; revoking the token it issued"
+            );
+            self.queue_revocation(&row.id, &row.connection_id, credential.token_id)
+                .await?;
+            return Err(RotateError::InProgress);
+        }
         pause_point("persisted").await;
         self.commit(&row, owner, &intent.id, credential, trigger)
             .await?;

@@ -4,8 +4,7 @@ use serde_json::{json, Value};
 
 use super::engine::Trigger;
 use super::{
-    failure_message, not_found, GeneratedCredentials, RotateError, RotationView, SecretsMapping,
-    DBT_NAME, DBT_TYPE, IN_PROGRESS,
+    not_found, RotateError, RotationView, SecretsMapping, DBT_NAME, DBT_TYPE, IN_PROGRESS,
 };
 use crate::error::{Error, Result};
 use crate::providers::dbt::DbtParameters;
@@ -158,7 +157,8 @@ impl App {
             }
         };
         let key = self.rotation_key(&loc.project.id).await?;
-        self.store
+        let stored = self
+            .store
             .set_intent_credential(
                 &intent.id,
                 &key.seal_str(
@@ -167,6 +167,13 @@ impl App {
                 ),
             )
             .await?;
+        if !stored {
+            // The create outlived the lease and recovery swept its intent: nothing may be left.
+            self.queue_revocation(&rotation_id, &connection.id, credential.token_id)
+                .await?;
+            self.work_revocations(Some(&rotation_id)).await;
+            return Err(Error::bad_request(IN_PROGRESS));
+        }
         let (hours, minutes) = input.rotate_at.unwrap_or((0, 0));
         let mut row = RotationRow {
             id: rotation_id.clone(),
@@ -259,80 +266,6 @@ impl App {
             .await?
             .ok_or_else(|| not_found(&rotation_id))?;
         self.rotation_view(row).await
-    }
-
-    pub async fn get_rotation(&self, ctx: &Ctx, id: &str) -> Result<RotationView> {
-        let row = self.authorized_rotation(ctx, id, Action::Read).await?;
-        let view = self.rotation_view(row).await?;
-        self.audit_read(ctx, &view, "get-secret-rotation").await;
-        Ok(view)
-    }
-
-    pub async fn get_rotation_by_name(
-        &self,
-        ctx: &Ctx,
-        name: &str,
-        project_id: &str,
-        environment: &str,
-        path: &str,
-    ) -> Result<RotationView> {
-        let project = self
-            .authorize(ctx, project_id, Subject::SecretRotation, Action::Read)
-            .await?;
-        let loc = self.locate_in(project, environment, Some(path)).await.map_err(|_| {
-            Error::bad_request(format!(
-                "Could not find folder with path \"{path}\" in environment \"{environment}\" for project with ID \"{project_id}\""
-            ))
-        })?;
-        let row = self
-            .store
-            .get_rotation_by_name(&loc.folder.id, name)
-            .await?
-            .ok_or_else(|| {
-                Error::not_found(format!(
-                    "Could not find {DBT_NAME} Rotation with name \"{name}\""
-                ))
-            })?;
-        let view = self.rotation_view(row).await?;
-        self.audit_read(ctx, &view, "get-secret-rotation").await;
-        Ok(view)
-    }
-
-    pub async fn list_rotations(
-        &self,
-        ctx: &Ctx,
-        project_id: &str,
-        only_dbt: bool,
-    ) -> Result<Vec<RotationView>> {
-        let project = self
-            .authorize(ctx, project_id, Subject::SecretRotation, Action::Read)
-            .await?;
-        let mut out = Vec::new();
-        for row in self.store.list_rotations(&project.id).await? {
-            if !only_dbt || row.rotation_type == DBT_TYPE {
-                out.push(self.rotation_view(row).await?);
-            }
-        }
-        let mut metadata = json!({"count": out.len(), "rotationIds": out.iter().map(|v| v.row.id.clone()).collect::<Vec<_>>()});
-        if only_dbt {
-            metadata["type"] = json!(DBT_TYPE);
-        }
-        self.audit(
-            ctx,
-            Some(&project.id),
-            Event::new("get-secret-rotations", metadata),
-        )
-        .await;
-        Ok(out)
-    }
-
-    async fn audit_read(&self, ctx: &Ctx, view: &RotationView, kind: &'static str) {
-        self.audit(
-            ctx,
-            Some(&view.row.project_id),
-            Event::new(kind, json!({"type": DBT_TYPE, "rotationId": view.row.id, "secretPath": view.folder_path, "environment": view.environment.slug})),
-        )
-        .await;
     }
 
     pub async fn update_rotation(
@@ -506,41 +439,6 @@ impl App {
         Ok(())
     }
 
-    pub async fn generated_credentials(&self, ctx: &Ctx, id: &str) -> Result<GeneratedCredentials> {
-        let row = self
-            .authorized_rotation(ctx, id, Action::ReadGeneratedCredentials)
-            .await?;
-        let key = self.rotation_key(&row.project_id).await?;
-        let credentials = self.open_slots(&key, &row)?;
-        let path = self
-            .store
-            .get_folder(&row.folder_id)
-            .await?
-            .map(|f| f.path)
-            .unwrap_or_default();
-        let env = self
-            .store
-            .list_environments(&row.project_id)
-            .await?
-            .into_iter()
-            .find(|e| e.id == row.env_id)
-            .map(|e| e.slug)
-            .unwrap_or_default();
-        self.audit(
-            ctx,
-            Some(&row.project_id),
-            Event::new(
-                "get-secret-rotation-generated-credentials",
-                json!({"type": DBT_TYPE, "rotationId": id, "secretPath": path, "environment": env}),
-            ),
-        )
-        .await;
-        Ok(GeneratedCredentials {
-            credentials,
-            active_index: row.active_index,
-        })
-    }
-
     /// Manual rotation: 400 while another is in flight, 500 with upstream's text on failure.
     pub async fn rotate_now(&self, ctx: &Ctx, id: &str) -> Result<RotationView> {
         self.authorized_rotation(ctx, id, Action::RotateSecrets)
@@ -555,42 +453,5 @@ impl App {
             other => other.into(),
         })?;
         self.rotation_view(row).await
-    }
-
-    /// Checks that the published token is live at the provider.
-    pub async fn check_credentials(&self, ctx: &Ctx, id: &str) -> Result<()> {
-        let row = self
-            .authorized_rotation(ctx, id, Action::ReadGeneratedCredentials)
-            .await?;
-        if row.lease_owner.is_some() && row.lease_expires_at.is_some_and(|t| t > now_ms()) {
-            return Err(Error::bad_request(IN_PROGRESS));
-        }
-        let key = self.rotation_key(&row.project_id).await?;
-        let slots = self.open_slots(&key, &row)?;
-        let active = slots
-            .get(row.active_index.clamp(0, 1) as usize)
-            .ok_or_else(|| Error::Unexpected(anyhow::anyhow!("active slot empty")))?;
-        let parameters: DbtParameters =
-            serde_json::from_str(&row.parameters).map_err(|e| Error::Unexpected(e.into()))?;
-        let provider = self
-            .provider_for(&row.connection_id, &parameters)
-            .await
-            .map_err(|e| Error::bad_request(e.message))?;
-        let outcome = provider.is_live(active.token_id).await;
-        let success = matches!(outcome, Ok(true));
-        self.audit(
-            ctx,
-            Some(&row.project_id),
-            Event::new("secret-rotation-check-credentials", json!({"type": DBT_TYPE, "rotationId": id, "connectionId": row.connection_id, "folderId": row.folder_id, "success": success})),
-        )
-        .await;
-        match outcome {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(Error::bad_request(format!(
-                "The active service token (tokenId {}) is not live in dbt Cloud: it was revoked or deleted",
-                active.token_id
-            ))),
-            Err(e) => Err(Error::bad_request(failure_message(&e.message))),
-        }
     }
 }

@@ -2,6 +2,7 @@
 
 mod engine;
 mod manage;
+mod reads;
 mod recovery;
 pub mod schedule;
 

@@ -166,18 +166,7 @@ impl App {
                 let mut swept = self.sweep_intent(&provider, intent).await?;
                 if let (None, Some(c)) = (rotation, credential) {
                     // A creation that never committed: its credential belongs to nobody.
-                    let now = now_ms();
-                    self.store
-                        .enqueue_revocations(&[RevocationRow {
-                            id: new_id(),
-                            rotation_id: intent.rotation_id.clone(),
-                            connection_id: intent.connection_id.clone(),
-                            credential_id: c.token_id.to_string(),
-                            attempts: 0,
-                            next_attempt_at: now,
-                            last_error: None,
-                            created_at: now,
-                        }])
+                    self.queue_revocation(&intent.rotation_id, &intent.connection_id, c.token_id)
                         .await?;
                     swept += 1;
                 }
@@ -207,6 +196,15 @@ impl App {
             permission_grants: Vec::new(),
         };
         for row in rows {
+            if self.held_in_a_slot(&row).await {
+                // Never revoke what a slot holds (I1, I2): this entry lost a race it should
+                // not have entered, and the token is accounted for by its slot (I4).
+                tracing::warn!(revocation = %row.id, rotation_id = %row.rotation_id, "queued credential is held by a slot; not revoking it");
+                if let Err(e) = self.store.delete_revocation(&row.id).await {
+                    tracing::warn!(revocation = %row.id, error = %e, "could not update the revocation queue");
+                }
+                continue;
+            }
             let outcome = match (
                 self.provider_for(&row.connection_id, &empty).await,
                 row.credential_id.parse::<i64>(),
@@ -229,5 +227,43 @@ impl App {
                 tracing::warn!(revocation = %row.id, error = %e, "could not update the revocation queue");
             }
         }
+    }
+
+    /// Whether the queued credential is in a slot of its rotation (published or previous).
+    async fn held_in_a_slot(&self, row: &RevocationRow) -> bool {
+        let Ok(Some(rotation)) = self.store.get_rotation(&row.rotation_id).await else {
+            return false;
+        };
+        let Ok(key) = self.rotation_key(&rotation.project_id).await else {
+            return false;
+        };
+        self.open_slots(&key, &rotation).is_ok_and(|slots| {
+            slots
+                .iter()
+                .any(|c| c.token_id.to_string() == row.credential_id)
+        })
+    }
+
+    /// Queues one credential for revocation (worked within seconds, retried until dbt confirms).
+    pub(crate) async fn queue_revocation(
+        &self,
+        rotation_id: &str,
+        connection_id: &str,
+        token_id: i64,
+    ) -> Result<()> {
+        let now = now_ms();
+        self.store
+            .enqueue_revocations(&[RevocationRow {
+                id: new_id(),
+                rotation_id: rotation_id.to_string(),
+                connection_id: connection_id.to_string(),
+                credential_id: token_id.to_string(),
+                attempts: 0,
+                next_attempt_at: now,
+                last_error: None,
+                created_at: now,
+            }])
+            .await?;
+        Ok(())
     }
 }

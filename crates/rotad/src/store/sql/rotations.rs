@@ -214,6 +214,18 @@ where
         Ok(DB::rows_affected(&done) == 1)
     }
 
+    async fn renew_lease(&self, id: &str, owner: &str, expires_at: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE secret_rotations SET lease_expires_at = $3 WHERE id = $1 AND lease_owner = $2",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(expires_at)
+        .execute(&self.write)
+        .await?;
+        Ok(DB::rows_affected(&done) == 1)
+    }
+
     async fn release_lease(&self, id: &str, owner: &str) -> StoreResult<()> {
         sqlx::query(
             "UPDATE secret_rotations SET lease_owner = NULL, lease_expires_at = NULL \
@@ -243,13 +255,13 @@ where
         Ok(())
     }
 
-    async fn set_intent_credential(&self, id: &str, credential: &[u8]) -> StoreResult<()> {
-        sqlx::query("UPDATE rotation_intents SET credential = $2 WHERE id = $1")
+    async fn set_intent_credential(&self, id: &str, credential: &[u8]) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE rotation_intents SET credential = $2 WHERE id = $1")
             .bind(id)
             .bind(credential)
             .execute(&self.write)
             .await?;
-        Ok(())
+        Ok(DB::rows_affected(&done) == 1)
     }
 
     async fn delete_intent(&self, id: &str) -> StoreResult<()> {
@@ -300,10 +312,14 @@ where
         if let Some(rev) = &c.revocation {
             insert_revocation(rev).execute(&mut *tx).await?;
         }
-        sqlx::query("DELETE FROM rotation_intents WHERE id = $1")
+        let done = sqlx::query("DELETE FROM rotation_intents WHERE id = $1")
             .bind(&c.intent_id)
             .execute(&mut *tx)
             .await?;
+        if DB::rows_affected(&done) != 1 {
+            // Recovery settled the intent (and queued its credential for revocation).
+            return Err(StoreError::Conflict("rotation intent settled elsewhere"));
+        }
         tx.commit().await?;
         Ok(())
     }

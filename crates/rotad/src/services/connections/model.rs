@@ -1,0 +1,180 @@
+//! What an app connection is, and the checks its input must pass before anything is stored.
+
+use std::fmt;
+
+use dbt_client::DbtError;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Issue};
+use crate::services::projects::is_slug;
+
+/// The one app rotad connects to so far.
+pub const APP_DBT: &str = "dbt";
+/// dbt's one connection method.
+pub const METHOD_API_TOKEN: &str = "api-token";
+
+/// What upstream calls an app in messages.
+pub fn app_name(app: &str) -> &str {
+    match app {
+        APP_DBT => "DBT",
+        other => other,
+    }
+}
+
+/// A dbt connection's credentials in clear text. `Debug` hides the token.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DbtCredentials {
+    pub instance_url: String,
+    pub account_id: String,
+    pub api_token: String,
+}
+
+impl fmt::Debug for DbtCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DbtCredentials")
+            .field("instance_url", &self.instance_url)
+            .field("account_id", &self.account_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DbtCredentials {
+    /// The credentials with surrounding whitespace removed, as upstream stores them.
+    pub fn trimmed(&self) -> DbtCredentials {
+        DbtCredentials {
+            instance_url: self.instance_url.trim().to_string(),
+            account_id: self.account_id.trim().to_string(),
+            api_token: self.api_token.trim().to_string(),
+        }
+    }
+}
+
+/// An app connection as services hand it out: everything but the API token, which stays
+/// sealed until [`App::dbt_client_for`] needs it.
+#[derive(Debug, Clone)]
+pub struct AppConnection {
+    pub id: String,
+    pub org_id: String,
+    pub project_id: Option<String>,
+    pub name: String,
+    pub description: Option<String>,
+    pub app: String,
+    pub method: String,
+    pub instance_url: String,
+    pub account_id: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub(super) sealed: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewConnection {
+    pub name: String,
+    pub description: Option<String>,
+    pub project_id: Option<String>,
+    pub method: String,
+    pub credentials: DbtCredentials,
+}
+
+/// A PATCH: absent fields stay as they are; credentials are replaced whole.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionChange {
+    pub name: Option<String>,
+    /// `Some(None)` clears the description.
+    pub description: Option<Option<String>>,
+    pub credentials: Option<DbtCredentials>,
+}
+
+/// Checks a connection name: 1–32 lowercase letters, digits and hyphens.
+pub fn name_issues(name: &str) -> Vec<Issue> {
+    let name = name.trim();
+    let message = if name.is_empty() {
+        "name field must be at least 1 lowercase character"
+    } else if name.chars().count() > 32 {
+        "name field must be at most 32 lowercase characters"
+    } else if !is_slug(name) {
+        "name field can only contain lowercase letters, numbers, and hyphens"
+    } else {
+        return Vec::new();
+    };
+    vec![Issue::new("custom", &["name"], message)]
+}
+
+pub fn description_issues(description: Option<&str>) -> Vec<Issue> {
+    match description {
+        Some(d) if d.trim().chars().count() > 256 => vec![Issue::new(
+            "too_big",
+            &["description"],
+            "String must contain at most 256 character(s)",
+        )],
+        _ => Vec::new(),
+    }
+}
+
+pub fn method_issues(method: &str) -> Vec<Issue> {
+    if method == METHOD_API_TOKEN {
+        Vec::new()
+    } else {
+        vec![Issue::new(
+            "invalid_union_discriminator",
+            &["method"],
+            "Invalid discriminator value. Expected 'api-token'",
+        )]
+    }
+}
+
+/// Upstream's rules for dbt credentials (`DbtConnectionApiTokenCredentialsSchema`).
+pub fn credential_issues(credentials: &DbtCredentials) -> Vec<Issue> {
+    let c = credentials.trimmed();
+    let mut issues = Vec::new();
+    if c.instance_url.is_empty() {
+        issues.push(Issue::new(
+            "too_small",
+            &["credentials", "instanceUrl"],
+            "Instance URL required",
+        ));
+    } else if url::Url::parse(&c.instance_url).is_err() {
+        issues.push(Issue::new(
+            "invalid_string",
+            &["credentials", "instanceUrl"],
+            "Invalid Instance URL",
+        ));
+    }
+    for (field, value, label) in [
+        ("accountId", &c.account_id, "Account ID required"),
+        ("apiToken", &c.api_token, "API Token required"),
+    ] {
+        if value.is_empty() {
+            issues.push(Issue::new("too_small", &["credentials", field], label));
+        } else if value.chars().count() > 255 {
+            issues.push(Issue::new(
+                "too_big",
+                &["credentials", field],
+                "String must contain at most 255 character(s)",
+            ));
+        }
+    }
+    issues
+}
+
+/// The API's answer to a failed dbt call, decided here for connections and rotations alike:
+/// URL and SSRF refusals pass through with the client's message; anything else becomes
+/// `<context>: <dbt's message, or the error>`. All are 400s. Messages never hold a token
+/// (the client scrubs them).
+pub fn dbt_error(context: &str, err: &DbtError) -> Error {
+    match err {
+        DbtError::InvalidUrl { message } | DbtError::Blocked { message } => {
+            Error::bad_request(message.clone())
+        }
+        _ => Error::bad_request(format!("{context}: {}", dbt_message(err))),
+    }
+}
+
+/// dbt's own message when it sent one, else the client's description of the failure.
+pub fn dbt_message(err: &DbtError) -> String {
+    err.dbt_message()
+        .map(str::to_string)
+        .unwrap_or_else(|| err.to_string())
+}
