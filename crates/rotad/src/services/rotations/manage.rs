@@ -12,7 +12,7 @@ use crate::providers::RotationProvider;
 use crate::services::audit::Event;
 use crate::services::authz::{Action, Subject};
 use crate::services::{new_id, App, Ctx};
-use crate::store::{IntentRow, RevocationRow, RotationRow, SecretRow, SecretWrite, StoreError};
+use crate::store::{IntentRow, RotationRow, SecretRow, SecretWrite, StoreError};
 use crate::time::now_ms;
 
 #[derive(Debug, Clone)]
@@ -231,17 +231,7 @@ impl App {
             .await
         {
             // Not published: revoke the new token, then answer.
-            self.store
-                .enqueue_revocations(&[RevocationRow {
-                    id: new_id(),
-                    rotation_id: rotation_id.clone(),
-                    connection_id: connection.id.clone(),
-                    credential_id: credential.token_id.to_string(),
-                    attempts: 0,
-                    next_attempt_at: now,
-                    last_error: None,
-                    created_at: now,
-                }])
+            self.queue_revocation(&rotation_id, &connection.id, credential.token_id)
                 .await?;
             self.store.delete_intent(&intent.id).await?;
             self.work_revocations(Some(&rotation_id)).await;
