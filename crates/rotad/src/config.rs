@@ -69,6 +69,10 @@ pub struct ServeArgs {
     #[arg(long, env = "ROTAD_ROTATION_LEASE", default_value = "60s", value_parser = parse_duration("ROTAD_ROTATION_LEASE"))]
     pub rotation_lease: Duration,
 
+    /// Time allowed for one dbt Cloud API request (connection and answer), e.g. `15s`.
+    #[arg(long, env = "ROTAD_DBT_REQUEST_TIMEOUT", default_value = "15s", value_parser = parse_duration("ROTAD_DBT_REQUEST_TIMEOUT"))]
+    pub dbt_request_timeout: Duration,
+
     /// Prometheus `/metrics` address.
     #[arg(long, env = "ROTAD_METRICS_LISTEN", value_parser = parse_addr("ROTAD_METRICS_LISTEN"))]
     pub metrics_listen: Option<SocketAddr>,
@@ -92,6 +96,7 @@ impl ServeArgs {
             rotation_max_attempts: 5,
             scheduler_concurrency: 32,
             rotation_lease: Duration::from_secs(60),
+            dbt_request_timeout: Duration::from_secs(15),
             metrics_listen: None,
             log_format: LogFormat::Pretty,
         }

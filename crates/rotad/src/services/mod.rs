@@ -28,6 +28,8 @@ pub struct Settings {
     pub lease_ms: i64,
     /// The scheduler's tick (ms); also the base of the retry backoff.
     pub scheduler_poll_ms: i64,
+    /// Time allowed for one dbt request.
+    pub dbt_request_timeout: std::time::Duration,
 }
 
 /// Shared state: the store, the keys and the settings.

@@ -12,6 +12,7 @@ mod encryption;
 mod envelope;
 mod permissions;
 mod process;
+mod rotation_fault_kinds;
 mod rotation_faults;
 mod rotation_patch;
 mod rotation_support;

@@ -35,7 +35,8 @@ fn free_port() -> u16 {
         .expect("free port")
 }
 
-/// Starts `rotad serve` on a free port of `db` with `key`, a 2 s lease and `env` on top.
+/// Starts `rotad serve` on a free port of `db` with `key`, a 2 s lease, a 2 s dbt timeout and
+/// `env` on top.
 pub fn spawn_rotad(db: &TestDb, key: &str, env: &[(&str, &str)]) -> Process {
     let port = free_port();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rotad"));
@@ -45,6 +46,8 @@ pub fn spawn_rotad(db: &TestDb, key: &str, env: &[(&str, &str)]) -> Process {
         .env("ROTAD_ENCRYPTION_KEY", key)
         .env("ROTAD_ALLOW_INTERNAL_IP_CONNECTIONS", "true")
         .env("ROTAD_ROTATION_LEASE", "2s")
+        // A short request timeout keeps the late-create window (2 x timeout + 5 s) short.
+        .env("ROTAD_DBT_REQUEST_TIMEOUT", "2s")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::piped());

@@ -113,12 +113,21 @@ impl App {
             .ok_or_else(|| not_found(id))
     }
 
+    fn client_options(&self) -> ClientOptions {
+        let timeout = self.settings.dbt_request_timeout;
+        ClientOptions {
+            allow_internal: self.settings.allow_internal_ip_connections,
+            request_timeout: timeout,
+            connect_timeout: timeout.min(ClientOptions::default().connect_timeout),
+            ..ClientOptions::default()
+        }
+    }
+
     /// A client that proves or lists once, without retries (upstream's plain calls).
     async fn probe_client(&self, credentials: &DbtCredentials) -> Result<DbtClient, DbtError> {
         let options = ClientOptions {
             max_retries: 0,
-            allow_internal: self.settings.allow_internal_ip_connections,
-            ..ClientOptions::default()
+            ..self.client_options()
         };
         DbtClient::connect(
             &credentials.instance_url,
@@ -424,10 +433,7 @@ impl App {
         let credentials: DbtCredentials =
             serde_json::from_str(&key.open_str(&aad(&connection.id), &connection.sealed)?)
                 .map_err(|e| Error::Unexpected(e.into()))?;
-        let options = ClientOptions {
-            allow_internal: self.settings.allow_internal_ip_connections,
-            ..ClientOptions::default()
-        };
+        let options = self.client_options();
         DbtClient::connect(
             &credentials.instance_url,
             &credentials.account_id,

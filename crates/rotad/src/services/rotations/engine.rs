@@ -219,16 +219,18 @@ impl App {
             Ok(c) => c,
             Err(e) => {
                 if e.ambiguous {
-                    // The token may exist: find and revoke it now rather than lose track of it.
+                    // The token may exist: find and revoke it now rather than lose track of
+                    // it. The intent stays, so recovery sweeps once more when no late create
+                    // can still land.
                     if let Err(sweep) = self.sweep_intent(&provider, &intent).await {
                         tracing::warn!(rotation_id, error = %sweep, "sweep after an ambiguous create failed; recovery will retry");
-                        return Err(self.fail(&row, owner, trigger, &e).await);
                     }
+                } else {
+                    self.store
+                        .delete_intent(&intent.id)
+                        .await
+                        .map_err(Error::from)?;
                 }
-                self.store
-                    .delete_intent(&intent.id)
-                    .await
-                    .map_err(Error::from)?;
                 return Err(self.fail(&row, owner, trigger, &e).await);
             }
         };

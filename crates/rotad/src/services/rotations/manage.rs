@@ -139,19 +139,23 @@ impl App {
             credential: None,
             created_at: now,
         };
-        self.store.insert_intent(&intent).await?;
         let provider = self
             .provider_for(&connection.id, &input.parameters)
             .await
             .map_err(|e| Error::bad_request(e.message))?;
+        self.store.insert_intent(&intent).await?;
         let credential = match provider.issue(&input.parameters.token_name).await {
             Ok(c) => c,
             Err(e) => {
-                if e.ambiguous && self.sweep_intent(&provider, &intent).await.is_err() {
-                    // Recovery will sweep what this attempt may have left.
-                    return Err(Error::bad_request(e.message));
+                if e.ambiguous {
+                    // The token may exist: sweep now, and keep the intent so recovery sweeps
+                    // again once no late create can land. Nothing is left behind.
+                    if let Err(sweep) = self.sweep_intent(&provider, &intent).await {
+                        tracing::warn!(error = %sweep, "sweep after an ambiguous create failed; recovery will retry");
+                    }
+                } else {
+                    self.store.delete_intent(&intent.id).await?;
                 }
-                self.store.delete_intent(&intent.id).await?;
                 self.work_revocations(Some(&rotation_id)).await;
                 return Err(Error::bad_request(e.message));
             }

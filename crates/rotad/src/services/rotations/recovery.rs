@@ -22,11 +22,25 @@ impl App {
     pub async fn resume_claimed(&self, row: &RotationRow, owner: &str) -> Result<bool> {
         let mut published = false;
         for intent in self.store.intents_of(&row.id).await? {
+            if self.create_may_land(&intent) {
+                continue; // Swept later, by recovery, once no create can still arrive.
+            }
             published |= intent.credential.is_some();
             let current = self.store.get_rotation(&row.id).await?;
             self.settle_intent(&intent, current.as_ref(), owner).await?;
         }
         Ok(published)
+    }
+
+    /// Whether an intent without a credential is too young to sweep for good: its create
+    /// may have timed out at our end and still land at dbt. Past twice the request timeout
+    /// (plus a margin) no create of it can arrive any more, and the final sweep finds it.
+    pub(crate) fn create_may_land(&self, intent: &IntentRow) -> bool {
+        let window = i64::try_from(self.settings.dbt_request_timeout.as_millis())
+            .unwrap_or(15_000)
+            .saturating_mul(2)
+            .saturating_add(5_000);
+        intent.credential.is_none() && now_ms() - intent.started_at < window
     }
 
     /// Every credential id held in a slot by a rotation on `connection_id`.
@@ -93,6 +107,9 @@ impl App {
     }
 
     async fn recover_intent(&self, intent: &IntentRow) -> Result<bool> {
+        if self.create_may_land(intent) {
+            return Ok(false);
+        }
         let owner = self.lease_owner();
         let now = now_ms();
         let rotation = self.store.get_rotation(&intent.rotation_id).await?;
