@@ -238,6 +238,25 @@ impl App {
         self.locate_in(project, environment, path).await
     }
 
+    /// A project's environment by slug (or, for internal callers, by id).
+    pub(crate) async fn find_environment(
+        &self,
+        project_id: &str,
+        env: &str,
+    ) -> Result<Environment> {
+        self.store
+            .list_environments(project_id)
+            .await?
+            .into_iter()
+            .find(|e| e.slug == env.trim() || e.id == env)
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "Environment with slug '{}' in project with ID {project_id} not found",
+                    env.trim()
+                ))
+            })
+    }
+
     pub async fn locate_in(
         &self,
         project: Project,
@@ -246,19 +265,7 @@ impl App {
     ) -> Result<Location> {
         let path = normalize_path(path)
             .ok_or_else(|| Error::invalid(&["secretPath"], "Invalid secret path"))?;
-        let environment = self
-            .store
-            .list_environments(&project.id)
-            .await?
-            .into_iter()
-            .find(|e| e.slug == environment.trim())
-            .ok_or_else(|| {
-                Error::not_found(format!(
-                    "Environment with slug '{}' in project with ID {} not found",
-                    environment.trim(),
-                    project.id
-                ))
-            })?;
+        let environment = self.find_environment(&project.id, environment).await?;
         let folder = self
             .store
             .get_folder_by_path(&environment.id, &path)

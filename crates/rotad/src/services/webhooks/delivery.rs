@@ -14,7 +14,7 @@ use sha2::Sha256;
 
 use super::path_matches;
 use crate::services::{new_id, App};
-use crate::store::{DeliveryRow, RotationRow, WebhookRow};
+use crate::store::{DeliveryRow, Environment, Folder, RotationRow, WebhookRow};
 use crate::time::now_ms;
 
 /// Attempts per delivery before it is given up (upstream: 5).
@@ -92,18 +92,24 @@ impl App {
         }
     }
 
+    /// The environment and folder an event happened in (None when they are gone).
+    async fn event_scope(
+        &self,
+        project_id: &str,
+        env_id: &str,
+        folder_id: &str,
+    ) -> Option<(Environment, Folder)> {
+        let environment = self.find_environment(project_id, env_id).await.ok()?;
+        let folder = self.store.get_folder(folder_id).await.ok()??;
+        Some((environment, folder))
+    }
+
     /// `secrets.modified` for the folder `folder_id`: consumers learn of a new value (a
     /// rotated token included) without polling.
     pub(crate) async fn secrets_modified(&self, project_id: &str, env_id: &str, folder_id: &str) {
-        let (environment, folder) = match (
-            self.store.list_environments(project_id).await,
-            self.store.get_folder(folder_id).await,
-        ) {
-            (Ok(envs), Ok(Some(folder))) => match envs.into_iter().find(|e| e.id == env_id) {
-                Some(env) => (env, folder),
-                None => return,
-            },
-            _ => return,
+        let Some((environment, folder)) = self.event_scope(project_id, env_id, folder_id).await
+        else {
+            return;
         };
         let body = json!({
             "event": "secrets.modified",
@@ -127,15 +133,11 @@ impl App {
         manual: bool,
         error_message: &str,
     ) {
-        let (environment, folder) = match (
-            self.store.list_environments(&row.project_id).await,
-            self.store.get_folder(&row.folder_id).await,
-        ) {
-            (Ok(envs), Ok(Some(folder))) => match envs.into_iter().find(|e| e.id == row.env_id) {
-                Some(env) => (env, folder),
-                None => return,
-            },
-            _ => return,
+        let Some((environment, folder)) = self
+            .event_scope(&row.project_id, &row.env_id, &row.folder_id)
+            .await
+        else {
+            return;
         };
         let body = json!({
             "event": "secrets.rotation-failed",

@@ -100,24 +100,10 @@ impl App {
         Ok(url)
     }
 
-    async fn environment_of(&self, project_id: &str, env: &str) -> Result<Environment> {
-        self.store
-            .list_environments(project_id)
-            .await?
-            .into_iter()
-            .find(|e| e.slug == env.trim() || e.id == env)
-            .ok_or_else(|| {
-                Error::not_found(format!(
-                    "Environment with slug '{}' in project with ID {project_id} not found",
-                    env.trim()
-                ))
-            })
-    }
-
     async fn webhook_view(&self, row: WebhookRow) -> Result<WebhookView> {
         let key = self.rotation_key(&row.project_id).await?;
         let url = key.open_str(&format!("{}:url", row.id), &row.url)?;
-        let environment = self.environment_of(&row.project_id, &row.env_id).await?;
+        let environment = self.find_environment(&row.project_id, &row.env_id).await?;
         Ok(WebhookView {
             row,
             url,
@@ -152,7 +138,9 @@ impl App {
                 "Only the \"general\" webhook type is supported",
             ));
         }
-        let environment = self.environment_of(&project.id, &input.environment).await?;
+        let environment = self
+            .find_environment(&project.id, &input.environment)
+            .await?;
         let secret_path = clean_path(input.secret_path.as_deref())?;
         let url = self.check_webhook_url(&input.webhook_url).await?;
         let key = self.rotation_key(&project.id).await?;
@@ -201,7 +189,7 @@ impl App {
             .authorize(ctx, project_id, Subject::Webhooks, Action::Read)
             .await?;
         let env_id = match environment.filter(|e| !e.trim().is_empty()) {
-            Some(env) => Some(self.environment_of(&project.id, env).await?.id),
+            Some(env) => Some(self.find_environment(&project.id, env).await?.id),
             None => None,
         };
         let path = match secret_path.filter(|p| !p.trim().is_empty()) {
