@@ -468,7 +468,11 @@ async fn two_replicas_rotate_each_due_rotation_once() {
 async fn sigterm_finishes_the_rotation_in_flight_and_exits_zero() {
     let db = TestDb::new().await;
     let key = rotad::crypto::RootKey::generate_base64();
-    let env = [("ROTAD_SCHEDULER_POLL_INTERVAL", "200ms")];
+    let env = [
+        ("ROTAD_SCHEDULER_POLL_INTERVAL", "200ms"),
+        // Longer than the 2 s dbt latency below.
+        ("ROTAD_DBT_REQUEST_TIMEOUT", "10s"),
+    ];
     let mut server = spawn_rotad(&db, &key, &env);
     wait_ready(&server.base).await;
     let rig = attach(db, &key, &server.base).await;

@@ -78,13 +78,17 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
                 std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)?;
             }
         }
+        // A local file: the pool need not ping a connection before handing it out (a round
+        // trip through SQLite's worker thread per query, about a quarter of a read's cost).
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&write).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .connect_with(options.read_only(true))
             .await?;
         Ok(Arc::new(SqlStore { write, read }))
