@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::Context;
 use serde_json::{json, Value};
 
-use crate::{call, http_client};
+use crate::{emulator_info, http_client};
 
 /// The emulator's call counts that a job replays, in the order a rotation makes them.
 const OPS: [&str; 7] = [
@@ -29,14 +29,7 @@ pub async fn emu_bound(
     label: &str,
 ) -> anyhow::Result<()> {
     let http = http_client()?;
-    let info = call(
-        &http,
-        reqwest::Method::GET,
-        format!("{emulator}/_emulator/info"),
-        None,
-        None,
-    )
-    .await?;
+    let info = emulator_info(&http, emulator).await?;
     let account = info["account_id"].as_i64().context("account_id")?;
     let admin = info["admin_token"]
         .as_str()

@@ -256,6 +256,18 @@ pub(crate) async fn call(
     })
 }
 
+/// The emulator's `/_emulator/info` (account id, admin token).
+pub(crate) async fn emulator_info(http: &reqwest::Client, emulator: &str) -> anyhow::Result<Value> {
+    call(
+        http,
+        reqwest::Method::GET,
+        format!("{emulator}/_emulator/info"),
+        None,
+        None,
+    )
+    .await
+}
+
 pub(crate) fn http_client() -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .timeout(Duration::from_secs(120))

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use serde_json::{json, Value};
 
-use crate::{call, http_client, load, ROTATIONS};
+use crate::{call, emulator_info, http_client, load, ROTATIONS};
 
 pub fn rotation_name(i: usize) -> String {
     format!("rot-{i:06}")
@@ -26,14 +26,7 @@ pub async fn setup(
     out: &str,
 ) -> anyhow::Result<()> {
     let http = http_client()?;
-    let info = call(
-        &http,
-        reqwest::Method::GET,
-        format!("{emulator}/_emulator/info"),
-        None,
-        None,
-    )
-    .await?;
+    let info = emulator_info(&http, emulator).await?;
     let boot = call(
         &http,
         reqwest::Method::POST,

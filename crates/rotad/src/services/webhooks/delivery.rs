@@ -59,20 +59,13 @@ fn retry_delay_ms(attempts: i64) -> i64 {
 }
 
 impl App {
-    /// Queues `event` for every enabled webhook of the environment whose path covers `path`.
-    async fn emit(&self, project_id: &str, env_id: &str, path: &str, event: &str, body: Value) {
-        let hooks = match self.store.list_webhooks(project_id, Some(env_id)).await {
-            Ok(hooks) => hooks,
-            Err(e) => {
-                tracing::warn!(error = %e, event, "cannot read webhooks; event not queued");
-                return;
-            }
-        };
+    /// Queues `event` for each of `hooks` whose path covers `path`.
+    async fn emit(&self, hooks: &[WebhookRow], path: &str, event: &str, body: Value) {
         let now = now_ms();
         let payload = body.to_string();
         let rows: Vec<DeliveryRow> = hooks
             .iter()
-            .filter(|w| !w.is_disabled && path_matches(&w.secret_path, path))
+            .filter(|w| path_matches(&w.secret_path, path))
             .map(|w| DeliveryRow {
                 id: new_id(),
                 webhook_id: w.id.clone(),
@@ -92,22 +85,36 @@ impl App {
         }
     }
 
-    /// The environment and folder an event happened in (None when they are gone).
+    /// The enabled webhooks of the environment, and the environment and folder an event
+    /// happened in. None when there are no webhooks (then one query is all an event costs, on
+    /// every secret write) or the scope is gone.
     async fn event_scope(
         &self,
         project_id: &str,
         env_id: &str,
         folder_id: &str,
-    ) -> Option<(Environment, Folder)> {
+    ) -> Option<(Vec<WebhookRow>, Environment, Folder)> {
+        let hooks: Vec<WebhookRow> = match self.store.list_webhooks(project_id, Some(env_id)).await
+        {
+            Ok(hooks) => hooks.into_iter().filter(|w| !w.is_disabled).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read webhooks; event not queued");
+                return None;
+            }
+        };
+        if hooks.is_empty() {
+            return None;
+        }
         let environment = self.find_environment(project_id, env_id).await.ok()?;
         let folder = self.store.get_folder(folder_id).await.ok()??;
-        Some((environment, folder))
+        Some((hooks, environment, folder))
     }
 
     /// `secrets.modified` for the folder `folder_id`: consumers learn of a new value (a
     /// rotated token included) without polling.
     pub(crate) async fn secrets_modified(&self, project_id: &str, env_id: &str, folder_id: &str) {
-        let Some((environment, folder)) = self.event_scope(project_id, env_id, folder_id).await
+        let Some((hooks, environment, folder)) =
+            self.event_scope(project_id, env_id, folder_id).await
         else {
             return;
         };
@@ -121,7 +128,7 @@ impl App {
             },
             "timestamp": now_ms(),
         });
-        self.emit(project_id, env_id, &folder.path, "secrets.modified", body)
+        self.emit(&hooks, &folder.path, "secrets.modified", body)
             .await;
     }
 
@@ -133,7 +140,7 @@ impl App {
         manual: bool,
         error_message: &str,
     ) {
-        let Some((environment, folder)) = self
+        let Some((hooks, environment, folder)) = self
             .event_scope(&row.project_id, &row.env_id, &row.folder_id)
             .await
         else {
@@ -154,14 +161,8 @@ impl App {
             },
             "timestamp": now_ms(),
         });
-        self.emit(
-            &row.project_id,
-            &row.env_id,
-            &folder.path,
-            "secrets.rotation-failed",
-            body,
-        )
-        .await;
+        self.emit(&hooks, &folder.path, "secrets.rotation-failed", body)
+            .await;
     }
 
     /// POSTs `body` to the webhook, signed when it has a key. The error text names the

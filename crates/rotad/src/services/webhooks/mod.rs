@@ -100,6 +100,16 @@ impl App {
         Ok(url)
     }
 
+    /// The webhook as stored now (after a change), as the API shows it.
+    async fn reloaded_view(&self, id: &str) -> Result<WebhookView> {
+        let row = self
+            .store
+            .get_webhook(id)
+            .await?
+            .ok_or_else(|| webhook_not_found(id))?;
+        self.webhook_view(row).await
+    }
+
     async fn webhook_view(&self, row: WebhookRow) -> Result<WebhookView> {
         let key = self.rotation_key(&row.project_id).await?;
         let url = key.open_str(&format!("{}:url", row.id), &row.url)?;
@@ -228,12 +238,7 @@ impl App {
             ),
         )
         .await;
-        let row = self
-            .store
-            .get_webhook(id)
-            .await?
-            .ok_or_else(|| webhook_not_found(id))?;
-        self.webhook_view(row).await
+        self.reloaded_view(id).await
     }
 
     pub async fn delete_webhook(&self, ctx: &Ctx, id: &str) -> Result<WebhookView> {
@@ -273,12 +278,7 @@ impl App {
                 now_ms(),
             )
             .await?;
-        let row = self
-            .store
-            .get_webhook(id)
-            .await?
-            .ok_or_else(|| webhook_not_found(id))?;
-        self.webhook_view(row).await
+        self.reloaded_view(id).await
     }
 }
 
