@@ -17,6 +17,10 @@ pub const BODY_LIMIT: usize = 4 * 1024 * 1024;
 
 /// Rules a request type checks beyond its shape (bounds, formats). Issues become a 422.
 pub trait Validate {
+    /// A body type whose schema marks the body required: a missing (empty) body or a JSON
+    /// `null` is then a 422 instead of reading as `{}`.
+    const BODY_REQUIRED: bool = false;
+
     fn validate(&self) -> Vec<Issue> {
         Vec::new()
     }
@@ -79,7 +83,8 @@ fn request_meta(parts: &Parts) -> RequestMeta {
 }
 
 /// A JSON body: malformed JSON is a 400, a body of the wrong shape or breaking a rule a 422,
-/// an oversized body a 413. An empty body reads as `{}`.
+/// an oversized body a 413. An empty body reads as `{}`, unless the type requires a body
+/// ([`Validate::BODY_REQUIRED`]): then it, or a JSON `null`, is a 422.
 pub struct Body<T>(pub T);
 
 impl<T, S> FromRequest<S> for Body<T>
@@ -93,12 +98,19 @@ where
         let bytes = axum::body::to_bytes(req.into_body(), BODY_LIMIT)
             .await
             .map_err(|_| Error::PayloadTooLarge)?;
-        let value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
+        let blank = bytes.iter().all(u8::is_ascii_whitespace);
+        if blank && T::BODY_REQUIRED {
+            return Err(missing_body("received an empty body"));
+        }
+        let value: Value = if blank {
             Value::Object(Default::default())
         } else {
             serde_json::from_slice(&bytes)
                 .map_err(|_| Error::bad_request("Body is not valid JSON"))?
         };
+        if value.is_null() && T::BODY_REQUIRED {
+            return Err(missing_body("received null"));
+        }
         if let Some(path) = nul_in(&value) {
             let segments: Vec<&str> = path.iter().map(String::as_str).collect();
             return Err(nul_issue(&segments));
@@ -111,6 +123,15 @@ where
             Err(Error::Validation(issues))
         }
     }
+}
+
+/// The 422 for a required body that is missing; its path is the body itself (`[]`).
+fn missing_body(received: &str) -> Error {
+    Error::Validation(vec![Issue::new(
+        "invalid_type",
+        &[],
+        format!("Request body is required: expected a JSON object, {received}"),
+    )])
 }
 
 /// Query parameters; unknown keys are ignored, as clients send many.

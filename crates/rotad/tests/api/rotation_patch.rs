@@ -305,3 +305,149 @@ async fn patch_answers_the_seed_error_shapes() {
         conflict.body
     );
 }
+
+/// The seed's fields that are not `nullable`: only `description` may be `null`.
+const NOT_NULLABLE: [&str; 6] = [
+    "name",
+    "rotationInterval",
+    "isAutoRotationEnabled",
+    "rotateAtUtc",
+    "parameters",
+    "secretsMapping",
+];
+
+/// A refused PATCH: a 422 in the seed's envelope whose issue names `field` (in its path and
+/// its message), and the rotation exactly as it was.
+async fn assert_refused(
+    rig: &Rig,
+    id: &str,
+    before: &Value,
+    res: &crate::helpers::Answer,
+    field: &str,
+    what: &str,
+) {
+    let message = assert_envelope(res, 422);
+    assert_eq!(
+        res.body["error"], "ValidationFailure",
+        "{what}: {}",
+        res.body
+    );
+    assert!(
+        schema_errors(&seed()["responses"]["422"], &res.body, "$").is_empty(),
+        "{what}: {}",
+        res.body
+    );
+    let issues = message.as_array().cloned().unwrap_or_default();
+    assert!(!issues.is_empty(), "{what}: an issue: {}", res.body);
+    assert!(
+        issues
+            .iter()
+            .any(|i| i["message"].as_str().is_some_and(|m| m.contains(field))),
+        "{what}: the message names {field}: {}",
+        res.body
+    );
+    let after = rig.get(id).await;
+    assert_eq!(after.status, 200, "{}", after.body);
+    assert_eq!(
+        before["secretRotation"], after.body["secretRotation"],
+        "{what}: a refused PATCH changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn patch_with_null_for_a_non_nullable_field_answers_422_naming_it() {
+    let rig = Rig::new().await;
+    let id = rig.rotation("nulls", "NULLS").await;
+    let url = format!("{ROTATIONS}/{id}");
+    let before = rig.get(&id).await.body;
+    assert!(before["secretRotation"].is_object(), "{before}");
+    for field in NOT_NULLABLE {
+        let res = rig.app.patch(&url, json!({ field: null })).await;
+        assert_refused(&rig, &id, &before, &res, field, &format!("{field}: null")).await;
+        assert_eq!(
+            res.body["message"][0]["path"],
+            json!([field]),
+            "{field}: the issue's path is the field: {}",
+            res.body
+        );
+        // Alongside a valid change, nothing of the body applies.
+        let mixed = rig
+            .app
+            .patch(
+                &url,
+                json!({ "name": "renamed", "description": "changed", field: null }),
+            )
+            .await;
+        assert_refused(
+            &rig,
+            &id,
+            &before,
+            &mixed,
+            field,
+            &format!("{field}: null with others"),
+        )
+        .await;
+    }
+    // `description` is the one nullable field.
+    let cleared = rig.app.patch(&url, json!({"description": null})).await;
+    assert_eq!(cleared.status, 200, "{}", cleared.body);
+    assert_eq!(cleared.body["secretRotation"]["description"], Value::Null);
+}
+
+#[tokio::test]
+async fn patch_without_a_body_answers_422_and_changes_nothing() {
+    let rig = Rig::new().await;
+    let id = rig.rotation("nobody", "NOBODY").await;
+    let url = format!("{ROTATIONS}/{id}");
+    let before = rig.get(&id).await.body;
+    assert!(before["secretRotation"].is_object(), "{before}");
+
+    // No body and no Content-Type.
+    let none = rig
+        .app
+        .call(reqwest::Method::PATCH, &url, Some(&rig.app.token), None)
+        .await;
+    assert_refused(&rig, &id, &before, &none, "body", "no body").await;
+
+    // A JSON Content-Type with an empty (or blank) body, and a body that is JSON `null`.
+    for (content_type, raw) in [
+        (Some("application/json"), ""),
+        (Some("application/json"), "  \n"),
+        (None, "  "),
+        (Some("application/json"), "null"),
+    ] {
+        let mut req = rig
+            .app
+            .http
+            .patch(format!("{}{url}", rig.app.base))
+            .bearer_auth(&rig.app.token)
+            .body(raw);
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        let res = req.send().await.expect("send");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.expect("body");
+        let answer = crate::helpers::Answer {
+            status,
+            headers,
+            body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        };
+        assert_refused(
+            &rig,
+            &id,
+            &before,
+            &answer,
+            "body",
+            &format!("{content_type:?} {raw:?}"),
+        )
+        .await;
+    }
+
+    // An empty object is a PATCH that changes no field, as before.
+    let empty = rig.app.patch(&url, json!({})).await;
+    assert_eq!(empty.status, 200, "{}", empty.body);
+    assert_eq!(empty.body["secretRotation"]["id"], json!(id));
+    assert_eq!(empty.body["secretRotation"]["name"], "nobody");
+}

@@ -43,20 +43,31 @@ pub struct SecretsMappingIn {
     pub service_token: String,
 }
 
-/// `PATCH /api/v2/secret-rotations/dbt-service-token/{rotationId}`: every field optional.
+/// `PATCH /api/v2/secret-rotations/dbt-service-token/{rotationId}`: the body is required, every
+/// field optional, and only `description` may be `null` (the others are a 422 naming the field).
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateRotationIn {
-    #[schema(min_length = 1, max_length = 64)]
+    #[serde(default, deserialize_with = "not_null::name")]
+    #[schema(min_length = 1, max_length = 64, nullable = false)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, max_length = 256)]
     pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "not_null::is_auto_rotation_enabled")]
+    #[schema(nullable = false)]
     pub is_auto_rotation_enabled: Option<bool>,
-    #[schema(minimum = 1)]
+    #[serde(default, deserialize_with = "not_null::rotation_interval")]
+    #[schema(minimum = 1, nullable = false)]
     pub rotation_interval: Option<f64>,
+    #[serde(default, deserialize_with = "not_null::rotate_at_utc")]
+    #[schema(nullable = false)]
     pub rotate_at_utc: Option<RotateAtIn>,
+    #[serde(default, deserialize_with = "not_null::parameters")]
+    #[schema(nullable = false)]
     pub parameters: Option<ParametersIn>,
+    #[serde(default, deserialize_with = "not_null::secrets_mapping")]
+    #[schema(nullable = false)]
     pub secrets_mapping: Option<SecretsMappingIn>,
 }
 
@@ -80,6 +91,45 @@ pub struct CreateRotationIn {
 /// Distinguishes `"description": null` (clear it) from an absent field.
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
+}
+
+/// Optional fields the seed does not mark `nullable`: absent is `None`, `null` an error whose
+/// path (added by the body extractor) and message name the field.
+mod not_null {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer};
+
+    use super::{ParametersIn, RotateAtIn, SecretsMappingIn};
+
+    fn non_null<'de, D, T>(d: D, field: &str, expected: &str) -> Result<Option<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de>,
+    {
+        match Option::<T>::deserialize(d)? {
+            Some(value) => Ok(Some(value)),
+            None => Err(D::Error::custom(format!(
+                "{field} cannot be null: expected {expected}, received null"
+            ))),
+        }
+    }
+
+    macro_rules! fields {
+        ($($fn:ident: $ty:ty => $field:literal, $expected:literal;)*) => {$(
+            pub fn $fn<'de, D: Deserializer<'de>>(d: D) -> Result<Option<$ty>, D::Error> {
+                non_null(d, $field, $expected)
+            }
+        )*};
+    }
+
+    fields! {
+        name: String => "name", "string";
+        is_auto_rotation_enabled: bool => "isAutoRotationEnabled", "boolean";
+        rotation_interval: f64 => "rotationInterval", "number";
+        rotate_at_utc: RotateAtIn => "rotateAtUtc", "object";
+        parameters: ParametersIn => "parameters", "object";
+        secrets_mapping: SecretsMappingIn => "secretsMapping", "object";
+    }
 }
 
 fn check_name(issues: &mut Vec<Issue>, name: &str) {
@@ -226,6 +276,8 @@ fn check_mapping(issues: &mut Vec<Issue>, m: &SecretsMappingIn) {
 }
 
 impl Validate for UpdateRotationIn {
+    const BODY_REQUIRED: bool = true;
+
     fn validate(&self) -> Vec<Issue> {
         let mut issues = Vec::new();
         if let Some(name) = &self.name {
