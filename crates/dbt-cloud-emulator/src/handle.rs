@@ -158,7 +158,8 @@ impl Emulator {
         self.state.reset_calls();
     }
 
-    /// The largest number of create calls for token `name` that were in flight at once.
+    /// The largest number of create calls for token `name` (or `name-…`) that were in flight
+    /// at once.
     pub fn max_concurrent_creates(&self, name: &str) -> u32 {
         self.state.max_concurrent_creates(name)
     }

@@ -169,14 +169,19 @@ impl SharedState {
 
     pub fn begin_create(self: &Arc<Self>, name: &str) -> CreateGuard {
         let mut inner = self.lock();
-        let in_flight = inner.creates_in_flight.entry(name.to_owned()).or_insert(0);
-        *in_flight += 1;
-        let now = *in_flight;
-        let max = inner
-            .max_creates_in_flight
-            .entry(name.to_owned())
-            .or_insert(0);
-        *max = (*max).max(now);
+        for family in families(name) {
+            let in_flight = inner
+                .creates_in_flight
+                .entry(family.to_owned())
+                .or_insert(0);
+            *in_flight += 1;
+            let now = *in_flight;
+            let max = inner
+                .max_creates_in_flight
+                .entry(family.to_owned())
+                .or_insert(0);
+            *max = (*max).max(now);
+        }
         CreateGuard {
             state: Arc::clone(self),
             name: name.to_owned(),
@@ -201,10 +206,12 @@ impl SharedState {
 
     fn end_create(&self, name: &str) {
         let mut inner = self.lock();
-        if let Some(in_flight) = inner.creates_in_flight.get_mut(name) {
-            *in_flight = in_flight.saturating_sub(1);
-            if *in_flight == 0 {
-                inner.creates_in_flight.remove(name);
+        for family in families(name) {
+            if let Some(in_flight) = inner.creates_in_flight.get_mut(family) {
+                *in_flight = in_flight.saturating_sub(1);
+                if *in_flight == 0 {
+                    inner.creates_in_flight.remove(family);
+                }
             }
         }
     }
@@ -331,4 +338,13 @@ impl Data<'_> {
             _ => DeleteOutcome::NotFound,
         }
     }
+}
+
+/// The names a create counts under: the name itself and each of its prefixes that ends before
+/// a `-`, so `nightly-token-3f2504e04f89` also counts for `nightly-token` and `nightly` (a
+/// client that suffixes its token names is still seen per base name).
+fn families(name: &str) -> impl Iterator<Item = &str> {
+    name.match_indices('-')
+        .map(move |(i, _)| &name[..i])
+        .chain(std::iter::once(name))
 }

@@ -132,6 +132,7 @@ pub async fn build_app(args: &ServeArgs) -> anyhow::Result<AppState> {
                 .unwrap_or(5_000),
             dbt_request_timeout: args.dbt_request_timeout,
         },
+        pauses: Default::default(),
     }))
 }
 
@@ -216,11 +217,11 @@ impl Server {
 }
 
 /// Background upkeep of the rotation engine: recovery of interrupted rotations at start and
-/// every few seconds, and the revocation queue every second.
+/// every two seconds, and the revocation queue every second.
 async fn maintenance(app: AppState, shutdown: CancellationToken) {
     let mut tick = 0u64;
     loop {
-        if tick % 5 == 0 {
+        if tick % 2 == 0 {
             if let Err(e) = app.recover().await {
                 tracing::warn!(error = %e, "rotation recovery failed; will retry");
             }

@@ -40,9 +40,9 @@ pub fn job_id(rotation_id: &str) -> String {
 /// [`DRAIN_GRACE`], and hands back (releases) the leases of any still running.
 pub async fn run(app: AppState, concurrency: usize, shutdown: CancellationToken) {
     let poll = Duration::from_millis(app.settings.scheduler_poll_ms.max(1) as u64);
-    let owner = app.lease_owner();
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
-    let running: Arc<Mutex<HashSet<String>>> = Arc::default();
+    // What each task holds: (rotation id, its own lease owner).
+    let running: Arc<Mutex<HashSet<(String, String)>>> = Arc::default();
     let mut tasks = JoinSet::new();
     tokio::spawn(webhook_loop(app.clone(), poll, shutdown.clone()));
     tracing::info!(
@@ -68,7 +68,12 @@ pub async fn run(app: AppState, concurrency: usize, shutdown: CancellationToken)
             let now = now_ms();
             let claimed = match app
                 .store
-                .claim_due_rotations(now, &owner, now + app.settings.lease_ms, held.len() as i64)
+                .claim_due_rotations(
+                    now,
+                    &format!("{}:", app.lease_owner()),
+                    now + app.settings.lease_ms,
+                    held.len() as i64,
+                )
                 .await
             {
                 Ok(rows) => rows,
@@ -80,16 +85,15 @@ pub async fn run(app: AppState, concurrency: usize, shutdown: CancellationToken)
             let full_batch = claimed.len() == held.len();
             for (row, permit) in claimed.into_iter().zip(held.drain(..)) {
                 let app = app.clone();
-                let owner = owner.clone();
                 let running = running.clone();
-                if let Ok(mut r) = running.lock() {
-                    r.insert(row.id.clone());
+                if let (Ok(mut r), Some(owner)) = (running.lock(), row.lease_owner.clone()) {
+                    r.insert((row.id.clone(), owner));
                 }
                 tasks.spawn(async move {
                     let id = row.id.clone();
-                    run_claimed(&app, row, &owner).await;
+                    run_claimed(&app, row).await;
                     if let Ok(mut r) = running.lock() {
-                        r.remove(&id);
+                        r.retain(|(held, _)| *held != id);
                     }
                     drop(permit);
                 });
@@ -103,16 +107,15 @@ pub async fn run(app: AppState, concurrency: usize, shutdown: CancellationToken)
             _ = tokio::time::sleep(poll) => {}
         }
     }
-    drain(&app, &owner, tasks, running).await;
+    drain(&app, tasks, running).await;
 }
 
 /// Waits for in-flight rotations, then releases the leases of those that did not finish so
 /// another replica (or the next start) takes them over at once instead of after expiry.
 async fn drain(
     app: &AppState,
-    owner: &str,
     mut tasks: JoinSet<()>,
-    running: Arc<Mutex<HashSet<String>>>,
+    running: Arc<Mutex<HashSet<(String, String)>>>,
 ) {
     let finished = tokio::time::timeout(DRAIN_GRACE, async {
         while tasks.join_next().await.is_some() {}
@@ -124,11 +127,11 @@ async fn drain(
     }
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
-    let left: Vec<String> = running
+    let left: Vec<(String, String)> = running
         .lock()
         .map(|r| r.iter().cloned().collect())
         .unwrap_or_default();
-    for id in &left {
+    for (id, owner) in &left {
         if let Err(e) = app.store.release_lease(id, owner).await {
             tracing::warn!(rotation_id = %id, error = %e, "cannot hand back a rotation lease; it will expire");
         }
@@ -139,31 +142,19 @@ async fn drain(
     );
 }
 
-/// One claimed rotation: settle what a dead executor left, else rotate.
-async fn run_claimed(app: &AppState, row: RotationRow, owner: &str) {
-    match app.resume_claimed(&row, owner).await {
-        Ok(true) => {
-            // The interrupted attempt's token is now published: that was this due rotation.
-            if let Err(e) = app.store.release_lease(&row.id, owner).await {
-                tracing::warn!(rotation_id = %row.id, error = %e, "cannot release a rotation lease; it will expire");
-            }
-            app.work_revocations(Some(&row.id)).await;
-            return;
-        }
-        Ok(false) => {}
-        Err(e) => {
-            // Settling needs dbt; leave the lease to expire and try again later.
-            tracing::warn!(rotation_id = %row.id, error = %e, "cannot settle an interrupted rotation; will retry");
-            return;
-        }
-    }
+/// One claimed rotation, under the lease its claim took (an owner of its own): the engine
+/// settles what a dead executor left, else rotates.
+async fn run_claimed(app: &AppState, row: RotationRow) {
+    let Some(owner) = row.lease_owner.clone() else {
+        return;
+    };
     let attempt = row.failed_attempts + 1;
     let trigger = Trigger {
         manual: false,
         job_id: Some(job_id(&row.id)),
         final_attempt: attempt >= i64::from(app.settings.rotation_max_attempts),
     };
-    match app.rotate_claimed(&row.id, owner, trigger).await {
+    match app.rotate_claimed(&row.id, &owner, trigger).await {
         Ok(_) => tracing::info!(rotation_id = %row.id, "scheduled rotation succeeded"),
         Err(RotateError::Failed(_)) => {
             tracing::warn!(rotation_id = %row.id, attempt, "scheduled rotation failed")

@@ -1,7 +1,5 @@
 //! dbt Cloud service tokens as a rotation provider.
 
-use std::collections::HashSet;
-
 use async_trait::async_trait;
 use dbt_client::{DbtClient, DbtError, PermissionGrant, TokenState};
 use serde::{Deserialize, Serialize};
@@ -23,6 +21,9 @@ pub struct Grant {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_id: Option<f64>,
 }
+
+/// dbt publishes no limit on a token's name; 255 is the cap of its other v3 string fields.
+pub const MAX_TOKEN_NAME: usize = 255;
 
 /// The permission sets upstream accepts (the seed's enum).
 pub const PERMISSION_SETS: [&str; 28] = [
@@ -145,22 +146,12 @@ impl RotationProvider for DbtProvider {
         }
     }
 
-    async fn find_orphans(
-        &self,
-        name: &str,
-        since: i64,
-        known: &HashSet<i64>,
-    ) -> Result<Vec<i64>, ProviderError> {
+    async fn find_named(&self, name: &str) -> Result<Vec<i64>, ProviderError> {
         let tokens = counted("token_list", self.client.list_service_tokens().await)
             .map_err(|e| provider_error("Failed to list service tokens", &e))?;
         Ok(tokens
             .into_iter()
-            .filter(|t| t.name == name && t.state == 1 && !known.contains(&t.id))
-            .filter(|t| {
-                t.created_at
-                    .map(|c| c.timestamp_millis() >= since)
-                    .unwrap_or(true)
-            })
+            .filter(|t| t.name == name && t.state == 1)
             .map(|t| t.id)
             .collect())
     }

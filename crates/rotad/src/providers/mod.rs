@@ -3,8 +3,6 @@
 
 pub mod dbt;
 
-use std::collections::HashSet;
-
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -85,6 +83,25 @@ impl FailureKind {
     }
 }
 
+/// Characters of the intent id in a minted credential's name.
+const SUFFIX_LEN: usize = 12;
+
+/// The name a credential minted for intent `intent_id` gets: `base` (cut short only where the
+/// provider's `limit` requires), `-`, then a short URL-safe suffix of the intent id. A sweep
+/// after a lost answer then takes exactly this intent's credentials and nothing else: never
+/// one made by hand or by another rotation, whatever their names (docs/ARCHITECTURE.md).
+pub fn intent_name(base: &str, intent_id: &str, limit: usize) -> String {
+    let suffix: String = intent_id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(SUFFIX_LEN)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let room = limit.saturating_sub(suffix.len() + 1);
+    let head: String = base.chars().take(room).collect();
+    format!("{head}-{suffix}")
+}
+
 #[async_trait]
 pub trait RotationProvider: Send + Sync {
     /// Issues a new credential named `name`. Never retried blindly.
@@ -93,11 +110,28 @@ pub trait RotationProvider: Send + Sync {
     async fn revoke(&self, credential_id: i64) -> Result<(), ProviderError>;
     /// Whether the credential still authenticates.
     async fn is_live(&self, credential_id: i64) -> Result<bool, ProviderError>;
-    /// Live credentials named `name`, created at or after `since` (ms), not in `known`.
-    async fn find_orphans(
-        &self,
-        name: &str,
-        since: i64,
-        known: &HashSet<i64>,
-    ) -> Result<Vec<i64>, ProviderError>;
+    /// Live credentials whose name is exactly `name`, whatever their age. Every credential
+    /// rotad mints is named for its intent ([`intent_name`]), so these are exactly the
+    /// credentials one intent may have created.
+    async fn find_named(&self, name: &str) -> Result<Vec<i64>, ProviderError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::intent_name;
+
+    #[test]
+    fn names_carry_the_intent_and_fit_the_limit() {
+        let id = "3F2504E0-4F89-11D3-9A0C-0305E82C3301";
+        assert_eq!(
+            intent_name("analytics-ci", id, 255),
+            "analytics-ci-3f2504e04f89"
+        );
+        let long = "x".repeat(255);
+        let name = intent_name(&long, id, 255);
+        assert_eq!(name.chars().count(), 255);
+        assert!(name.ends_with("-3f2504e04f89"));
+        let wide = "ä".repeat(300);
+        assert_eq!(intent_name(&wide, id, 255).chars().count(), 255);
+    }
 }

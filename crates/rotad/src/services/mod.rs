@@ -37,6 +37,8 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub keys: Keyring,
     pub settings: Settings,
+    /// The engine's pause points, for tests of races and crashes.
+    pub pauses: rotations::PausePoints,
 }
 
 pub type AppState = Arc<App>;

@@ -214,6 +214,21 @@ impl App {
                  (with revokeGeneratedCredentials to revoke their tokens)",
             ));
         }
+        // Deleting the project cascades its own connections away; tokens still queued for
+        // revocation (or issuances in flight) through them could then never be revoked.
+        for connection in self
+            .store
+            .list_connections(&view.project.org_id, Some(id))
+            .await?
+        {
+            if self.store.connection_in_use(&connection.id).await? {
+                return Err(Error::bad_request(format!(
+                    "Cannot delete a project while token revocations through its App Connection \
+                     \"{}\" are pending; retry once they finish",
+                    connection.name
+                )));
+            }
+        }
         self.store.delete_project(id).await?;
         self.audit(
             ctx,

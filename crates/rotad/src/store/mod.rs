@@ -25,6 +25,13 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A fenced write found the rotation row at another version (or under another lease).
+pub const ROTATION_CHANGED: &str = "rotation changed concurrently";
+/// A fenced secret write found the secret at another version.
+pub const SECRET_CHANGED: &str = "secret changed concurrently";
+/// The intent a write depended on was settled (swept or consumed) elsewhere.
+pub const INTENT_SETTLED: &str = "rotation intent settled elsewhere";
+
 #[async_trait]
 pub trait MetaStore: Send + Sync {
     async fn get_meta(&self, key: &str) -> StoreResult<Option<String>>;
@@ -190,14 +197,17 @@ pub trait RotationStore: Send + Sync {
         &self,
         connection_id: &str,
     ) -> StoreResult<Vec<RotationRow>>;
-    /// Writes the settings columns (name … next_rotation_at), and a renamed secret if any.
+    /// Writes the settings columns (name … next_rotation_at), and a renamed secret if any, if
+    /// the row is still at `expected_version` ([`ROTATION_CHANGED`] otherwise).
     async fn update_rotation_settings(
         &self,
         rotation: &RotationRow,
+        expected_version: i64,
         secret: Option<&SecretWrite>,
     ) -> StoreResult<()>;
-    /// Deletes the rotation; its secret is deleted or released to ordinary use.
-    async fn delete_rotation(&self, id: &str, delete_secrets: bool) -> StoreResult<()>;
+    /// Deletes the rotation if the lease and version still match, releases or deletes its
+    /// secret and queues the given revocations, in one transaction.
+    async fn delete_rotation(&self, delete: &RotationDelete) -> StoreResult<()>;
 
     /// Takes the lease unless another owner holds an unexpired one.
     async fn acquire_lease(
@@ -213,13 +223,23 @@ pub trait RotationStore: Send + Sync {
     async fn release_lease(&self, id: &str, owner: &str) -> StoreResult<()>;
 
     async fn insert_intent(&self, intent: &IntentRow) -> StoreResult<()>;
-    /// Stores the issued credential on its intent; false when the intent is gone (recovery
-    /// settled it after this executor lost its lease).
+    /// Stores the issued credential on its intent; false when the intent is gone or swept
+    /// (recovery settled it after this executor lost its lease).
     async fn set_intent_credential(&self, id: &str, credential: &[u8]) -> StoreResult<bool>;
+    /// Marks the intent swept (keeps the first time). Without `any_credential`, only an intent
+    /// with no credential yet. True when the intent is now marked: from then on no credential
+    /// can be attached to it and no rotation can be inserted or committed from it.
+    async fn mark_intent_swept(
+        &self,
+        id: &str,
+        now: i64,
+        any_credential: bool,
+    ) -> StoreResult<bool>;
     async fn delete_intent(&self, id: &str) -> StoreResult<()>;
     async fn list_intents(&self) -> StoreResult<Vec<IntentRow>>;
 
-    /// Applies a successful rotation if `lease_owner` still holds the lease.
+    /// Applies a successful rotation if `lease_owner` still holds the lease and the row is at
+    /// `expected_version`.
     async fn commit_rotation(&self, commit: &RotationCommit) -> StoreResult<()>;
     async fn record_rotation_failure(&self, failure: &RotationFailure) -> StoreResult<()>;
 
@@ -239,11 +259,12 @@ pub trait RotationStore: Send + Sync {
 #[async_trait]
 pub trait SchedulerStore: Send + Sync {
     /// Leases up to `limit` auto-rotations due at `now` that no live executor holds, most
-    /// overdue first. Concurrent callers (tasks, replicas) never get the same row.
+    /// overdue first. Concurrent callers (tasks, replicas) never get the same row. Each row's
+    /// lease owner is `owner_prefix` followed by its id: one owner per task, never shared.
     async fn claim_due_rotations(
         &self,
         now: i64,
-        owner: &str,
+        owner_prefix: &str,
         lease_until: i64,
         limit: i64,
     ) -> StoreResult<Vec<RotationRow>>;

@@ -213,6 +213,8 @@ pub struct RotationRow {
     pub lease_expires_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Bumped by every write of the rotation's content; writes are fenced on it.
+    pub version: i64,
 }
 
 /// An issuance in flight (see the rotation engine in DESIGN.md).
@@ -227,6 +229,9 @@ pub struct IntentRow {
     /// The new credential, sealed, once the provider has issued it.
     pub credential: Option<Vec<u8>>,
     pub created_at: i64,
+    /// When it was first swept; from then on nothing may attach a credential to it or
+    /// publish from it, and it waits only for its final sweep.
+    pub swept_at: Option<i64>,
 }
 
 /// A credential waiting for the provider to confirm its revocation.
@@ -265,6 +270,19 @@ pub struct RotationCommit {
     pub secret: SecretWrite,
     pub revocation: Option<RevocationRow>,
     pub intent_id: String,
+    /// The row version the commit was computed from.
+    pub expected_version: i64,
+}
+
+/// A rotation deleted under its lease, with its slot tokens queued for revocation in the same
+/// transaction (nothing is revoked while the rotation still exists).
+#[derive(Debug, Clone)]
+pub struct RotationDelete {
+    pub rotation_id: String,
+    pub lease_owner: String,
+    pub expected_version: i64,
+    pub delete_secrets: bool,
+    pub revocations: Vec<RevocationRow>,
 }
 
 /// A failed attempt: status, message and schedule, credentials untouched.

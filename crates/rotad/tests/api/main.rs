@@ -9,6 +9,7 @@ mod connection_access;
 mod connections;
 mod crash;
 mod encryption;
+mod engine_races;
 mod envelope;
 mod permissions;
 mod process;

@@ -51,6 +51,32 @@ impl Rig {
         }
     }
 
+    /// The in-process server's services (pause points, recovery, the revocation worker).
+    pub fn server(&self) -> rotad::services::AppState {
+        self.app
+            .server
+            .as_ref()
+            .map(|s| s.app.clone())
+            .expect("an in-process server")
+    }
+
+    /// Another `dbt` connection to the same emulator account (the organization's, or a
+    /// project's); returns its id.
+    pub async fn connection_named(&self, name: &str, project: Option<&str>) -> String {
+        let mut body = json!({"name": name, "method": "api-token", "credentials": {
+            "instanceUrl": self.emu.base_url(), "accountId": self.emu.account_id().to_string(),
+            "apiToken": self.emu.admin_token()}});
+        if let Some(p) = project {
+            body["projectId"] = json!(p);
+        }
+        let res = self.app.post("/api/v1/app-connections/dbt", body).await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        res.body["appConnection"]["id"]
+            .as_str()
+            .expect("id")
+            .to_string()
+    }
+
     pub fn body(&self, name: &str, secret: &str) -> Value {
         json!({
             "name": name,
@@ -137,7 +163,7 @@ impl Rig {
         self.emu
             .tokens()
             .into_iter()
-            .filter(|t| t.name == name)
+            .filter(|t| minted_as(&t.name, name))
             .collect()
     }
 
@@ -179,6 +205,15 @@ impl Rig {
             );
         }
     }
+}
+
+/// Whether a dbt token named `dbt_name` was minted by rotad for a rotation whose `tokenName`
+/// is `token_name`: the name, `-`, then twelve characters of the intent id.
+pub fn minted_as(dbt_name: &str, token_name: &str) -> bool {
+    dbt_name
+        .strip_prefix(token_name)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|suffix| suffix.len() == 12 && suffix.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// Checks `value` against an OpenAPI 3.0 schema (the keywords the seed uses). Returns the

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::TestDb;
 use crate::process::{attach, spawn_rotad, wait_ready};
-use crate::rotation_support::{Rig, ROTATIONS};
+use crate::rotation_support::{minted_as, Rig, ROTATIONS};
 use crate::webhook_sink::Sink;
 
 fn at(value: &Value) -> DateTime<Utc> {
@@ -95,15 +95,17 @@ async fn wait_quiet(rig: &Rig) {
 }
 
 /// Tokens the emulator holds per rotation token name (`{name}-token`).
+/// (created, live) per rotation `tokenName` (dbt's names carry an intent suffix after it).
 fn tokens_per_name(rig: &Rig) -> HashMap<String, (usize, usize)> {
     let mut out: HashMap<String, (usize, usize)> = HashMap::new();
-    for t in rig
-        .emu
-        .tokens()
-        .into_iter()
-        .filter(|t| t.name.ends_with("-token"))
-    {
-        let e = out.entry(t.name.clone()).or_default();
+    for t in rig.emu.tokens() {
+        let Some((base, _)) = t.name.rsplit_once('-') else {
+            continue;
+        };
+        if !base.ends_with("-token") || !minted_as(&t.name, base) {
+            continue;
+        }
+        let e = out.entry(base.to_string()).or_default();
         e.0 += 1;
         e.1 += usize::from(t.state == 1);
     }

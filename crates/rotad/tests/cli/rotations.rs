@@ -243,7 +243,7 @@ async fn rotations_in_both_modes() {
         .emulator
         .live_tokens()
         .into_iter()
-        .filter(|t| t.name == "ci")
+        .filter(|t| t.name.starts_with("ci-"))
         .collect();
     assert!(live.is_empty(), "{live:?}");
     let secret = env

@@ -255,6 +255,7 @@ impl App {
         let credentials_updated = change.credentials.is_some();
         if let Some(credentials) = change.credentials {
             let credentials = credentials.trimmed();
+            self.refuse_retarget(&key, &row, &credentials).await?;
             self.validate_credentials(&credentials).await?;
             next.credentials = seal_credentials(&key, &row.id, &credentials)?;
         }
@@ -287,6 +288,49 @@ impl App {
         )
         .await;
         Ok(connection)
+    }
+
+    /// Refuses moving a connection to another dbt instance or account while anything stands
+    /// on it: its rotations' tokens, queued revocations and issuances in flight were minted at
+    /// the old one, and dbt's 404 there would count as "revoked" while the real tokens live.
+    async fn refuse_retarget(
+        &self,
+        key: &DataKey,
+        row: &AppConnectionRow,
+        next: &DbtCredentials,
+    ) -> Result<()> {
+        let old: DbtCredentials =
+            serde_json::from_str(&key.open_str(&aad(&row.id), &row.credentials)?)
+                .map_err(|e| Error::Unexpected(e.into()))?;
+        let old = old.trimmed();
+        if old.instance_url == next.instance_url && old.account_id == next.account_id {
+            return Ok(());
+        }
+        if !self.store.connection_in_use(&row.id).await? {
+            return Ok(());
+        }
+        let names: Vec<String> = self
+            .store
+            .list_rotations_by_connection(&row.id)
+            .await?
+            .into_iter()
+            .map(|r| format!("\"{}\"", r.name))
+            .collect();
+        let standing = if names.is_empty() {
+            "pending token revocations".to_string()
+        } else {
+            format!(
+                "secret rotations {} (and any pending token revocations)",
+                names.join(", ")
+            )
+        };
+        Err(Error::bad_request(format!(
+            "Cannot change the instanceUrl or accountId of App Connection \"{}\" while {standing} \
+             use it: their tokens live at the current dbt account. Delete the rotations (with \
+             revokeGeneratedCredentials) and let the revocations finish first, or create a new \
+             connection",
+            row.name
+        )))
     }
 
     /// Connections of the organization, or of one project.

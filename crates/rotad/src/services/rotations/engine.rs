@@ -1,4 +1,4 @@
-//! The rotation engine: lease, intent, issue, commit, revoke, recover (DESIGN.md).
+//! The rotation engine: lease, intent, issue, commit, revoke, recover (docs/ARCHITECTURE.md).
 //!
 //! A new credential is issued before anything is revoked, stored (sealed) against its intent
 //! the moment it exists, and published in one transaction that also queues the displaced
@@ -9,24 +9,18 @@ use serde_json::json;
 
 use super::{failure_message, not_found, App, DBT_TYPE, IN_PROGRESS};
 use crate::error::{Error, Result};
-use crate::providers::dbt::{DbtParameters, DbtProvider};
-use crate::providers::{Credential, ProviderError, RotationProvider};
+use crate::providers::dbt::{DbtParameters, DbtProvider, MAX_TOKEN_NAME};
+use crate::providers::{intent_name, Credential, ProviderError, RotationProvider};
 use crate::services::audit::Event;
 use crate::services::new_id;
 use crate::store::{
-    IntentRow, RevocationRow, RotationCommit, RotationFailure, RotationRow, SecretWrite, StoreError,
+    IntentRow, RevocationRow, RotationCommit, RotationFailure, RotationRow, SecretWrite,
+    StoreError, ROTATION_CHANGED,
 };
-use crate::time::now_ms;
 
-/// Test hook: a process started with `ROTAD_TEST_PAUSE_AT=<step>` stops at that engine step
-/// (and says so on stderr) so a test can kill it there. Steps: `lease`, `intent`, `issued`,
-/// `persisted`, `committed`.
-async fn pause_point(step: &str) {
-    if std::env::var("ROTAD_TEST_PAUSE_AT").is_ok_and(|v| v == step) {
-        eprintln!("rotad: paused at {step}");
-        std::future::pending::<()>().await;
-    }
-}
+/// How often a commit is recomputed from a fresh row when PATCHes keep changing it.
+const COMMIT_ATTEMPTS: usize = 5;
+use crate::time::now_ms;
 
 /// Who asked for a rotation.
 #[derive(Debug, Clone)]
@@ -58,7 +52,31 @@ impl From<RotateError> for Error {
     }
 }
 
+/// Why an issuance produced no stored credential.
+#[derive(Debug)]
+pub(super) enum IssueFailure {
+    /// The provider failed; an ambiguous failure (the credential may exist) is swept already.
+    Provider(ProviderError),
+    /// The intent was swept while the provider worked (this executor lost its lease, or a
+    /// creation outlived it): the credential it got is queued for revocation.
+    Settled,
+    Other(Error),
+}
+
+impl From<Error> for IssueFailure {
+    fn from(e: Error) -> Self {
+        IssueFailure::Other(e)
+    }
+}
+
+impl From<StoreError> for IssueFailure {
+    fn from(e: StoreError) -> Self {
+        IssueFailure::Other(e.into())
+    }
+}
+
 impl App {
+    /// A lease owner of its own: one per task, never shared (docs/ARCHITECTURE.md, "Fencing").
     pub(crate) fn lease_owner(&self) -> String {
         format!("rotad-{}", new_id())
     }
@@ -95,7 +113,81 @@ impl App {
         Ok(DbtProvider::new(client, parameters))
     }
 
-    /// Rotates once: the same call for the API, the scheduler and recovery.
+    /// A new intent for `rotation_id`; its credential will be named for it.
+    pub(super) fn new_intent(
+        &self,
+        rotation_id: &str,
+        project_id: &str,
+        connection_id: &str,
+        token_name: &str,
+    ) -> IntentRow {
+        let id = new_id();
+        let now = now_ms();
+        IntentRow {
+            token_name: intent_name(token_name, &id, MAX_TOKEN_NAME),
+            id,
+            rotation_id: rotation_id.to_string(),
+            project_id: project_id.to_string(),
+            connection_id: connection_id.to_string(),
+            started_at: now,
+            credential: None,
+            created_at: now,
+            swept_at: None,
+        }
+    }
+
+    /// Intent → issue → persist: the one way a credential is minted, for creation and
+    /// rotation alike. The intent is written before the provider is called and the credential
+    /// sealed onto it the moment it exists, so a crash at any point leaves something recovery
+    /// can resume or sweep (I4).
+    pub(super) async fn issue_tracked(
+        &self,
+        provider: &DbtProvider,
+        intent: &IntentRow,
+    ) -> std::result::Result<Credential, IssueFailure> {
+        self.store.insert_intent(intent).await?;
+        self.pauses.at("intent").await;
+        let credential = match provider.issue(&intent.token_name).await {
+            Ok(c) => c,
+            Err(e) => {
+                if e.ambiguous {
+                    // The credential may exist: sweep now (the intent's own name only) and
+                    // keep the intent for a final sweep once no late create can land.
+                    if let Err(sweep) = self.sweep_intent(provider, intent).await {
+                        tracing::warn!(intent = %intent.id, error = %sweep, "sweep after an ambiguous create failed; recovery will retry");
+                    }
+                } else {
+                    self.store.delete_intent(&intent.id).await?;
+                }
+                return Err(IssueFailure::Provider(e));
+            }
+        };
+        self.pauses.at("issued").await;
+        let key = self.rotation_key(&intent.project_id).await?;
+        let sealed = key.seal_str(
+            &format!("{}:credential", intent.id),
+            &serde_json::to_string(&credential).map_err(|e| Error::Unexpected(e.into()))?,
+        );
+        if !self
+            .store
+            .set_intent_credential(&intent.id, &sealed)
+            .await?
+        {
+            // Recovery swept the intent meanwhile: the new credential belongs to nobody (I4).
+            tracing::warn!(intent = %intent.id, "issuance settled elsewhere; revoking the credential it got");
+            self.queue_revocation(
+                &intent.rotation_id,
+                &intent.connection_id,
+                credential.token_id,
+            )
+            .await?;
+            return Err(IssueFailure::Settled);
+        }
+        self.pauses.at("persisted").await;
+        Ok(credential)
+    }
+
+    /// Rotates once under a fresh lease: the API's call. 400 while another executor holds it.
     pub async fn rotate(
         &self,
         rotation_id: &str,
@@ -125,14 +217,15 @@ impl App {
     }
 
     /// Rotates once under a lease `owner` already holds (the scheduler's claim, or
-    /// [`App::rotate`]'s), then releases it.
+    /// [`App::rotate`]'s), then releases it. Everything done under the lease, settling what an
+    /// earlier executor left included, runs while the lease is renewed.
     pub async fn rotate_claimed(
         &self,
         rotation_id: &str,
         owner: &str,
         trigger: Trigger,
     ) -> std::result::Result<RotationRow, RotateError> {
-        pause_point("lease").await;
+        self.pauses.at("lease").await;
         let started = std::time::Instant::now();
         let outcome = self
             .holding_lease(
@@ -153,8 +246,8 @@ impl App {
 
     /// Runs `work` while renewing the rotation's lease every third of its length, so a slow
     /// provider never lets the lease lapse under a live executor (another executor would
-    /// then mint a second token). A lost lease is only logged: the commit checks the owner.
-    async fn holding_lease<T>(
+    /// then mint a second token). A lost lease is only logged: every write checks the owner.
+    pub(super) async fn holding_lease<T>(
         &self,
         rotation_id: &str,
         owner: &str,
@@ -187,6 +280,23 @@ impl App {
         owner: &str,
         trigger: &Trigger,
     ) -> std::result::Result<RotationRow, RotateError> {
+        // Read under the lease: nothing read before it can be trusted.
+        let row = self
+            .store
+            .get_rotation(rotation_id)
+            .await
+            .map_err(Error::from)?
+            .ok_or_else(|| not_found(rotation_id))?;
+        // What an earlier executor left is settled first. A scheduled rotation whose
+        // interrupted attempt gets published by that is done: that was the due rotation.
+        if self.settle_leftovers(&row, owner).await? && !trigger.manual {
+            return Ok(self
+                .store
+                .get_rotation(rotation_id)
+                .await
+                .map_err(Error::from)?
+                .ok_or_else(|| not_found(rotation_id))?);
+        }
         let row = self
             .store
             .get_rotation(rotation_id)
@@ -199,67 +309,23 @@ impl App {
             Ok(p) => p,
             Err(e) => return Err(self.fail(&row, owner, trigger, &e).await),
         };
-        let started = now_ms();
-        let intent = IntentRow {
-            id: new_id(),
-            rotation_id: row.id.clone(),
-            project_id: row.project_id.clone(),
-            connection_id: row.connection_id.clone(),
-            token_name: parameters.token_name.clone(),
-            started_at: started,
-            credential: None,
-            created_at: started,
-        };
-        self.store
-            .insert_intent(&intent)
-            .await
-            .map_err(Error::from)?;
-        pause_point("intent").await;
-        let credential = match provider.issue(&parameters.token_name).await {
-            Ok(c) => c,
-            Err(e) => {
-                if e.ambiguous {
-                    // The token may exist: find and revoke it now rather than lose track of
-                    // it. The intent stays, so recovery sweeps once more when no late create
-                    // can still land.
-                    if let Err(sweep) = self.sweep_intent(&provider, &intent).await {
-                        tracing::warn!(rotation_id, error = %sweep, "sweep after an ambiguous create failed; recovery will retry");
-                    }
-                } else {
-                    self.store
-                        .delete_intent(&intent.id)
-                        .await
-                        .map_err(Error::from)?;
-                }
-                return Err(self.fail(&row, owner, trigger, &e).await);
-            }
-        };
-        pause_point("issued").await;
-        let key = self.rotation_key(&row.project_id).await?;
-        let sealed = key.seal_str(
-            &format!("{}:credential", intent.id),
-            &serde_json::to_string(&credential).map_err(|e| Error::Unexpected(e.into()))?,
+        let intent = self.new_intent(
+            &row.id,
+            &row.project_id,
+            &row.connection_id,
+            &parameters.token_name,
         );
-        if !self
-            .store
-            .set_intent_credential(&intent.id, &sealed)
-            .await
-            .map_err(Error::from)?
-        {
-            // This executor lost its lease and recovery settled the intent meanwhile: the new
-            // token belongs to nobody, so it goes (I4), and the rotation is someone else's now.
-            tracing::warn!(
-                rotation_id,
-                "rotation taken over during issuance; revoking the token it issued"
-            );
-            self.queue_revocation(&row.id, &row.connection_id, credential.token_id)
-                .await?;
-            return Err(RotateError::InProgress);
-        }
-        pause_point("persisted").await;
+        let credential = match self.issue_tracked(&provider, &intent).await {
+            Ok(c) => c,
+            Err(IssueFailure::Provider(e)) => {
+                return Err(self.fail(&row, owner, trigger, &e).await)
+            }
+            Err(IssueFailure::Settled) => return Err(RotateError::InProgress),
+            Err(IssueFailure::Other(e)) => return Err(e.into()),
+        };
         self.commit(&row, owner, &intent.id, credential, trigger)
             .await?;
-        pause_point("committed").await;
+        self.pauses.at("committed").await;
         let updated = self
             .store
             .get_rotation(rotation_id)
@@ -271,7 +337,10 @@ impl App {
         Ok(updated)
     }
 
-    /// Step 4: publish `credential` in the inactive slot, flip, queue the displaced one.
+    /// Step 4, fenced on the row version: publishes `credential` from the row as read under
+    /// the lease; when a PATCH changed the row meanwhile, re-reads it and commits again, as
+    /// long as `owner` still holds the lease (otherwise the credential stays on its intent for
+    /// the new holder to publish).
     pub(super) async fn commit(
         &self,
         row: &RotationRow,
@@ -280,6 +349,39 @@ impl App {
         credential: Credential,
         trigger: &Trigger,
     ) -> Result<()> {
+        let mut row = row.clone();
+        for _ in 0..COMMIT_ATTEMPTS {
+            let commit = self
+                .build_commit(&row, owner, intent_id, &credential, trigger)
+                .await?;
+            match self.store.commit_rotation(&commit).await {
+                Ok(()) => {
+                    self.secrets_modified(&row.project_id, &row.env_id, &row.folder_id)
+                        .await;
+                    return Ok(());
+                }
+                Err(StoreError::Conflict(ROTATION_CHANGED)) => {
+                    match self.store.get_rotation(&row.id).await? {
+                        Some(fresh) if fresh.lease_owner.as_deref() == Some(owner) => row = fresh,
+                        _ => break,
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Conflict(ROTATION_CHANGED).into())
+    }
+
+    /// The commit that publishes `credential` in the inactive slot of `row`, flips, and
+    /// queues the displaced credential.
+    async fn build_commit(
+        &self,
+        row: &RotationRow,
+        owner: &str,
+        intent_id: &str,
+        credential: &Credential,
+        trigger: &Trigger,
+    ) -> Result<RotationCommit> {
         let key = self.rotation_key(&row.project_id).await?;
         let mut slots = self.open_slots(&key, row)?;
         let inactive = if slots.len() < 2 {
@@ -335,11 +437,9 @@ impl App {
                     created_at: now,
                 }),
             intent_id: intent_id.to_string(),
+            expected_version: row.version,
         };
-        self.store.commit_rotation(&commit).await?;
-        self.secrets_modified(&row.project_id, &row.env_id, &row.folder_id)
-            .await;
-        Ok(())
+        Ok(commit)
     }
 
     /// Records a failed attempt (published credential untouched) and builds the error.

@@ -1,18 +1,23 @@
 //! Creating, reading, changing and deleting rotations.
 
+use std::sync::Arc;
+
 use serde_json::{json, Value};
 
-use super::engine::Trigger;
+use super::engine::{IssueFailure, Trigger};
+use super::recovery::revocation;
 use super::{
     not_found, RotateError, RotationView, SecretsMapping, DBT_NAME, DBT_TYPE, IN_PROGRESS,
 };
 use crate::error::{Error, Result};
 use crate::providers::dbt::DbtParameters;
-use crate::providers::RotationProvider;
 use crate::services::audit::Event;
 use crate::services::authz::{Action, Subject};
 use crate::services::{new_id, App, Ctx};
-use crate::store::{IntentRow, RotationRow, SecretRow, SecretWrite, StoreError};
+use crate::store::{
+    RotationDelete, RotationRow, SecretRow, SecretWrite, StoreError, INTENT_SETTLED,
+    ROTATION_CHANGED, SECRET_CHANGED,
+};
 use crate::time::now_ms;
 
 #[derive(Debug, Clone)]
@@ -49,6 +54,9 @@ pub struct DeleteOptions {
     pub delete_secrets: bool,
     pub revoke_generated_credentials: bool,
 }
+
+/// How often a PATCH or a delete starts again from a fresh read when the row keeps changing.
+const PATCH_ATTEMPTS: usize = 10;
 
 fn name_taken(name: &str, path: &str) -> Error {
     Error::bad_request(format!(
@@ -128,56 +136,29 @@ impl App {
 
         // Everything is checked: now issue the first token, tracked by an intent.
         let rotation_id = new_id();
-        let now = now_ms();
-        let intent = IntentRow {
-            id: new_id(),
-            rotation_id: rotation_id.clone(),
-            project_id: loc.project.id.clone(),
-            connection_id: connection.id.clone(),
-            token_name: input.parameters.token_name.clone(),
-            started_at: now,
-            credential: None,
-            created_at: now,
-        };
         let provider = self
             .provider_for(&connection.id, &input.parameters)
             .await
             .map_err(|e| Error::bad_request(e.message))?;
-        self.store.insert_intent(&intent).await?;
-        let credential = match provider.issue(&input.parameters.token_name).await {
+        let intent = self.new_intent(
+            &rotation_id,
+            &loc.project.id,
+            &connection.id,
+            &input.parameters.token_name,
+        );
+        let credential = match self.issue_tracked(&provider, &intent).await {
             Ok(c) => c,
-            Err(e) => {
-                if e.ambiguous {
-                    // The token may exist: sweep now, and keep the intent so recovery sweeps
-                    // again once no late create can land. Nothing is left behind.
-                    if let Err(sweep) = self.sweep_intent(&provider, &intent).await {
-                        tracing::warn!(error = %sweep, "sweep after an ambiguous create failed; recovery will retry");
-                    }
-                } else {
-                    self.store.delete_intent(&intent.id).await?;
-                }
+            Err(failure) => {
                 self.work_revocations(Some(&rotation_id)).await;
-                return Err(Error::bad_request(e.message));
+                return Err(match failure {
+                    IssueFailure::Provider(e) => Error::bad_request(e.message),
+                    IssueFailure::Settled => Error::bad_request(IN_PROGRESS),
+                    IssueFailure::Other(e) => e,
+                });
             }
         };
+        let now = now_ms();
         let key = self.rotation_key(&loc.project.id).await?;
-        let stored = self
-            .store
-            .set_intent_credential(
-                &intent.id,
-                &key.seal_str(
-                    &format!("{}:credential", intent.id),
-                    &serde_json::to_string(&credential).map_err(|e| Error::Unexpected(e.into()))?,
-                ),
-            )
-            .await?;
-        if !stored {
-            // The create outlived the lease and recovery swept its intent: nothing may be left.
-            self.queue_revocation(&rotation_id, &connection.id, credential.token_id)
-                .await?;
-            self.work_revocations(Some(&rotation_id)).await;
-            return Err(Error::bad_request(IN_PROGRESS));
-        }
         let (hours, minutes) = input.rotate_at.unwrap_or((0, 0));
         let mut row = RotationRow {
             id: rotation_id.clone(),
@@ -211,6 +192,7 @@ impl App {
             lease_expires_at: None,
             created_at: now,
             updated_at: now,
+            version: 0,
         };
         row.next_rotation_at = self.schedule_of(&row, false).next(now, true, now);
         let mut secret = SecretRow {
@@ -234,12 +216,14 @@ impl App {
             .insert_rotation(&row, &secret, &version, &intent.id)
             .await
         {
-            // Not published: revoke the new token, then answer.
+            // Not published: revoke the new token, then answer. (When recovery swept the
+            // intent because the creation outlived a lease, the token was never published.)
             self.queue_revocation(&rotation_id, &connection.id, credential.token_id)
                 .await?;
             self.store.delete_intent(&intent.id).await?;
             self.work_revocations(Some(&rotation_id)).await;
             return Err(match e {
+                StoreError::Conflict(INTENT_SETTLED) => Error::bad_request(IN_PROGRESS),
                 StoreError::Conflict("rotation name") => name_taken(&input.name, &loc.folder.path),
                 StoreError::Conflict(_) => secrets_exist(&loc.folder.path, &[&key_name]),
                 other => other.into(),
@@ -262,13 +246,48 @@ impl App {
         self.rotation_view(row).await
     }
 
+    /// PATCH, fenced on the row version: applied to the row as read; when anything wrote the
+    /// row meanwhile, read again and re-applied (the caller never sees the conflict), with the
+    /// schedule recomputed from the committed row.
     pub async fn update_rotation(
         &self,
         ctx: &Ctx,
         id: &str,
         input: UpdateRotation,
     ) -> Result<RotationView> {
-        let row = self.authorized_rotation(ctx, id, Action::Edit).await?;
+        let mut applied = false;
+        for _ in 0..PATCH_ATTEMPTS {
+            let row = self.authorized_rotation(ctx, id, Action::Edit).await?;
+            if self.try_update(&row, &input).await? {
+                applied = true;
+                break;
+            }
+        }
+        if !applied {
+            return Err(Error::Unexpected(anyhow::anyhow!(
+                "rotation {id} kept changing during a PATCH"
+            )));
+        }
+        let row = self
+            .store
+            .get_rotation(id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        let mut metadata = input.audit_body.clone();
+        metadata["rotationId"] = json!(id);
+        metadata["type"] = json!(DBT_TYPE);
+        self.audit(
+            ctx,
+            Some(&row.project_id),
+            Event::new("update-secret-rotation", metadata),
+        )
+        .await;
+        self.rotation_view(row).await
+    }
+
+    /// One attempt of a PATCH on `row`; false when the row changed since it was read.
+    async fn try_update(&self, row: &RotationRow, input: &UpdateRotation) -> Result<bool> {
+        self.pauses.at("patch-read").await;
         let folder_path = self
             .store
             .get_folder(&row.folder_id)
@@ -276,11 +295,11 @@ impl App {
             .map(|f| f.path)
             .unwrap_or_else(|| "/".into());
         let mut next = row.clone();
-        if let Some(name) = input.name {
-            next.name = name;
+        if let Some(name) = &input.name {
+            next.name = name.clone();
         }
-        if let Some(description) = input.description {
-            next.description = description;
+        if let Some(description) = &input.description {
+            next.description = description.clone();
         }
         if let Some(auto) = input.is_auto_rotation_enabled {
             next.is_auto_rotation_enabled = auto;
@@ -343,48 +362,45 @@ impl App {
         }
         match self
             .store
-            .update_rotation_settings(&next, secret_write.as_ref())
+            .update_rotation_settings(&next, row.version, secret_write.as_ref())
             .await
         {
-            Ok(()) => {}
-            Err(StoreError::Conflict("rotation name")) => {
-                return Err(name_taken(&next.name, &folder_path))
-            }
+            Ok(()) => Ok(true),
+            // A commit, a failure or another PATCH landed since the read: start again from
+            // the committed row, so nothing it wrote is lost.
+            Err(StoreError::Conflict(ROTATION_CHANGED | SECRET_CHANGED)) => Ok(false),
+            Err(StoreError::Conflict("rotation name")) => Err(name_taken(&next.name, &folder_path)),
             Err(StoreError::Conflict(_)) => {
                 let key = input
                     .secrets_mapping
-                    .map(|m| m.service_token)
+                    .as_ref()
+                    .map(|m| m.service_token.clone())
                     .unwrap_or_default();
-                return Err(secrets_exist(&folder_path, &[&key]));
+                Err(secrets_exist(&folder_path, &[&key]))
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => Err(e.into()),
         }
-        let mut metadata = input.audit_body.clone();
-        metadata["rotationId"] = json!(id);
-        metadata["type"] = json!(DBT_TYPE);
-        self.audit(
-            ctx,
-            Some(&row.project_id),
-            Event::new("update-secret-rotation", metadata),
-        )
-        .await;
-        let row = self
-            .store
-            .get_rotation(id)
-            .await?
-            .ok_or_else(|| not_found(id))?;
-        self.rotation_view(row).await
     }
 
-    /// Deletes a rotation; answers it as it was before.
+    /// Deletes a rotation; answers it as it was before. Runs detached from the request: a
+    /// client that hangs up changes nothing.
     pub async fn delete_rotation(
+        self: &Arc<Self>,
+        ctx: &Ctx,
+        id: &str,
+        options: DeleteOptions,
+    ) -> Result<RotationView> {
+        self.authorized_rotation(ctx, id, Action::Delete).await?;
+        let (app, ctx, id) = (self.clone(), ctx.clone(), id.to_string());
+        detached(async move { app.delete_detached(&ctx, &id, options).await }).await
+    }
+
+    async fn delete_detached(
         &self,
         ctx: &Ctx,
         id: &str,
         options: DeleteOptions,
     ) -> Result<RotationView> {
-        let row = self.authorized_rotation(ctx, id, Action::Delete).await?;
-        let view = self.rotation_view(row.clone()).await?;
         let owner = self.lease_owner();
         let now = now_ms();
         if !self
@@ -394,58 +410,104 @@ impl App {
         {
             return Err(Error::bad_request(IN_PROGRESS));
         }
-        let outcome = self.delete_leased(&row, options).await;
-        if outcome.is_err() {
-            self.store.release_lease(id, &owner).await?;
-        }
-        outcome?;
+        let outcome = self
+            .holding_lease(id, &owner, self.delete_leased(id, &owner, options))
+            .await;
+        let view = match outcome {
+            Ok(view) => view,
+            Err(e) => {
+                self.store.release_lease(id, &owner).await?;
+                return Err(e);
+            }
+        };
         self.audit(
             ctx,
-            Some(&row.project_id),
+            Some(&view.row.project_id),
             Event::new(
                 "delete-secret-rotation",
                 json!({"type": DBT_TYPE, "rotationId": id, "deleteSecrets": options.delete_secrets, "revokeGeneratedCredentials": options.revoke_generated_credentials}),
             ),
         )
         .await;
+        // The slot tokens were queued with the delete; revoke them before answering, as
+        // upstream does. A failure leaves them queued for the worker, never dropped.
+        self.work_revocations(Some(id)).await;
         Ok(view)
     }
 
-    async fn delete_leased(&self, row: &RotationRow, options: DeleteOptions) -> Result<()> {
-        if options.revoke_generated_credentials {
-            let key = self.rotation_key(&row.project_id).await?;
-            let parameters: DbtParameters =
-                serde_json::from_str(&row.parameters).map_err(|e| Error::Unexpected(e.into()))?;
-            let provider = self
-                .provider_for(&row.connection_id, &parameters)
-                .await
-                .map_err(|e| Error::bad_request(e.message))?;
-            for credential in self.open_slots(&key, row)? {
-                provider
-                    .revoke(credential.token_id)
-                    .await
-                    .map_err(|e| Error::bad_request(e.message))?;
+    /// Under the lease: reads the row, then deletes exactly that version and queues its slot
+    /// tokens in the same transaction. No state exists where the rotation stands and its
+    /// published token is revoked.
+    async fn delete_leased(
+        &self,
+        id: &str,
+        owner: &str,
+        options: DeleteOptions,
+    ) -> Result<RotationView> {
+        for _ in 0..PATCH_ATTEMPTS {
+            let row = self
+                .store
+                .get_rotation(id)
+                .await?
+                .ok_or_else(|| not_found(id))?;
+            let view = self.rotation_view(row.clone()).await?;
+            let revocations = if options.revoke_generated_credentials {
+                let key = self.rotation_key(&row.project_id).await?;
+                let now = now_ms();
+                self.open_slots(&key, &row)?
+                    .iter()
+                    .map(|c| revocation(&row.id, &row.connection_id, c.token_id, now))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let delete = RotationDelete {
+                rotation_id: row.id.clone(),
+                lease_owner: owner.to_string(),
+                expected_version: row.version,
+                delete_secrets: options.delete_secrets,
+                revocations,
+            };
+            match self.store.delete_rotation(&delete).await {
+                Ok(()) => return Ok(view),
+                // A PATCH landed since the read: read again.
+                Err(StoreError::Conflict(ROTATION_CHANGED)) => continue,
+                Err(e) => return Err(e.into()),
             }
         }
-        self.store
-            .delete_rotation(&row.id, options.delete_secrets)
-            .await?;
-        Ok(())
+        Err(Error::Unexpected(anyhow::anyhow!(
+            "rotation {id} kept changing during a delete"
+        )))
     }
 
     /// Manual rotation: 400 while another is in flight, 500 with upstream's text on failure.
-    pub async fn rotate_now(&self, ctx: &Ctx, id: &str) -> Result<RotationView> {
+    /// Runs detached from the request: a client that hangs up changes nothing.
+    pub async fn rotate_now(self: &Arc<Self>, ctx: &Ctx, id: &str) -> Result<RotationView> {
         self.authorized_rotation(ctx, id, Action::RotateSecrets)
             .await?;
-        let trigger = Trigger {
-            manual: true,
-            job_id: None,
-            final_attempt: true,
-        };
-        let row = self.rotate(id, trigger).await.map_err(|e| match e {
-            RotateError::Failed(m) => Error::Internal(m),
-            other => other.into(),
-        })?;
-        self.rotation_view(row).await
+        let (app, id) = (self.clone(), id.to_string());
+        detached(async move {
+            let trigger = Trigger {
+                manual: true,
+                job_id: None,
+                final_attempt: true,
+            };
+            let row = app.rotate(&id, trigger).await.map_err(|e| match e {
+                RotateError::Failed(m) => Error::Internal(m),
+                other => other.into(),
+            })?;
+            app.rotation_view(row).await
+        })
+        .await
     }
+}
+
+/// Runs `work` on its own task and waits for it: dropping the caller (a client hanging up)
+/// does not stop the work halfway.
+async fn detached<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T>> + Send + 'static,
+) -> Result<T> {
+    tokio::spawn(work)
+        .await
+        .map_err(|e| Error::Unexpected(anyhow::anyhow!("rotation task ended abnormally: {e}")))?
 }

@@ -1,7 +1,9 @@
-//! Secret rotations: the `dbt-service-token` resource and the crash-safe engine of DESIGN.md.
+//! Secret rotations: the `dbt-service-token` resource and the crash-safe engine
+//! (docs/ARCHITECTURE.md).
 
 mod engine;
 mod manage;
+mod pause;
 mod reads;
 mod recovery;
 pub mod schedule;
@@ -11,6 +13,7 @@ use serde_json::Value;
 
 pub use engine::{RotateError, Trigger};
 pub use manage::{CreateRotation, DeleteOptions, UpdateRotation};
+pub use pause::{PausePoints, Paused};
 
 use super::keyring::project_scope;
 use super::App;

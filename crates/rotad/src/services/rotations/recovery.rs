@@ -1,7 +1,5 @@
-//! Recovery: what a crash or a lost answer leaves behind is resumed or swept (DESIGN.md,
-//! step 6), and the revocation queue is worked until dbt confirms (step 5).
-
-use std::collections::HashSet;
+//! Recovery: what a crash or a lost answer leaves behind is resumed or swept, and the
+//! revocation queue is worked until dbt confirms (docs/ARCHITECTURE.md, "The engine").
 
 use super::engine::Trigger;
 use super::App;
@@ -12,79 +10,67 @@ use crate::services::new_id;
 use crate::store::{IntentRow, RevocationRow, RotationRow};
 use crate::time::now_ms;
 
-/// Orphan sweeps look this far before an intent's start, for clock skew.
-const SWEEP_SKEW_MS: i64 = 5 * 60_000;
-
 impl App {
-    /// Settles what an earlier executor of a claimed rotation left (an intent whose lease
-    /// expired): a persisted credential is published, anything else swept. Returns whether a
-    /// credential was published.
-    pub async fn resume_claimed(&self, row: &RotationRow, owner: &str) -> Result<bool> {
-        let mut published = false;
-        for intent in self.store.intents_of(&row.id).await? {
-            if self.create_may_land(&intent) {
-                continue; // Swept later, by recovery, once no create can still arrive.
-            }
-            published |= intent.credential.is_some();
-            let current = self.store.get_rotation(&row.id).await?;
-            self.settle_intent(&intent, current.as_ref(), owner).await?;
-        }
-        Ok(published)
-    }
-
-    /// Whether an intent without a credential is too young to sweep for good: its create
-    /// may have timed out at our end and still land at dbt. Past twice the request timeout
-    /// (plus a margin) no create of it can arrive any more, and the final sweep finds it.
-    pub(crate) fn create_may_land(&self, intent: &IntentRow) -> bool {
+    /// Whether no create of `intent` can still land at dbt: past twice the request timeout
+    /// plus a margin since it started (docs/ARCHITECTURE.md, "Sweeps").
+    fn late_window_passed(&self, intent: &IntentRow) -> bool {
         let window = i64::try_from(self.settings.dbt_request_timeout.as_millis())
             .unwrap_or(15_000)
             .saturating_mul(2)
             .saturating_add(5_000);
-        intent.credential.is_none() && now_ms() - intent.started_at < window
+        now_ms() - intent.started_at >= window
     }
 
-    /// Every credential id held in a slot by a rotation on `connection_id`.
-    async fn known_ids(&self, connection_id: &str) -> Result<HashSet<i64>> {
-        let mut known = HashSet::new();
-        for r in self
-            .store
-            .list_rotations_by_connection(connection_id)
-            .await?
-        {
-            let key = self.rotation_key(&r.project_id).await?;
-            known.extend(self.open_slots(&key, &r)?.into_iter().map(|c| c.token_id));
+    /// Settles every intent an earlier executor of `row` left, under `owner`'s lease (the
+    /// engine does this before it rotates). Returns whether a credential was published.
+    pub(super) async fn settle_leftovers(&self, row: &RotationRow, owner: &str) -> Result<bool> {
+        let mut published = false;
+        for intent in self.store.intents_of(&row.id).await? {
+            if intent.swept_at.is_some() && !self.late_window_passed(&intent) {
+                continue; // Swept already; the final sweep waits for the late window.
+            }
+            // A settle may have changed the row: each one starts from a fresh read.
+            let current = self.store.get_rotation(&row.id).await?;
+            published |= self
+                .settle_intent(&intent, current.as_ref().map(|r| (r, owner)))
+                .await?;
         }
-        Ok(known)
+        Ok(published)
     }
 
-    /// Queues every live credential an intent may have created and no slot holds.
+    /// Marks the intent swept, then queues every live credential named for it. When the
+    /// intent got its credential first, sweeps nothing (it is published, not swept).
     pub(crate) async fn sweep_intent(
         &self,
         provider: &dyn RotationProvider,
         intent: &IntentRow,
     ) -> Result<usize> {
-        let known = self.known_ids(&intent.connection_id).await?;
-        let orphans = provider
-            .find_orphans(
-                &intent.token_name,
-                intent.started_at - SWEEP_SKEW_MS,
-                &known,
-            )
+        if intent.swept_at.is_none()
+            && !self
+                .store
+                .mark_intent_swept(&intent.id, now_ms(), false)
+                .await?
+        {
+            return Ok(0);
+        }
+        self.sweep_named(provider, intent).await
+    }
+
+    /// Queues the live credentials named for the intent (exactly its own, see
+    /// [`crate::providers::intent_name`]).
+    async fn sweep_named(
+        &self,
+        provider: &dyn RotationProvider,
+        intent: &IntentRow,
+    ) -> Result<usize> {
+        let found = provider
+            .find_named(&intent.token_name)
             .await
             .map_err(|e| Error::Internal(e.message))?;
         let now = now_ms();
-        let rows: Vec<RevocationRow> = orphans
+        let rows: Vec<RevocationRow> = found
             .iter()
-            .map(|id| RevocationRow {
-                id: new_id(),
-                rotation_id: intent.rotation_id.clone(),
-                connection_id: intent.connection_id.clone(),
-                credential_id: id.to_string(),
-                attempts: 0,
-                next_attempt_at: now,
-                last_error: None,
-                created_at: now,
-            })
+            .map(|id| revocation(&intent.rotation_id, &intent.connection_id, *id, now))
             .collect();
         self.store.enqueue_revocations(&rows).await?;
         Ok(rows.len())
@@ -107,43 +93,75 @@ impl App {
     }
 
     async fn recover_intent(&self, intent: &IntentRow) -> Result<bool> {
-        if self.create_may_land(intent) {
-            return Ok(false);
+        if intent.swept_at.is_some() {
+            // Only the final sweep is left, once no late create can land.
+            if !self.late_window_passed(intent) {
+                return Ok(false);
+            }
+            self.settle_intent(intent, None).await?;
+            return Ok(true);
+        }
+        if self
+            .store
+            .get_rotation(&intent.rotation_id)
+            .await?
+            .is_none()
+        {
+            if now_ms() - intent.created_at < self.settings.lease_ms {
+                return Ok(false); // A creation may still be in flight.
+            }
+            self.settle_intent(intent, None).await?;
+            return Ok(true);
         }
         let owner = self.lease_owner();
         let now = now_ms();
-        let rotation = self.store.get_rotation(&intent.rotation_id).await?;
-        if rotation.is_some()
-            && !self
-                .store
-                .acquire_lease(
-                    &intent.rotation_id,
-                    &owner,
-                    now,
-                    now + self.settings.lease_ms,
-                )
-                .await?
+        if !self
+            .store
+            .acquire_lease(
+                &intent.rotation_id,
+                &owner,
+                now,
+                now + self.settings.lease_ms,
+            )
+            .await?
         {
             return Ok(false); // In flight on a live executor.
         }
-        if rotation.is_none() && now - intent.created_at < self.settings.lease_ms {
-            return Ok(false); // A creation may still be in flight.
-        }
-        let result = self.settle_intent(intent, rotation.as_ref(), &owner).await;
-        if rotation.is_some() {
-            self.store
-                .release_lease(&intent.rotation_id, &owner)
-                .await?;
-        }
+        self.pauses.at("recovery-leased").await;
+        let result = self
+            .holding_lease(&intent.rotation_id, &owner, async {
+                // Re-read both under the lease: a commit may have landed since the listing.
+                let row = self.store.get_rotation(&intent.rotation_id).await?;
+                let fresh = self
+                    .store
+                    .intents_of(&intent.rotation_id)
+                    .await?
+                    .into_iter()
+                    .find(|i| i.id == intent.id);
+                match (row, fresh) {
+                    (Some(row), Some(fresh)) => {
+                        self.settle_intent(&fresh, Some((&row, &owner))).await
+                    }
+                    _ => Ok(false), // Settled or deleted meanwhile; the next pass looks again.
+                }
+            })
+            .await;
+        self.store
+            .release_lease(&intent.rotation_id, &owner)
+            .await?;
         result.map(|_| true)
     }
 
+    /// Settles one intent. `leased` is its rotation as read under the caller's lease, with
+    /// the lease owner; `None` when the rotation does not exist (a creation that never
+    /// finished, or a deleted rotation) or the intent is swept already. A persisted credential
+    /// is published; anything else is swept now, and once more after the late window before
+    /// the intent is forgotten. Returns whether a credential was published.
     async fn settle_intent(
         &self,
         intent: &IntentRow,
-        rotation: Option<&RotationRow>,
-        owner: &str,
-    ) -> Result<()> {
+        leased: Option<(&RotationRow, &str)>,
+    ) -> Result<bool> {
         let key = self.rotation_key(&intent.project_id).await?;
         let credential: Option<Credential> = match &intent.credential {
             Some(sealed) => Some(
@@ -152,46 +170,60 @@ impl App {
             ),
             None => None,
         };
-        match (rotation, credential) {
-            (Some(row), Some(credential)) => {
-                let held = self
-                    .open_slots(&key, row)?
-                    .iter()
-                    .any(|c| c.token_id == credential.token_id);
-                if held {
-                    self.store.delete_intent(&intent.id).await?;
-                } else {
+        if intent.swept_at.is_none() {
+            match (leased, &credential) {
+                (Some((row, owner)), Some(credential)) => {
+                    let held = self
+                        .open_slots(&key, row)?
+                        .iter()
+                        .any(|c| c.token_id == credential.token_id);
+                    if held {
+                        self.store.delete_intent(&intent.id).await?;
+                        return Ok(false);
+                    }
                     let trigger = Trigger {
                         manual: row.is_last_rotation_manual,
                         job_id: Some(format!("recovery-{}", intent.id)),
                         final_attempt: true,
                     };
-                    self.commit(row, owner, &intent.id, credential, &trigger)
+                    self.commit(row, owner, &intent.id, credential.clone(), &trigger)
                         .await?;
                     tracing::info!(rotation_id = %row.id, "recovery published a credential issued before a crash");
+                    return Ok(true);
                 }
-            }
-            (_, credential) => {
-                let parameters = DbtParameters {
-                    token_name: intent.token_name.clone(),
-                    permission_grants: Vec::new(),
-                };
-                let provider = self
-                    .provider_for(&intent.connection_id, &parameters)
-                    .await
-                    .map_err(|e| Error::Internal(e.message))?;
-                let mut swept = self.sweep_intent(&provider, intent).await?;
-                if let (None, Some(c)) = (rotation, credential) {
-                    // A creation that never committed: its credential belongs to nobody.
-                    self.queue_revocation(&intent.rotation_id, &intent.connection_id, c.token_id)
-                        .await?;
-                    swept += 1;
+                (leased, _) => {
+                    // Without a rotation, even a persisted credential is never published.
+                    if !self
+                        .store
+                        .mark_intent_swept(&intent.id, now_ms(), leased.is_none())
+                        .await?
+                    {
+                        return Ok(false); // A credential arrived meanwhile: the next pass publishes it.
+                    }
                 }
-                self.store.delete_intent(&intent.id).await?;
-                tracing::info!(intent = %intent.id, swept, "recovery swept an unfinished issuance");
             }
         }
-        Ok(())
+        let parameters = DbtParameters {
+            token_name: String::new(),
+            permission_grants: Vec::new(),
+        };
+        let provider = self
+            .provider_for(&intent.connection_id, &parameters)
+            .await
+            .map_err(|e| Error::Internal(e.message))?;
+        let mut swept = self.sweep_named(&provider, intent).await?;
+        if let Some(c) = credential {
+            // A creation that never committed, or a rotation deleted since: nobody owns it.
+            self.queue_revocation(&intent.rotation_id, &intent.connection_id, c.token_id)
+                .await?;
+            swept += 1;
+        }
+        let last = self.late_window_passed(intent);
+        if last {
+            self.store.delete_intent(&intent.id).await?;
+        }
+        tracing::info!(intent = %intent.id, swept, last, "recovery swept an unfinished issuance");
+        Ok(false)
     }
 
     /// Works the revocation queue (of one rotation, or everything due). Failures stay queued
@@ -213,14 +245,30 @@ impl App {
             permission_grants: Vec::new(),
         };
         for row in rows {
-            if self.held_in_a_slot(&row).await {
-                // Never revoke what a slot holds (I1, I2): this entry lost a race it should
-                // not have entered, and the token is accounted for by its slot (I4).
-                tracing::warn!(revocation = %row.id, rotation_id = %row.rotation_id, "queued credential is held by a slot; not revoking it");
-                if let Err(e) = self.store.delete_revocation(&row.id).await {
-                    tracing::warn!(revocation = %row.id, error = %e, "could not update the revocation queue");
+            match self.held_in_a_slot(&row).await {
+                Ok(false) => {}
+                Ok(true) => {
+                    // Never revoke what a slot holds (I1, I2): this entry lost a race it should
+                    // not have entered, and the token is accounted for by its slot (I4).
+                    tracing::warn!(revocation = %row.id, rotation_id = %row.rotation_id, "queued credential is held by a slot; not revoking it");
+                    if let Err(e) = self.store.delete_revocation(&row.id).await {
+                        tracing::warn!(revocation = %row.id, error = %e, "could not update the revocation queue");
+                    }
+                    continue;
                 }
-                continue;
+                Err(e) => {
+                    // Unsure means keep the token: the entry waits for a pass that can tell.
+                    tracing::warn!(revocation = %row.id, error = %e, "cannot tell whether a slot holds the queued credential; keeping it");
+                    let retry = now_ms() + 5_000;
+                    if let Err(e) = self
+                        .store
+                        .defer_revocation(&row.id, retry, "slot check failed")
+                        .await
+                    {
+                        tracing::warn!(revocation = %row.id, error = %e, "could not update the revocation queue");
+                    }
+                    continue;
+                }
             }
             let outcome = match (
                 self.provider_for(&row.connection_id, &empty).await,
@@ -246,19 +294,17 @@ impl App {
         }
     }
 
-    /// Whether the queued credential is in a slot of its rotation (published or previous).
-    async fn held_in_a_slot(&self, row: &RevocationRow) -> bool {
-        let Ok(Some(rotation)) = self.store.get_rotation(&row.rotation_id).await else {
-            return false;
+    /// Whether the queued credential is in a slot of its rotation (published or previous). An
+    /// error means "cannot tell", never "no".
+    async fn held_in_a_slot(&self, row: &RevocationRow) -> Result<bool> {
+        let Some(rotation) = self.store.get_rotation(&row.rotation_id).await? else {
+            return Ok(false);
         };
-        let Ok(key) = self.rotation_key(&rotation.project_id).await else {
-            return false;
-        };
-        self.open_slots(&key, &rotation).is_ok_and(|slots| {
-            slots
-                .iter()
-                .any(|c| c.token_id.to_string() == row.credential_id)
-        })
+        let key = self.rotation_key(&rotation.project_id).await?;
+        Ok(self
+            .open_slots(&key, &rotation)?
+            .iter()
+            .any(|c| c.token_id.to_string() == row.credential_id))
     }
 
     /// Queues one credential for revocation (worked within seconds, retried until dbt confirms).
@@ -268,19 +314,28 @@ impl App {
         connection_id: &str,
         token_id: i64,
     ) -> Result<()> {
-        let now = now_ms();
         self.store
-            .enqueue_revocations(&[RevocationRow {
-                id: new_id(),
-                rotation_id: rotation_id.to_string(),
-                connection_id: connection_id.to_string(),
-                credential_id: token_id.to_string(),
-                attempts: 0,
-                next_attempt_at: now,
-                last_error: None,
-                created_at: now,
-            }])
+            .enqueue_revocations(&[revocation(rotation_id, connection_id, token_id, now_ms())])
             .await?;
         Ok(())
+    }
+}
+
+/// A queue entry for one credential, due at once.
+pub(super) fn revocation(
+    rotation_id: &str,
+    connection_id: &str,
+    token_id: i64,
+    now: i64,
+) -> RevocationRow {
+    RevocationRow {
+        id: new_id(),
+        rotation_id: rotation_id.to_string(),
+        connection_id: connection_id.to_string(),
+        credential_id: token_id.to_string(),
+        attempts: 0,
+        next_attempt_at: now,
+        last_error: None,
+        created_at: now,
     }
 }

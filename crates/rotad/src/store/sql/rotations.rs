@@ -3,8 +3,9 @@ use async_trait::async_trait;
 use super::secrets::{insert_secret, insert_version, update_secret};
 use super::{conflict, Dialect, SqlStore};
 use crate::store::{
-    IntentRow, RevocationRow, RotationCommit, RotationFailure, RotationRow, RotationStore,
-    SecretRow, SecretVersionRow, SecretWrite, StoreError, StoreResult,
+    IntentRow, RevocationRow, RotationCommit, RotationDelete, RotationFailure, RotationRow,
+    RotationStore, SecretRow, SecretVersionRow, SecretWrite, StoreError, StoreResult,
+    INTENT_SETTLED, ROTATION_CHANGED,
 };
 
 pub(super) const ROTATION_COLS: &str =
@@ -13,9 +14,10 @@ pub(super) const ROTATION_COLS: &str =
      is_auto_rotation_enabled, rotation_interval, rotate_at_hours, rotate_at_minutes, \
      rotation_status, last_rotation_attempted_at, last_rotated_at, last_rotation_job_id, \
      last_rotation_message, next_rotation_at, is_last_rotation_manual, failed_attempts, \
-     lease_owner, lease_expires_at, created_at, updated_at";
+     lease_owner, lease_expires_at, created_at, updated_at, version";
 pub(super) const INTENT_COLS: &str =
-    "id, rotation_id, project_id, connection_id, token_name, started_at, credential, created_at";
+    "id, rotation_id, project_id, connection_id, token_name, started_at, credential, created_at, \
+     swept_at";
 const REVOCATION_COLS: &str = "id, rotation_id, connection_id, credential_id, attempts, \
      next_attempt_at, last_error, created_at";
 
@@ -46,7 +48,7 @@ where
         sqlx::query(&format!(
             "INSERT INTO secret_rotations ({ROTATION_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, \
              $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, \
-             $25, $26, $27, $28, $29)"
+             $25, $26, $27, $28, $29, $30)"
         ))
         .bind(&r.id)
         .bind(&r.org_id)
@@ -77,6 +79,7 @@ where
         .bind(r.lease_expires_at)
         .bind(r.created_at)
         .bind(r.updated_at)
+        .bind(r.version)
         .execute(&mut *tx)
         .await
         .map_err(conflict("rotation name"))?;
@@ -85,10 +88,15 @@ where
             .await
             .map_err(conflict("secret"))?;
         insert_version(version).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM rotation_intents WHERE id = $1")
+        // The creation's intent must still be unswept: once recovery swept it, the first token
+        // is (being) revoked and must never be published (I1).
+        let done = sqlx::query("DELETE FROM rotation_intents WHERE id = $1 AND swept_at IS NULL")
             .bind(intent_id)
             .execute(&mut *tx)
             .await?;
+        if DB::rows_affected(&done) != 1 {
+            return Err(StoreError::Conflict(INTENT_SETTLED));
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -141,14 +149,15 @@ where
     async fn update_rotation_settings(
         &self,
         r: &RotationRow,
+        expected_version: i64,
         secret: Option<&SecretWrite>,
     ) -> StoreResult<()> {
         let mut tx = self.write.begin().await?;
-        sqlx::query(
+        let done = sqlx::query(
             "UPDATE secret_rotations SET name = $2, description = $3, parameters = $4, \
              secrets_mapping = $5, is_auto_rotation_enabled = $6, rotation_interval = $7, \
              rotate_at_hours = $8, rotate_at_minutes = $9, next_rotation_at = $10, \
-             updated_at = $11 WHERE id = $1",
+             updated_at = $11, version = version + 1 WHERE id = $1 AND version = $12",
         )
         .bind(&r.id)
         .bind(&r.name)
@@ -161,16 +170,20 @@ where
         .bind(r.rotate_at_minutes)
         .bind(r.next_rotation_at)
         .bind(r.updated_at)
+        .bind(expected_version)
         .execute(&mut *tx)
         .await
         .map_err(conflict("rotation name"))?;
+        if DB::rows_affected(&done) != 1 {
+            return Err(StoreError::Conflict(ROTATION_CHANGED));
+        }
         if let Some(w) = secret {
             let done = update_secret(&w.secret, w.expected_version)
                 .execute(&mut *tx)
                 .await
                 .map_err(conflict("secret"))?;
             if DB::rows_affected(&done) != 1 {
-                return Err(StoreError::Conflict("secret changed concurrently"));
+                return Err(StoreError::Conflict(crate::store::SECRET_CHANGED));
             }
             insert_version(&w.version).execute(&mut *tx).await?;
         }
@@ -178,18 +191,31 @@ where
         Ok(())
     }
 
-    async fn delete_rotation(&self, id: &str, delete_secrets: bool) -> StoreResult<()> {
+    async fn delete_rotation(&self, d: &RotationDelete) -> StoreResult<()> {
         let mut tx = self.write.begin().await?;
-        let release = if delete_secrets {
+        let done = sqlx::query(
+            "DELETE FROM secret_rotations WHERE id = $1 AND lease_owner = $2 AND version = $3",
+        )
+        .bind(&d.rotation_id)
+        .bind(&d.lease_owner)
+        .bind(d.expected_version)
+        .execute(&mut *tx)
+        .await?;
+        if DB::rows_affected(&done) != 1 {
+            return Err(StoreError::Conflict(ROTATION_CHANGED));
+        }
+        let release = if d.delete_secrets {
             "DELETE FROM secrets WHERE rotation_id = $1"
         } else {
             "UPDATE secrets SET rotation_id = NULL WHERE rotation_id = $1"
         };
-        sqlx::query(release).bind(id).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM secret_rotations WHERE id = $1")
-            .bind(id)
+        sqlx::query(release)
+            .bind(&d.rotation_id)
             .execute(&mut *tx)
             .await?;
+        for rev in &d.revocations {
+            insert_revocation(rev).execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -240,7 +266,7 @@ where
 
     async fn insert_intent(&self, i: &IntentRow) -> StoreResult<()> {
         sqlx::query(&format!(
-            "INSERT INTO rotation_intents ({INTENT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            "INSERT INTO rotation_intents ({INTENT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         ))
         .bind(&i.id)
         .bind(&i.rotation_id)
@@ -250,15 +276,38 @@ where
         .bind(i.started_at)
         .bind(&i.credential)
         .bind(i.created_at)
+        .bind(i.swept_at)
         .execute(&self.write)
         .await?;
         Ok(())
     }
 
     async fn set_intent_credential(&self, id: &str, credential: &[u8]) -> StoreResult<bool> {
-        let done = sqlx::query("UPDATE rotation_intents SET credential = $2 WHERE id = $1")
+        let done = sqlx::query(
+            "UPDATE rotation_intents SET credential = $2 WHERE id = $1 AND swept_at IS NULL",
+        )
+        .bind(id)
+        .bind(credential)
+        .execute(&self.write)
+        .await?;
+        Ok(DB::rows_affected(&done) == 1)
+    }
+
+    async fn mark_intent_swept(
+        &self,
+        id: &str,
+        now: i64,
+        any_credential: bool,
+    ) -> StoreResult<bool> {
+        let sql = if any_credential {
+            "UPDATE rotation_intents SET swept_at = COALESCE(swept_at, $2) WHERE id = $1"
+        } else {
+            "UPDATE rotation_intents SET swept_at = COALESCE(swept_at, $2) \
+             WHERE id = $1 AND credential IS NULL"
+        };
+        let done = sqlx::query(sql)
             .bind(id)
-            .bind(credential)
+            .bind(now)
             .execute(&self.write)
             .await?;
         Ok(DB::rows_affected(&done) == 1)
@@ -287,7 +336,8 @@ where
              rotation_status = 'success', last_rotation_attempted_at = $5, last_rotated_at = $5, \
              last_rotation_message = NULL, next_rotation_at = $6, is_last_rotation_manual = $7, \
              last_rotation_job_id = COALESCE($8, last_rotation_job_id), failed_attempts = 0, \
-             updated_at = $5 WHERE id = $1 AND lease_owner = $2",
+             updated_at = $5, version = version + 1 \
+             WHERE id = $1 AND lease_owner = $2 AND version = $9",
         )
         .bind(&c.rotation_id)
         .bind(&c.lease_owner)
@@ -297,16 +347,17 @@ where
         .bind(c.next_rotation_at)
         .bind(c.is_manual)
         .bind(&c.job_id)
+        .bind(c.expected_version)
         .execute(&mut *tx)
         .await?;
         if DB::rows_affected(&done) != 1 {
-            return Err(StoreError::Conflict("rotation lease lost"));
+            return Err(StoreError::Conflict(ROTATION_CHANGED));
         }
         let done = update_secret(&c.secret.secret, c.secret.expected_version)
             .execute(&mut *tx)
             .await?;
         if DB::rows_affected(&done) != 1 {
-            return Err(StoreError::Conflict("secret changed concurrently"));
+            return Err(StoreError::Conflict(crate::store::SECRET_CHANGED));
         }
         insert_version(&c.secret.version).execute(&mut *tx).await?;
         if let Some(rev) = &c.revocation {
@@ -318,7 +369,7 @@ where
             .await?;
         if DB::rows_affected(&done) != 1 {
             // Recovery settled the intent (and queued its credential for revocation).
-            return Err(StoreError::Conflict("rotation intent settled elsewhere"));
+            return Err(StoreError::Conflict(INTENT_SETTLED));
         }
         tx.commit().await?;
         Ok(())
@@ -330,11 +381,11 @@ where
             "UPDATE secret_rotations SET rotation_status = 'failed', \
              last_rotation_attempted_at = $3, last_rotation_message = $4, next_rotation_at = $5, \
              failed_attempts = $6, last_rotation_job_id = COALESCE($7, last_rotation_job_id), \
-             updated_at = $3 WHERE id = $1 AND lease_owner = $2"
+             updated_at = $3, version = version + 1 WHERE id = $1 AND lease_owner = $2"
         } else {
             "UPDATE secret_rotations SET last_rotation_message = $4, next_rotation_at = $5, \
              failed_attempts = $6, last_rotation_job_id = COALESCE($7, last_rotation_job_id), \
-             updated_at = $3 WHERE id = $1 AND lease_owner = $2"
+             updated_at = $3, version = version + 1 WHERE id = $1 AND lease_owner = $2"
         };
         sqlx::query(sql)
             .bind(&f.rotation_id)

@@ -36,12 +36,13 @@ where
     async fn claim_due_rotations(
         &self,
         now: i64,
-        owner: &str,
+        owner_prefix: &str,
         lease_until: i64,
         limit: i64,
     ) -> StoreResult<Vec<RotationRow>> {
+        // Each claimed row gets an owner of its own (prefix + id): one lease owner per task.
         let sql = format!(
-            "UPDATE secret_rotations SET lease_owner = $1, lease_expires_at = $2 \
+            "UPDATE secret_rotations SET lease_owner = $1 || id, lease_expires_at = $2 \
              WHERE id IN (SELECT id FROM secret_rotations WHERE is_auto_rotation_enabled \
              AND next_rotation_at IS NOT NULL AND next_rotation_at <= $3 \
              AND (lease_owner IS NULL OR lease_expires_at < $3) \
@@ -51,7 +52,7 @@ where
             DB::SKIP_LOCKED
         );
         Ok(sqlx::query_as::<DB, RotationRow>(&sql)
-            .bind(owner)
+            .bind(owner_prefix)
             .bind(lease_until)
             .bind(now)
             .bind(limit)

@@ -90,7 +90,7 @@ where
             .await
             .map_err(conflict("secret"))?;
         if DB::rows_affected(&done) != 1 {
-            return Err(StoreError::Conflict("secret changed concurrently"));
+            return Err(StoreError::Conflict(crate::store::SECRET_CHANGED));
         }
         insert_version(version).execute(&mut *tx).await?;
         tx.commit().await?;
