@@ -64,7 +64,20 @@ pub(crate) fn router() -> Router<AppState> {
         "/api/v3/accounts/{account_id}/projects",
         get(projects::list),
     );
-    router
+    router.layer(axum::middleware::from_fn(finish_what_started))
+}
+
+/// A real server finishes a request it started when the client hangs up (a create lands even
+/// if nobody hears its answer): each API request runs on its own task, so dropping the
+/// connection does not cancel it halfway.
+async fn finish_what_started(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::spawn(next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => crate::envelope::status_fault(500),
+    }
 }
 
 /// Parses an integer path segment; anything else is dbt's 404.

@@ -8,6 +8,7 @@ mod auth;
 mod connection_access;
 mod connections;
 mod crash;
+mod crash_sweeps;
 mod encryption;
 mod engine_races;
 mod envelope;
