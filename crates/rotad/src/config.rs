@@ -1,4 +1,4 @@
-//! The configuration contract of DESIGN.md: every `ROTAD_*` variable, parsed and checked once at start-up.
+//! The configuration contract (README, "Configuration"): every `ROTAD_*` variable, parsed and checked once at start-up.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

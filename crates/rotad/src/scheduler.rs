@@ -1,5 +1,5 @@
 //! The scheduler: claims due auto-rotations under leases and runs them through the same
-//! engine call as `rotate-secrets`, with bounded concurrency (DESIGN.md, "Scheduling").
+//! engine call as `rotate-secrets`, with bounded concurrency (docs/ARCHITECTURE.md, "Scheduling").
 //!
 //! Every replica runs one. A claim is a lease in the store (`FOR UPDATE SKIP LOCKED` on
 //! PostgreSQL), so a rotation runs on one executor at a time across replicas; a dead

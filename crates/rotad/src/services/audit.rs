@@ -21,22 +21,38 @@ impl Event {
 }
 
 impl App {
-    /// Records an event by the caller. A failure to record is logged, never shown to the caller
-    /// after the change it describes has been made.
+    /// Records an event by the caller, on its own. A failure to record is logged, never shown
+    /// to the caller after the change it describes has been made. A change with a store write
+    /// of its own puts [`App::audit_row`] into that write's [`Trail`] instead.
     pub async fn audit(&self, ctx: &Ctx, project_id: Option<&str>, event: Event) {
+        self.write_audit(self.audit_row(ctx, project_id, event))
+            .await;
+    }
+
+    /// Records an event by the platform itself, on its own.
+    pub async fn audit_platform(&self, org_id: &str, project_id: Option<&str>, event: Event) {
+        self.write_audit(self.platform_audit_row(org_id, project_id, event))
+            .await;
+    }
+
+    /// The audit entry of an event by the caller.
+    pub(crate) fn audit_row(&self, ctx: &Ctx, project_id: Option<&str>, event: Event) -> AuditRow {
         let actor = json!({
             "type": "identity",
             "metadata": {"identityId": ctx.actor.identity_id, "name": ctx.actor.name},
         });
-        self.write_audit(&ctx.actor.org_id, project_id, actor, &ctx.meta, event)
-            .await;
+        audit_row(&ctx.actor.org_id, project_id, actor, &ctx.meta, event)
     }
 
-    /// Records an event by the platform itself (scheduled rotations, recovery).
-    pub async fn audit_platform(&self, org_id: &str, project_id: Option<&str>, event: Event) {
+    /// The audit entry of an event by the platform itself (scheduled rotations, recovery).
+    pub(crate) fn platform_audit_row(
+        &self,
+        org_id: &str,
+        project_id: Option<&str>,
+        event: Event,
+    ) -> AuditRow {
         let actor = json!({"type": "platform", "metadata": {}});
-        self.write_audit(org_id, project_id, actor, &RequestMeta::default(), event)
-            .await;
+        audit_row(org_id, project_id, actor, &RequestMeta::default(), event)
     }
 
     pub(super) async fn audit_login(&self, identity: &Identity, meta: &RequestMeta) {
@@ -48,31 +64,13 @@ impl App {
             "login-identity-universal-auth",
             json!({"identityId": identity.id}),
         );
-        self.write_audit(&identity.org_id, None, actor, meta, event)
+        self.write_audit(audit_row(&identity.org_id, None, actor, meta, event))
             .await;
     }
 
-    async fn write_audit(
-        &self,
-        org_id: &str,
-        project_id: Option<&str>,
-        actor: Value,
-        meta: &RequestMeta,
-        event: Event,
-    ) {
-        let row = AuditRow {
-            id: new_id(),
-            org_id: org_id.to_string(),
-            project_id: project_id.map(str::to_string),
-            event_type: event.kind.to_string(),
-            actor: actor.to_string(),
-            metadata: event.metadata.to_string(),
-            ip_address: meta.ip_address.clone(),
-            user_agent: meta.user_agent.clone(),
-            created_at: now_ms(),
-        };
+    async fn write_audit(&self, row: AuditRow) {
         if let Err(e) = self.store.insert_audit(&row).await {
-            tracing::error!(error = %e, event = event.kind, "could not write audit log entry");
+            tracing::error!(error = %e, event = %row.event_type, "could not write audit log entry");
         }
     }
 
@@ -93,5 +91,25 @@ impl App {
         }
         filter.org_id = ctx.actor.org_id.clone();
         Ok(self.store.list_audit(&filter).await?)
+    }
+}
+
+fn audit_row(
+    org_id: &str,
+    project_id: Option<&str>,
+    actor: Value,
+    meta: &RequestMeta,
+    event: Event,
+) -> AuditRow {
+    AuditRow {
+        id: new_id(),
+        org_id: org_id.to_string(),
+        project_id: project_id.map(str::to_string),
+        event_type: event.kind.to_string(),
+        actor: actor.to_string(),
+        metadata: event.metadata.to_string(),
+        ip_address: meta.ip_address.clone(),
+        user_agent: meta.user_agent.clone(),
+        created_at: now_ms(),
     }
 }

@@ -10,7 +10,7 @@ use super::projects::Location;
 use super::{new_id, App, Ctx};
 use crate::crypto::DataKey;
 use crate::error::{Error, Result};
-use crate::store::{SecretRow, SecretVersionRow, StoreError};
+use crate::store::{SecretRow, SecretVersionRow, StoreError, Trail};
 use crate::time::now_ms;
 
 /// Which folder a call addresses.
@@ -182,14 +182,12 @@ impl App {
         };
         let data_key = self.data_key(&loc.project.id).await?;
         let version = self.seal_secret(&data_key, &mut row, value, comment.unwrap_or(""));
-        match self.store.insert_secret(&row, &version).await {
+        let trail = self.secret_trail(ctx, &loc, "create-secret", &row).await;
+        match self.store.insert_secret(&row, &version, &trail).await {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => return Err(Error::bad_request("Secret already exist")),
             Err(e) => return Err(e.into()),
         }
-        self.audit_secret(ctx, &loc, "create-secret", &row).await;
-        self.secrets_modified(&loc.project.id, &loc.environment.id, &loc.folder.id)
-            .await;
         self.open(&data_key, &loc, &loc.folder.path, row)
     }
 
@@ -209,7 +207,12 @@ impl App {
             .await?
             .ok_or_else(|| not_found(key))?;
         let data_key = self.data_key(&loc.project.id).await?;
-        self.audit_secret(ctx, &loc, "get-secret", &row).await;
+        self.audit(
+            ctx,
+            Some(&loc.project.id),
+            secret_event(&loc, "get-secret", &row),
+        )
+        .await;
         match version {
             Some(v) if v != row.version => {
                 let old = self
@@ -320,7 +323,12 @@ impl App {
         let value = change.value.unwrap_or(current.value);
         let comment = change.comment.unwrap_or(current.comment);
         let version = self.seal_secret(&data_key, &mut next, &value, &comment);
-        match self.store.update_secret(&next, row.version, &version).await {
+        let trail = self.secret_trail(ctx, &loc, "update-secret", &next).await;
+        match self
+            .store
+            .update_secret(&next, row.version, &version, &trail)
+            .await
+        {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
                 return Err(Error::bad_request(
@@ -329,9 +337,6 @@ impl App {
             }
             Err(e) => return Err(e.into()),
         }
-        self.audit_secret(ctx, &loc, "update-secret", &next).await;
-        self.secrets_modified(&loc.project.id, &loc.environment.id, &loc.folder.id)
-            .await;
         self.open(&data_key, &loc, &loc.folder.path, next)
     }
 
@@ -354,10 +359,10 @@ impl App {
         }
         let data_key = self.data_key(&loc.project.id).await?;
         let secret = self.open(&data_key, &loc, &loc.folder.path, row.clone())?;
-        self.store.delete_secret(&row.id).await?;
-        self.audit_secret(ctx, &loc, "delete-secret", &row).await;
-        self.secrets_modified(&loc.project.id, &loc.environment.id, &loc.folder.id)
-            .await;
+        let trail = self.secret_trail(ctx, &loc, "delete-secret", &row).await;
+        if !self.store.delete_secret(&row.id, &trail).await? {
+            return Err(not_found(key));
+        }
         Ok(secret)
     }
 
@@ -373,23 +378,34 @@ impl App {
         .await
     }
 
-    async fn audit_secret(&self, ctx: &Ctx, loc: &Location, kind: &'static str, row: &SecretRow) {
-        self.audit(
-            ctx,
-            Some(&loc.project.id),
-            Event::new(
-                kind,
-                json!({
-                    "environment": loc.environment.slug,
-                    "secretPath": loc.folder.path,
-                    "secretId": row.id,
-                    "secretKey": row.key,
-                    "secretVersion": row.version,
-                }),
-            ),
-        )
-        .await;
+    /// The audit entry and `secrets.modified` deliveries of a secret write, for its transaction.
+    async fn secret_trail(
+        &self,
+        ctx: &Ctx,
+        loc: &Location,
+        kind: &'static str,
+        row: &SecretRow,
+    ) -> Trail {
+        Trail {
+            audit: vec![self.audit_row(ctx, Some(&loc.project.id), secret_event(loc, kind, row))],
+            deliveries: self
+                .secrets_modified(&loc.project.id, &loc.environment.id, &loc.folder.id)
+                .await,
+        }
     }
+}
+
+fn secret_event(loc: &Location, kind: &'static str, row: &SecretRow) -> Event {
+    Event::new(
+        kind,
+        json!({
+            "environment": loc.environment.slug,
+            "secretPath": loc.folder.path,
+            "secretId": row.id,
+            "secretKey": row.key,
+            "secretVersion": row.version,
+        }),
+    )
 }
 
 fn not_found(key: &str) -> Error {

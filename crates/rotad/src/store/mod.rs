@@ -118,6 +118,7 @@ pub trait SecretStore: Send + Sync {
         &self,
         secret: &SecretRow,
         version: &SecretVersionRow,
+        trail: &Trail,
     ) -> StoreResult<()>;
     async fn get_secret(
         &self,
@@ -133,8 +134,10 @@ pub trait SecretStore: Send + Sync {
         secret: &SecretRow,
         expected_version: i64,
         version: &SecretVersionRow,
+        trail: &Trail,
     ) -> StoreResult<()>;
-    async fn delete_secret(&self, id: &str) -> StoreResult<bool>;
+    /// Deletes the secret (and writes `trail`) if it exists.
+    async fn delete_secret(&self, id: &str, trail: &Trail) -> StoreResult<bool>;
     async fn get_secret_version(
         &self,
         secret_id: &str,
@@ -184,6 +187,7 @@ pub trait RotationStore: Send + Sync {
         secret: &SecretRow,
         version: &SecretVersionRow,
         intent_id: &str,
+        trail: &Trail,
     ) -> StoreResult<()>;
     async fn get_rotation(&self, id: &str) -> StoreResult<Option<RotationRow>>;
     async fn get_rotation_by_name(
@@ -204,6 +208,7 @@ pub trait RotationStore: Send + Sync {
         rotation: &RotationRow,
         expected_version: i64,
         secret: Option<&SecretWrite>,
+        trail: &Trail,
     ) -> StoreResult<()>;
     /// Deletes the rotation if the lease and version still match, releases or deletes its
     /// secret and queues the given revocations, in one transaction.

@@ -217,7 +217,7 @@ pub struct RotationRow {
     pub version: i64,
 }
 
-/// An issuance in flight (see the rotation engine in DESIGN.md).
+/// An issuance in flight (docs/ARCHITECTURE.md, "The engine").
 #[derive(Debug, Clone, FromRow)]
 pub struct IntentRow {
     pub id: String,
@@ -272,6 +272,15 @@ pub struct RotationCommit {
     pub intent_id: String,
     /// The row version the commit was computed from.
     pub expected_version: i64,
+    pub trail: Trail,
+}
+
+/// The audit entries and webhook deliveries that describe a change, written in the change's
+/// own transaction: a crash loses both with the change or neither (docs/ARCHITECTURE.md).
+#[derive(Debug, Clone, Default)]
+pub struct Trail {
+    pub audit: Vec<AuditRow>,
+    pub deliveries: Vec<crate::store::DeliveryRow>,
 }
 
 /// A rotation deleted under its lease, with its slot tokens queued for revocation in the same
@@ -283,6 +292,7 @@ pub struct RotationDelete {
     pub expected_version: i64,
     pub delete_secrets: bool,
     pub revocations: Vec<RevocationRow>,
+    pub trail: Trail,
 }
 
 /// A failed attempt: status, message and schedule, credentials untouched.
@@ -296,4 +306,5 @@ pub struct RotationFailure {
     pub next_rotation_at: Option<i64>,
     pub failed_attempts: i64,
     pub job_id: Option<String>,
+    pub trail: Trail,
 }

@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::helpers::TestDb;
 use crate::process::{attach, spawn_rotad, wait_ready, Process};
 use crate::rotation_support::{minted_as, Rig, ROTATIONS};
+use crate::webhook_sink::Sink;
 
 /// Live tokens minted for `token_name` that no slot of rotation `id` holds.
 async fn strays(rig: &Rig, id: &str, token_name: &str) -> Vec<String> {
@@ -120,4 +121,50 @@ async fn a_token_minted_before_a_kill_is_revoked_within_seconds_and_a_late_one_a
     rig.assert_invariants(&id, "MINTED", "minted-token").await;
     assert_eq!(rig.rotate(&id).await.status, 200, "the rotation works on");
     rig.assert_invariants(&id, "MINTED", "minted-token").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_right_after_a_commit_keeps_its_audit_entry_and_webhook() {
+    let db = TestDb::new().await;
+    let key = rotad::crypto::RootKey::generate_base64();
+    let first = spawn_rotad(&db, &key, &[]);
+    wait_ready(&first.base).await;
+    let mut rig = attach(db, &key, &first.base).await;
+    let id = rig.rotation("recorded", "RECORDED").await;
+    let sink = Sink::start().await;
+    sink.subscribe(&rig.app, &rig.project, "/").await;
+    drop(first);
+
+    let mut paused = spawn_rotad(&rig.app.db, &key, &[("ROTAD_TEST_PAUSE_AT", "committed")]);
+    wait_ready(&paused.base).await;
+    let hanging = rotate_in_background(&rig, &paused, &id);
+    wait_for_line(&paused, "paused at committed").await;
+    paused.kill();
+    hanging.abort();
+
+    let restarted = spawn_rotad(&rig.app.db, &key, &[]);
+    wait_ready(&restarted.base).await;
+    rig.app.base = restarted.base.clone();
+    assert_eq!(rig.get(&id).await.body["secretRotation"]["activeIndex"], 1);
+    let audit = rig
+        .app
+        .get("/api/v1/organization/audit-logs?eventType=secret-rotation-rotate-secrets&limit=100")
+        .await;
+    let successes = audit.body["auditLogs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| e["event"]["metadata"]["rotationId"] == id.as_str())
+        .filter(|e| e["event"]["metadata"]["status"] == "success")
+        .count();
+    assert_eq!(successes, 1, "the commit's audit entry survived the kill");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sink.events("secrets.modified").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the commit's webhook was lost with the process"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -14,8 +14,8 @@ use crate::providers::{intent_name, Credential, ProviderError, RotationProvider}
 use crate::services::audit::Event;
 use crate::services::new_id;
 use crate::store::{
-    IntentRow, RevocationRow, RotationCommit, RotationFailure, RotationRow, SecretWrite,
-    StoreError, ROTATION_CHANGED,
+    AuditRow, IntentRow, RevocationRow, RotationCommit, RotationFailure, RotationRow, SecretWrite,
+    StoreError, Trail, ROTATION_CHANGED,
 };
 
 /// How often a commit is recomputed from a fresh row when PATCHes keep changing it.
@@ -332,8 +332,6 @@ impl App {
             .await
             .map_err(Error::from)?
             .ok_or_else(|| not_found(rotation_id))?;
-        self.audit_rotation(&updated, trigger, "success", None)
-            .await;
         Ok(updated)
     }
 
@@ -355,11 +353,7 @@ impl App {
                 .build_commit(&row, owner, intent_id, &credential, trigger)
                 .await?;
             match self.store.commit_rotation(&commit).await {
-                Ok(()) => {
-                    self.secrets_modified(&row.project_id, &row.env_id, &row.folder_id)
-                        .await;
-                    return Ok(());
-                }
+                Ok(()) => return Ok(()),
                 Err(StoreError::Conflict(ROTATION_CHANGED)) => {
                     match self.store.get_rotation(&row.id).await? {
                         Some(fresh) if fresh.lease_owner.as_deref() == Some(owner) => row = fresh,
@@ -438,6 +432,13 @@ impl App {
                 }),
             intent_id: intent_id.to_string(),
             expected_version: row.version,
+            // The success is audited and announced in the commit's own transaction.
+            trail: Trail {
+                audit: vec![self.rotation_audit_row(row, trigger, "success", None)],
+                deliveries: self
+                    .secrets_modified(&row.project_id, &row.env_id, &row.folder_id)
+                    .await,
+            },
         };
         Ok(commit)
     }
@@ -457,6 +458,11 @@ impl App {
             Err(e) => return RotateError::Other(e),
         };
         let schedule = self.schedule_of(row, trigger.final_attempt);
+        let status_message = if trigger.final_attempt {
+            "See Rotation status for details"
+        } else {
+            "Rotation will be re-attempted shortly..."
+        };
         let failure = RotationFailure {
             rotation_id: row.id.clone(),
             lease_owner: owner.to_string(),
@@ -481,33 +487,41 @@ impl App {
                 row.failed_attempts + 1
             },
             job_id: trigger.job_id.clone(),
+            trail: Trail {
+                audit: vec![self.rotation_audit_row(row, trigger, "failed", Some(status_message))],
+                // One alert per failure episode, as soon as it starts: every manual failure,
+                // and the first failed attempt of a scheduled episode.
+                deliveries: if trigger.manual || row.failed_attempts == 0 {
+                    self.rotation_failed_event(
+                        row,
+                        trigger.manual,
+                        &error.kind.alert_text(&error.message),
+                    )
+                    .await
+                } else {
+                    Vec::new()
+                },
+            },
         };
-        if let Err(e) = self.store.record_rotation_failure(&failure).await {
-            return RotateError::Other(e.into());
-        }
-        let status_message = if trigger.final_attempt {
-            "See Rotation status for details"
-        } else {
-            "Rotation will be re-attempted shortly..."
-        };
-        self.audit_rotation(row, trigger, "failed", Some(status_message))
-            .await;
-        // One alert per failure episode, as soon as it starts: every manual failure, and the
-        // first failed attempt of a scheduled episode (whether its retries succeed or not).
-        if trigger.manual || row.failed_attempts == 0 {
-            self.rotation_failed_event(row, trigger.manual, &error.kind.alert_text(&error.message))
-                .await;
+        match self.store.record_rotation_failure(&failure).await {
+            Ok(()) => {}
+            // The lease went elsewhere meanwhile: the attempt failed, the new holder records.
+            Err(StoreError::Conflict(_)) => {
+                tracing::warn!(rotation_id = %row.id, "rotation lease lost before its failure was recorded")
+            }
+            Err(e) => return RotateError::Other(e.into()),
         }
         RotateError::Failed(message)
     }
 
-    async fn audit_rotation(
+    /// The audit entry of one rotation attempt (for the commit's or the failure's trail).
+    fn rotation_audit_row(
         &self,
         row: &RotationRow,
         trigger: &Trigger,
         status: &str,
         message: Option<&str>,
-    ) {
+    ) -> AuditRow {
         let event = Event::new(
             "secret-rotation-rotate-secrets",
             json!({
@@ -524,8 +538,7 @@ impl App {
                 "triggeredManually": trigger.manual,
             }),
         );
-        self.audit_platform(&row.org_id, Some(&row.project_id), event)
-            .await;
+        self.platform_audit_row(&row.org_id, Some(&row.project_id), event)
     }
 }
 

@@ -15,7 +15,7 @@ use crate::services::audit::Event;
 use crate::services::authz::{Action, Subject};
 use crate::services::{new_id, App, Ctx};
 use crate::store::{
-    RotationDelete, RotationRow, SecretRow, SecretWrite, StoreError, INTENT_SETTLED,
+    RotationDelete, RotationRow, SecretRow, SecretWrite, StoreError, Trail, INTENT_SETTLED,
     ROTATION_CHANGED, SECRET_CHANGED,
 };
 use crate::time::now_ms;
@@ -211,9 +211,20 @@ impl App {
             updated_at: now,
         };
         let version = self.seal_secret(&key, &mut secret, &credential.service_token, "");
+        let mut metadata = input.audit_body.clone();
+        metadata["rotationId"] = json!(rotation_id);
+        metadata["type"] = json!(DBT_TYPE);
+        let trail = Trail {
+            audit: vec![self.audit_row(
+                ctx,
+                Some(&loc.project.id),
+                Event::new("create-secret-rotation", metadata),
+            )],
+            deliveries: Vec::new(),
+        };
         if let Err(e) = self
             .store
-            .insert_rotation(&row, &secret, &version, &intent.id)
+            .insert_rotation(&row, &secret, &version, &intent.id, &trail)
             .await
         {
             // Not published: revoke the new token, then answer. (When recovery swept the
@@ -229,15 +240,6 @@ impl App {
                 other => other.into(),
             });
         }
-        let mut metadata = input.audit_body.clone();
-        metadata["rotationId"] = json!(rotation_id);
-        metadata["type"] = json!(DBT_TYPE);
-        self.audit(
-            ctx,
-            Some(&loc.project.id),
-            Event::new("create-secret-rotation", metadata),
-        )
-        .await;
         let row = self
             .store
             .get_rotation(&rotation_id)
@@ -258,7 +260,7 @@ impl App {
         let mut applied = false;
         for _ in 0..PATCH_ATTEMPTS {
             let row = self.authorized_rotation(ctx, id, Action::Edit).await?;
-            if self.try_update(&row, &input).await? {
+            if self.try_update(ctx, &row, &input).await? {
                 applied = true;
                 break;
             }
@@ -273,20 +275,16 @@ impl App {
             .get_rotation(id)
             .await?
             .ok_or_else(|| not_found(id))?;
-        let mut metadata = input.audit_body.clone();
-        metadata["rotationId"] = json!(id);
-        metadata["type"] = json!(DBT_TYPE);
-        self.audit(
-            ctx,
-            Some(&row.project_id),
-            Event::new("update-secret-rotation", metadata),
-        )
-        .await;
         self.rotation_view(row).await
     }
 
     /// One attempt of a PATCH on `row`; false when the row changed since it was read.
-    async fn try_update(&self, row: &RotationRow, input: &UpdateRotation) -> Result<bool> {
+    async fn try_update(
+        &self,
+        ctx: &Ctx,
+        row: &RotationRow,
+        input: &UpdateRotation,
+    ) -> Result<bool> {
         self.pauses.at("patch-read").await;
         let folder_path = self
             .store
@@ -360,9 +358,20 @@ impl App {
             next.secrets_mapping =
                 serde_json::to_string(mapping).map_err(|e| Error::Unexpected(e.into()))?;
         }
+        let mut metadata = input.audit_body.clone();
+        metadata["rotationId"] = json!(row.id);
+        metadata["type"] = json!(DBT_TYPE);
+        let trail = Trail {
+            audit: vec![self.audit_row(
+                ctx,
+                Some(&row.project_id),
+                Event::new("update-secret-rotation", metadata),
+            )],
+            deliveries: Vec::new(),
+        };
         match self
             .store
-            .update_rotation_settings(&next, row.version, secret_write.as_ref())
+            .update_rotation_settings(&next, row.version, secret_write.as_ref(), &trail)
             .await
         {
             Ok(()) => Ok(true),
@@ -411,7 +420,7 @@ impl App {
             return Err(Error::bad_request(IN_PROGRESS));
         }
         let outcome = self
-            .holding_lease(id, &owner, self.delete_leased(id, &owner, options))
+            .holding_lease(id, &owner, self.delete_leased(ctx, id, &owner, options))
             .await;
         let view = match outcome {
             Ok(view) => view,
@@ -420,15 +429,6 @@ impl App {
                 return Err(e);
             }
         };
-        self.audit(
-            ctx,
-            Some(&view.row.project_id),
-            Event::new(
-                "delete-secret-rotation",
-                json!({"type": DBT_TYPE, "rotationId": id, "deleteSecrets": options.delete_secrets, "revokeGeneratedCredentials": options.revoke_generated_credentials}),
-            ),
-        )
-        .await;
         // The slot tokens were queued with the delete; revoke them before answering, as
         // upstream does. A failure leaves them queued for the worker, never dropped.
         self.work_revocations(Some(id)).await;
@@ -440,6 +440,7 @@ impl App {
     /// published token is revoked.
     async fn delete_leased(
         &self,
+        ctx: &Ctx,
         id: &str,
         owner: &str,
         options: DeleteOptions,
@@ -467,6 +468,17 @@ impl App {
                 expected_version: row.version,
                 delete_secrets: options.delete_secrets,
                 revocations,
+                trail: Trail {
+                    audit: vec![self.audit_row(
+                        ctx,
+                        Some(&row.project_id),
+                        Event::new(
+                            "delete-secret-rotation",
+                            json!({"type": DBT_TYPE, "rotationId": id, "deleteSecrets": options.delete_secrets, "revokeGeneratedCredentials": options.revoke_generated_credentials}),
+                        ),
+                    )],
+                    deliveries: Vec::new(),
+                },
             };
             match self.store.delete_rotation(&delete).await {
                 Ok(()) => return Ok(view),

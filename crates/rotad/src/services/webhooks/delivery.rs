@@ -59,11 +59,11 @@ fn retry_delay_ms(attempts: i64) -> i64 {
 }
 
 impl App {
-    /// Queues `event` for each of `hooks` whose path covers `path`.
-    async fn emit(&self, hooks: &[WebhookRow], path: &str, event: &str, body: Value) {
+    /// Deliveries of `event` to each of `hooks` whose path covers `path`.
+    fn deliveries(hooks: &[WebhookRow], path: &str, event: &str, body: Value) -> Vec<DeliveryRow> {
         let now = now_ms();
         let payload = body.to_string();
-        let rows: Vec<DeliveryRow> = hooks
+        hooks
             .iter()
             .filter(|w| path_matches(&w.secret_path, path))
             .map(|w| DeliveryRow {
@@ -76,13 +76,7 @@ impl App {
                 last_error: None,
                 created_at: now,
             })
-            .collect();
-        if rows.is_empty() {
-            return;
-        }
-        if let Err(e) = self.store.enqueue_deliveries(&rows).await {
-            tracing::warn!(error = %e, event, "cannot queue webhook deliveries");
-        }
+            .collect()
     }
 
     /// The enabled webhooks of the environment, and the environment and folder an event
@@ -112,11 +106,17 @@ impl App {
 
     /// `secrets.modified` for the folder `folder_id`: consumers learn of a new value (a
     /// rotated token included) without polling.
-    pub(crate) async fn secrets_modified(&self, project_id: &str, env_id: &str, folder_id: &str) {
+    /// Its deliveries go into the [`crate::store::Trail`] of the write that changed the folder.
+    pub(crate) async fn secrets_modified(
+        &self,
+        project_id: &str,
+        env_id: &str,
+        folder_id: &str,
+    ) -> Vec<DeliveryRow> {
         let Some((hooks, environment, folder)) =
             self.event_scope(project_id, env_id, folder_id).await
         else {
-            return;
+            return Vec::new();
         };
         let body = json!({
             "event": "secrets.modified",
@@ -128,8 +128,7 @@ impl App {
             },
             "timestamp": now_ms(),
         });
-        self.emit(&hooks, &folder.path, "secrets.modified", body)
-            .await;
+        Self::deliveries(&hooks, &folder.path, "secrets.modified", body)
     }
 
     /// `secrets.rotation-failed` at the end of a failure episode, with upstream's sanitized
@@ -139,12 +138,12 @@ impl App {
         row: &RotationRow,
         manual: bool,
         error_message: &str,
-    ) {
+    ) -> Vec<DeliveryRow> {
         let Some((hooks, environment, folder)) = self
             .event_scope(&row.project_id, &row.env_id, &row.folder_id)
             .await
         else {
-            return;
+            return Vec::new();
         };
         let body = json!({
             "event": "secrets.rotation-failed",
@@ -161,8 +160,7 @@ impl App {
             },
             "timestamp": now_ms(),
         });
-        self.emit(&hooks, &folder.path, "secrets.rotation-failed", body)
-            .await;
+        Self::deliveries(&hooks, &folder.path, "secrets.rotation-failed", body)
     }
 
     /// POSTs `body` to the webhook, signed when it has a key. The error text names the

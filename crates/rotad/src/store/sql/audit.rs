@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 
 use super::{Dialect, SqlStore};
-use crate::store::{AuditFilter, AuditRow, AuditStore, StoreResult};
+use crate::store::{AuditFilter, AuditRow, AuditStore, DeliveryRow, StoreResult, Trail};
 
 const AUDIT_COLS: &str =
     "id, org_id, project_id, event_type, actor, metadata, ip_address, user_agent, created_at";
@@ -22,21 +22,15 @@ where
     for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     async fn insert_audit(&self, row: &AuditRow) -> StoreResult<()> {
-        sqlx::query(&format!(
-            "INSERT INTO audit_logs ({AUDIT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        ))
-        .bind(&row.id)
-        .bind(&row.org_id)
-        .bind(&row.project_id)
-        .bind(&row.event_type)
-        .bind(&row.actor)
-        .bind(&row.metadata)
-        .bind(&row.ip_address)
-        .bind(&row.user_agent)
-        .bind(row.created_at)
-        .execute(&self.write)
-        .await?;
-        Ok(())
+        let mut conn = self.write.acquire().await?;
+        write_trail::<DB>(
+            &mut conn,
+            &Trail {
+                audit: vec![row.clone()],
+                deliveries: Vec::new(),
+            },
+        )
+        .await
     }
 
     async fn list_audit(&self, f: &AuditFilter) -> StoreResult<Vec<AuditRow>> {
@@ -60,4 +54,58 @@ where
         .fetch_all(&self.read)
         .await?)
     }
+}
+
+/// Writes a change's audit entries and webhook deliveries on `conn` (the change's transaction).
+pub(super) async fn write_trail<DB>(conn: &mut DB::Connection, trail: &Trail) -> StoreResult<()>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    for row in &trail.audit {
+        sqlx::query::<DB>(&format!(
+            "INSERT INTO audit_logs ({AUDIT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(&row.id)
+        .bind(&row.org_id)
+        .bind(&row.project_id)
+        .bind(&row.event_type)
+        .bind(&row.actor)
+        .bind(&row.metadata)
+        .bind(&row.ip_address)
+        .bind(&row.user_agent)
+        .bind(row.created_at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for d in &trail.deliveries {
+        insert_delivery::<DB>(d).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// One webhook delivery into the outbox.
+pub(super) fn insert_delivery<DB>(d: &DeliveryRow) -> sqlx::query::Query<'_, DB, DB::Arguments<'_>>
+where
+    DB: Dialect,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query::<DB>(
+        "INSERT INTO webhook_deliveries (id, webhook_id, event, payload, attempts, \
+         next_attempt_at, last_error, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&d.id)
+    .bind(&d.webhook_id)
+    .bind(&d.event)
+    .bind(&d.payload)
+    .bind(d.attempts)
+    .bind(d.next_attempt_at)
+    .bind(&d.last_error)
+    .bind(d.created_at)
 }

@@ -1,10 +1,11 @@
 use async_trait::async_trait;
 
+use super::audit::write_trail;
 use super::secrets::{insert_secret, insert_version, update_secret};
 use super::{conflict, Dialect, SqlStore};
 use crate::store::{
     IntentRow, RevocationRow, RotationCommit, RotationDelete, RotationFailure, RotationRow,
-    RotationStore, SecretRow, SecretVersionRow, SecretWrite, StoreError, StoreResult,
+    RotationStore, SecretRow, SecretVersionRow, SecretWrite, StoreError, StoreResult, Trail,
     INTENT_SETTLED, ROTATION_CHANGED,
 };
 
@@ -43,6 +44,7 @@ where
         secret: &SecretRow,
         version: &SecretVersionRow,
         intent_id: &str,
+        trail: &Trail,
     ) -> StoreResult<()> {
         let mut tx = self.write.begin().await?;
         sqlx::query(&format!(
@@ -97,6 +99,7 @@ where
         if DB::rows_affected(&done) != 1 {
             return Err(StoreError::Conflict(INTENT_SETTLED));
         }
+        write_trail::<DB>(&mut tx, trail).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -151,6 +154,7 @@ where
         r: &RotationRow,
         expected_version: i64,
         secret: Option<&SecretWrite>,
+        trail: &Trail,
     ) -> StoreResult<()> {
         let mut tx = self.write.begin().await?;
         let done = sqlx::query(
@@ -187,6 +191,7 @@ where
             }
             insert_version(&w.version).execute(&mut *tx).await?;
         }
+        write_trail::<DB>(&mut tx, trail).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -216,6 +221,7 @@ where
         for rev in &d.revocations {
             insert_revocation(rev).execute(&mut *tx).await?;
         }
+        write_trail::<DB>(&mut tx, &d.trail).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -371,6 +377,7 @@ where
             // Recovery settled the intent (and queued its credential for revocation).
             return Err(StoreError::Conflict(INTENT_SETTLED));
         }
+        write_trail::<DB>(&mut tx, &c.trail).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -387,7 +394,8 @@ where
              failed_attempts = $6, last_rotation_job_id = COALESCE($7, last_rotation_job_id), \
              updated_at = $3, version = version + 1 WHERE id = $1 AND lease_owner = $2"
         };
-        sqlx::query(sql)
+        let mut tx = self.write.begin().await?;
+        let done = sqlx::query(sql)
             .bind(&f.rotation_id)
             .bind(&f.lease_owner)
             .bind(f.attempted_at)
@@ -395,8 +403,14 @@ where
             .bind(f.next_rotation_at)
             .bind(f.failed_attempts)
             .bind(&f.job_id)
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
+        if DB::rows_affected(&done) != 1 {
+            // The lease went to another executor: this attempt's record is not the truth.
+            return Err(StoreError::Conflict(ROTATION_CHANGED));
+        }
+        write_trail::<DB>(&mut tx, &f.trail).await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -196,20 +196,9 @@ where
     async fn enqueue_deliveries(&self, rows: &[DeliveryRow]) -> StoreResult<()> {
         let mut tx = self.write.begin().await?;
         for d in rows {
-            sqlx::query(&format!(
-                "INSERT INTO webhook_deliveries ({DELIVERY_COLS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-            ))
-            .bind(&d.id)
-            .bind(&d.webhook_id)
-            .bind(&d.event)
-            .bind(&d.payload)
-            .bind(d.attempts)
-            .bind(d.next_attempt_at)
-            .bind(&d.last_error)
-            .bind(d.created_at)
-            .execute(&mut *tx)
-            .await?;
+            super::audit::insert_delivery::<DB>(d)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())

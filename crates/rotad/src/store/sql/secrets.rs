@@ -1,7 +1,8 @@
 use async_trait::async_trait;
 
+use super::audit::write_trail;
 use super::{conflict, Dialect, SqlStore};
-use crate::store::{SecretRow, SecretStore, SecretVersionRow, StoreError, StoreResult};
+use crate::store::{SecretRow, SecretStore, SecretVersionRow, StoreError, StoreResult, Trail};
 
 const SECRET_COLS: &str = "id, project_id, env_id, folder_id, key, secret_type, version, value, \
      comment, skip_multiline, rotation_id, created_at, updated_at";
@@ -26,6 +27,7 @@ where
         &self,
         secret: &SecretRow,
         version: &SecretVersionRow,
+        trail: &Trail,
     ) -> StoreResult<()> {
         let mut tx = self.write.begin().await?;
         insert_secret(secret)
@@ -33,6 +35,7 @@ where
             .await
             .map_err(conflict("secret"))?;
         insert_version(version).execute(&mut *tx).await?;
+        write_trail::<DB>(&mut tx, trail).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -83,6 +86,7 @@ where
         secret: &SecretRow,
         expected_version: i64,
         version: &SecretVersionRow,
+        trail: &Trail,
     ) -> StoreResult<()> {
         let mut tx = self.write.begin().await?;
         let done = update_secret(secret, expected_version)
@@ -93,16 +97,23 @@ where
             return Err(StoreError::Conflict(crate::store::SECRET_CHANGED));
         }
         insert_version(version).execute(&mut *tx).await?;
+        write_trail::<DB>(&mut tx, trail).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn delete_secret(&self, id: &str) -> StoreResult<bool> {
+    async fn delete_secret(&self, id: &str, trail: &Trail) -> StoreResult<bool> {
+        let mut tx = self.write.begin().await?;
         let done = sqlx::query("DELETE FROM secrets WHERE id = $1")
             .bind(id)
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
-        Ok(DB::rows_affected(&done) == 1)
+        if DB::rows_affected(&done) != 1 {
+            return Ok(false);
+        }
+        write_trail::<DB>(&mut tx, trail).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn get_secret_version(
