@@ -120,19 +120,37 @@ pub async fn build_app(args: &ServeArgs) -> anyhow::Result<AppState> {
              refusing to start (start with the original key)"
         );
     }
+    let settings = Settings {
+        allow_internal_ip_connections: args.allow_internal_ip_connections,
+        rotation_time_unit: args.rotation_time_unit,
+        rotation_max_attempts: args.rotation_max_attempts,
+        lease_ms: i64::try_from(args.rotation_lease.as_millis()).unwrap_or(60_000),
+        scheduler_poll_ms: i64::try_from(args.scheduler_poll_interval.as_millis()).unwrap_or(5_000),
+        dbt_request_timeout: args.dbt_request_timeout,
+    };
+    let keys = Arc::new(Keyring::new(root));
+    let providers = services::connections::ConnectionProviders::new(
+        store.clone(),
+        keys.clone(),
+        services::connections::client_options(&settings),
+    );
+    let engine = services::rotations::Engine::new(
+        store.clone(),
+        keys.clone(),
+        Arc::new(providers),
+        Arc::new(time::SystemClock),
+        services::rotations::EngineSettings {
+            rotation_time_unit: settings.rotation_time_unit,
+            lease_ms: settings.lease_ms,
+            scheduler_poll_ms: settings.scheduler_poll_ms,
+            dbt_request_timeout: settings.dbt_request_timeout,
+        },
+    );
     Ok(Arc::new(App {
         store,
-        keys: Keyring::new(root),
-        settings: Settings {
-            allow_internal_ip_connections: args.allow_internal_ip_connections,
-            rotation_time_unit: args.rotation_time_unit,
-            rotation_max_attempts: args.rotation_max_attempts,
-            lease_ms: i64::try_from(args.rotation_lease.as_millis()).unwrap_or(60_000),
-            scheduler_poll_ms: i64::try_from(args.scheduler_poll_interval.as_millis())
-                .unwrap_or(5_000),
-            dbt_request_timeout: args.dbt_request_timeout,
-        },
-        pauses: Default::default(),
+        keys,
+        settings,
+        engine: Arc::new(engine),
     }))
 }
 
@@ -222,11 +240,11 @@ async fn maintenance(app: AppState, shutdown: CancellationToken) {
     let mut tick = 0u64;
     loop {
         if tick % 2 == 0 {
-            if let Err(e) = app.recover().await {
+            if let Err(e) = app.engine.recover().await {
                 tracing::warn!(error = %e, "rotation recovery failed; will retry");
             }
         } else {
-            app.work_revocations(None).await;
+            app.engine.work_revocations(None).await;
         }
         tick += 1;
         tokio::select! {

@@ -70,7 +70,7 @@ pub async fn run(app: AppState, concurrency: usize, shutdown: CancellationToken)
                 .store
                 .claim_due_rotations(
                     now,
-                    &format!("{}:", app.lease_owner()),
+                    &format!("{}:", app.engine.lease_owner()),
                     now + app.settings.lease_ms,
                     held.len() as i64,
                 )
@@ -154,7 +154,7 @@ async fn run_claimed(app: &AppState, row: RotationRow) {
         job_id: Some(job_id(&row.id)),
         final_attempt: attempt >= i64::from(app.settings.rotation_max_attempts),
     };
-    match app.rotate_claimed(&row.id, &owner, trigger).await {
+    match app.engine.rotate_claimed(&row.id, &owner, trigger).await {
         Ok(_) => tracing::info!(rotation_id = %row.id, "scheduled rotation succeeded"),
         Err(RotateError::Failed(_)) => {
             tracing::warn!(rotation_id = %row.id, attempt, "scheduled rotation failed")

@@ -102,6 +102,17 @@ pub fn intent_name(base: &str, intent_id: &str, limit: usize) -> String {
     format!("{head}-{suffix}")
 }
 
+/// Builds the provider a rotation's connection stands for. `parameters` is the rotation's
+/// stored `parameters` JSON (`None` for revocations and sweeps, which need none).
+#[async_trait]
+pub trait ProviderFactory: Send + Sync {
+    async fn provider(
+        &self,
+        connection_id: &str,
+        parameters: Option<&str>,
+    ) -> Result<Box<dyn RotationProvider>, ProviderError>;
+}
+
 #[async_trait]
 pub trait RotationProvider: Send + Sync {
     /// Issues a new credential named `name`. Never retried blindly.

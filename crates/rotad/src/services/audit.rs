@@ -31,7 +31,7 @@ impl App {
 
     /// Records an event by the platform itself, on its own.
     pub async fn audit_platform(&self, org_id: &str, project_id: Option<&str>, event: Event) {
-        self.write_audit(self.platform_audit_row(org_id, project_id, event))
+        self.write_audit(platform_audit_row(org_id, project_id, event))
             .await;
     }
 
@@ -42,17 +42,6 @@ impl App {
             "metadata": {"identityId": ctx.actor.identity_id, "name": ctx.actor.name},
         });
         audit_row(&ctx.actor.org_id, project_id, actor, &ctx.meta, event)
-    }
-
-    /// The audit entry of an event by the platform itself (scheduled rotations, recovery).
-    pub(crate) fn platform_audit_row(
-        &self,
-        org_id: &str,
-        project_id: Option<&str>,
-        event: Event,
-    ) -> AuditRow {
-        let actor = json!({"type": "platform", "metadata": {}});
-        audit_row(org_id, project_id, actor, &RequestMeta::default(), event)
     }
 
     pub(super) async fn audit_login(&self, identity: &Identity, meta: &RequestMeta) {
@@ -112,4 +101,10 @@ fn audit_row(
         user_agent: meta.user_agent.clone(),
         created_at: now_ms(),
     }
+}
+
+/// The audit entry of an event by the platform itself (scheduled rotations, recovery).
+pub(crate) fn platform_audit_row(org_id: &str, project_id: Option<&str>, event: Event) -> AuditRow {
+    let actor = json!({"type": "platform", "metadata": {}});
+    audit_row(org_id, project_id, actor, &RequestMeta::default(), event)
 }

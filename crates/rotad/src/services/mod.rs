@@ -35,10 +35,10 @@ pub struct Settings {
 /// Shared state: the store, the keys and the settings.
 pub struct App {
     pub store: Arc<dyn Store>,
-    pub keys: Keyring,
+    pub keys: Arc<Keyring>,
     pub settings: Settings,
-    /// The engine's pause points, for tests of races and crashes.
-    pub pauses: rotations::PausePoints,
+    /// The rotation engine: everything that mints, publishes, sweeps and revokes credentials.
+    pub engine: Arc<rotations::Engine>,
 }
 
 pub type AppState = Arc<App>;

@@ -7,6 +7,7 @@ use super::audit::Event;
 use super::authz::{Action, Subject};
 use super::keyring::project_scope;
 use super::projects::Location;
+use super::webhooks::secrets_modified;
 use super::{new_id, App, Ctx};
 use crate::crypto::DataKey;
 use crate::error::{Error, Result};
@@ -118,28 +119,6 @@ impl App {
         })
     }
 
-    /// Seals value and comment into `row` and builds its version record.
-    pub(crate) fn seal_secret(
-        &self,
-        key: &DataKey,
-        row: &mut SecretRow,
-        value: &str,
-        comment: &str,
-    ) -> SecretVersionRow {
-        row.value = key.seal_str(&format!("{}:value", row.id), value);
-        row.comment = key.seal_str(&format!("{}:comment", row.id), comment);
-        let version_id = new_id();
-        SecretVersionRow {
-            value: key.seal_str(&format!("{version_id}:value"), value),
-            comment: key.seal_str(&format!("{version_id}:comment"), comment),
-            id: version_id,
-            secret_id: row.id.clone(),
-            version: row.version,
-            key: row.key.clone(),
-            created_at: row.updated_at,
-        }
-    }
-
     pub async fn create_secret(
         &self,
         ctx: &Ctx,
@@ -181,7 +160,7 @@ impl App {
             updated_at: now,
         };
         let data_key = self.data_key(&loc.project.id).await?;
-        let version = self.seal_secret(&data_key, &mut row, value, comment.unwrap_or(""));
+        let version = seal_secret(&data_key, &mut row, value, comment.unwrap_or(""));
         let trail = self.secret_trail(ctx, &loc, "create-secret", &row).await;
         match self.store.insert_secret(&row, &version, &trail).await {
             Ok(()) => {}
@@ -322,7 +301,7 @@ impl App {
         }
         let value = change.value.unwrap_or(current.value);
         let comment = change.comment.unwrap_or(current.comment);
-        let version = self.seal_secret(&data_key, &mut next, &value, &comment);
+        let version = seal_secret(&data_key, &mut next, &value, &comment);
         let trail = self.secret_trail(ctx, &loc, "update-secret", &next).await;
         match self
             .store
@@ -388,10 +367,35 @@ impl App {
     ) -> Trail {
         Trail {
             audit: vec![self.audit_row(ctx, Some(&loc.project.id), secret_event(loc, kind, row))],
-            deliveries: self
-                .secrets_modified(&loc.project.id, &loc.environment.id, &loc.folder.id)
-                .await,
+            deliveries: secrets_modified(
+                self.store.as_ref(),
+                &loc.project.id,
+                &loc.environment.id,
+                &loc.folder.id,
+            )
+            .await,
         }
+    }
+}
+
+/// Seals value and comment into `row` and builds its version record.
+pub(crate) fn seal_secret(
+    key: &DataKey,
+    row: &mut SecretRow,
+    value: &str,
+    comment: &str,
+) -> SecretVersionRow {
+    row.value = key.seal_str(&format!("{}:value", row.id), value);
+    row.comment = key.seal_str(&format!("{}:comment", row.id), comment);
+    let version_id = new_id();
+    SecretVersionRow {
+        value: key.seal_str(&format!("{version_id}:value"), value),
+        comment: key.seal_str(&format!("{version_id}:comment"), comment),
+        id: version_id,
+        secret_id: row.id.clone(),
+        version: row.version,
+        key: row.key.clone(),
+        created_at: row.updated_at,
     }
 }
 

@@ -18,8 +18,8 @@ async fn settle_until(rig: &Rig, what: &str, mut done: impl FnMut(&Rig) -> bool)
     let app = rig.server();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let _ = app.recover().await;
-        app.work_revocations(None).await;
+        let _ = app.engine.recover().await;
+        app.engine.work_revocations(None).await;
         if done(rig) {
             return;
         }
@@ -151,7 +151,7 @@ async fn the_revocation_guard_fails_closed() {
             rig.connection, published["tokenId"]
         ))
         .await;
-    rig.server().work_revocations(None).await;
+    rig.server().engine.work_revocations(None).await;
     assert!(rig.is_live(token), "an unsure guard keeps the token");
 }
 
@@ -160,7 +160,7 @@ async fn a_client_that_hangs_up_mid_rotate_changes_nothing() {
     let rig = Rig::new().await;
     let id = rig.rotation("patient", "PATIENT").await;
     let app = rig.server();
-    let mut paused = app.pauses.arm("issued");
+    let mut paused = app.engine.pauses.arm("issued");
     let req = rig
         .app
         .http
@@ -189,7 +189,7 @@ async fn concurrent_patches_and_a_rotation_lose_nothing() {
     let rig = Rig::new().await;
     let id = rig.rotation("edited", "EDITED").await;
     let app = rig.server();
-    let mut paused = app.pauses.arm("patch-read");
+    let mut paused = app.engine.pauses.arm("patch-read");
     let req = rig
         .app
         .http
@@ -229,7 +229,7 @@ async fn a_commit_survives_a_patch_that_lands_mid_rotation() {
     let rig = Rig::new().await;
     let id = rig.rotation("busy", "BUSY").await;
     let app = rig.server();
-    let mut paused = app.pauses.arm("persisted");
+    let mut paused = app.engine.pauses.arm("persisted");
     let req = rig
         .app
         .http
@@ -256,7 +256,7 @@ async fn a_commit_survives_a_patch_that_lands_mid_rotation() {
 async fn a_creation_swept_by_recovery_never_publishes_its_token() {
     let rig = Rig::with(|a| a.rotation_lease = Duration::from_millis(300)).await;
     let app = rig.server();
-    let mut paused = app.pauses.arm("persisted");
+    let mut paused = app.engine.pauses.arm("persisted");
     let req = rig
         .app
         .http

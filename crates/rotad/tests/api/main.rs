@@ -5,11 +5,13 @@ mod helpers;
 
 mod audit;
 mod auth;
+mod chaos;
 mod connection_access;
 mod connections;
 mod crash;
 mod crash_sweeps;
 mod encryption;
+mod engine_leases;
 mod engine_races;
 mod envelope;
 mod permissions;

@@ -110,7 +110,7 @@ async fn a_revocation_that_fails_stays_queued_until_dbt_confirms() {
         .map(|s| s.app.clone())
         .expect("server");
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    app.work_revocations(None).await;
+    app.engine.work_revocations(None).await;
     assert_eq!(rig.token(&oldest).map(|t| t.state), Some(2));
     rig.assert_invariants(&id, "STUBBORN", "stubborn-token")
         .await;

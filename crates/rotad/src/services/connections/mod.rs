@@ -6,11 +6,13 @@
 //! members read and use them; a project's connections are also open to its members.
 
 mod model;
+mod providers;
 
 use dbt_client::{ClientOptions, DbtClient, DbtError};
 use serde_json::json;
 
 pub use model::*;
+pub use providers::ConnectionProviders;
 
 use super::audit::Event;
 use super::authz::{denied, Action, Subject};
@@ -114,13 +116,7 @@ impl App {
     }
 
     fn client_options(&self) -> ClientOptions {
-        let timeout = self.settings.dbt_request_timeout;
-        ClientOptions {
-            allow_internal: self.settings.allow_internal_ip_connections,
-            request_timeout: timeout,
-            connect_timeout: timeout.min(ClientOptions::default().connect_timeout),
-            ..ClientOptions::default()
-        }
+        client_options(&self.settings)
     }
 
     /// A client that proves or lists once, without retries (upstream's plain calls).
@@ -568,7 +564,18 @@ fn seal_credentials(key: &DataKey, id: &str, credentials: &DbtCredentials) -> Re
     Ok(key.seal_str(&aad(id), &json))
 }
 
-fn open_credentials(key: &DataKey, row: &AppConnectionRow) -> Result<DbtCredentials> {
+/// How the dbt client talks to dbt Cloud under these settings.
+pub fn client_options(settings: &super::Settings) -> ClientOptions {
+    let timeout = settings.dbt_request_timeout;
+    ClientOptions {
+        allow_internal: settings.allow_internal_ip_connections,
+        request_timeout: timeout,
+        connect_timeout: timeout.min(ClientOptions::default().connect_timeout),
+        ..ClientOptions::default()
+    }
+}
+
+pub(super) fn open_credentials(key: &DataKey, row: &AppConnectionRow) -> Result<DbtCredentials> {
     serde_json::from_str(&key.open_str(&aad(&row.id), &row.credentials)?)
         .map_err(|e| Error::Unexpected(e.into()))
 }

@@ -5,22 +5,19 @@
 //! credential for revocation. A crash at any step leaves an intent that recovery either
 //! resumes (credential stored) or sweeps (orphans found at the provider are revoked).
 
-use serde_json::json;
+use std::sync::Arc;
 
-use super::{failure_message, not_found, App, DBT_TYPE, IN_PROGRESS};
+use super::pause::PausePoints;
+use super::{not_found, IN_PROGRESS};
+use crate::config::TimeUnit;
+use crate::crypto::DataKey;
 use crate::error::{Error, Result};
-use crate::providers::dbt::{DbtParameters, DbtProvider, MAX_TOKEN_NAME};
-use crate::providers::{intent_name, Credential, ProviderError, RotationProvider};
-use crate::services::audit::Event;
+use crate::providers::dbt::{DbtParameters, MAX_TOKEN_NAME};
+use crate::providers::{intent_name, Credential, ProviderError, ProviderFactory, RotationProvider};
+use crate::services::keyring::{project_scope, Keyring};
 use crate::services::new_id;
-use crate::store::{
-    AuditRow, IntentRow, RevocationRow, RotationCommit, RotationFailure, RotationRow, SecretWrite,
-    StoreError, Trail, ROTATION_CHANGED,
-};
-
-/// How often a commit is recomputed from a fresh row when PATCHes keep changing it.
-const COMMIT_ATTEMPTS: usize = 5;
-use crate::time::now_ms;
+use crate::store::{IntentRow, RotationRow, Store, StoreError};
+use crate::time::Clock;
 
 /// Who asked for a rotation.
 #[derive(Debug, Clone)]
@@ -75,42 +72,74 @@ impl From<StoreError> for IssueFailure {
     }
 }
 
-impl App {
+/// What the engine needs to know of the configuration.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    pub rotation_time_unit: TimeUnit,
+    /// How long one executor may hold a rotation before others may take it over (ms).
+    pub lease_ms: i64,
+    /// The scheduler's tick (ms); also the base of the retry backoff.
+    pub scheduler_poll_ms: i64,
+    /// Time allowed for one provider request; sets the late-create window.
+    pub dbt_request_timeout: std::time::Duration,
+}
+
+/// The rotation engine: the only code that mints, publishes, sweeps and revokes credentials.
+/// The API, the scheduler and recovery all go through its few entry points ([`Engine::rotate`],
+/// [`Engine::rotate_claimed`], [`Engine::issue_tracked`] for creation, [`Engine::delete`],
+/// [`Engine::recover`], [`Engine::work_revocations`]). It sees the store, the keys, a provider
+/// factory, a clock and its settings, nothing else.
+pub struct Engine {
+    pub(super) store: Arc<dyn Store>,
+    keys: Arc<Keyring>,
+    providers: Arc<dyn ProviderFactory>,
+    clock: Arc<dyn Clock>,
+    pub(super) settings: EngineSettings,
+    /// Pause points, for tests of races and crashes.
+    pub pauses: PausePoints,
+}
+
+impl Engine {
+    pub fn new(
+        store: Arc<dyn Store>,
+        keys: Arc<Keyring>,
+        providers: Arc<dyn ProviderFactory>,
+        clock: Arc<dyn Clock>,
+        settings: EngineSettings,
+    ) -> Self {
+        Self {
+            store,
+            keys,
+            providers,
+            clock,
+            settings,
+            pauses: PausePoints::default(),
+        }
+    }
+
     /// A lease owner of its own: one per task, never shared (docs/ARCHITECTURE.md, "Fencing").
     pub(crate) fn lease_owner(&self) -> String {
         format!("rotad-{}", new_id())
     }
 
-    /// A provider for the rotation's connection.
-    pub(crate) async fn provider_for(
+    /// A provider for a connection (`parameters`: the rotation's stored JSON, if any).
+    pub(crate) async fn provider(
         &self,
         connection_id: &str,
-        parameters: &DbtParameters,
-    ) -> std::result::Result<DbtProvider, ProviderError> {
-        let fail = |message: String| ProviderError {
-            message,
-            ambiguous: false,
-            kind: crate::providers::FailureKind::Other,
-        };
-        let connection = self
-            .store
-            .get_connection(connection_id)
+        parameters: Option<&str>,
+    ) -> std::result::Result<Box<dyn RotationProvider>, ProviderError> {
+        self.providers.provider(connection_id, parameters).await
+    }
+
+    /// The data key of a project.
+    pub(super) async fn key(&self, project_id: &str) -> Result<DataKey> {
+        self.keys
+            .key_for(self.store.as_ref(), &project_scope(project_id))
             .await
-            .map_err(|e| fail(format!("Could not load the app connection: {e}")))?
-            .ok_or_else(|| {
-                fail(format!(
-                    "Could not find App Connection with ID {connection_id}"
-                ))
-            })?;
-        let connection = self
-            .open_row(connection)
-            .await
-            .map_err(|e| fail(e.to_string()))?;
-        let client = self
-            .dbt_client_for(&connection)
-            .await
-            .map_err(|e| fail(e.to_string()))?;
-        Ok(DbtProvider::new(client, parameters))
+    }
+
+    pub(super) fn now(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     /// A new intent for `rotation_id`; its credential will be named for it.
@@ -122,7 +151,7 @@ impl App {
         token_name: &str,
     ) -> IntentRow {
         let id = new_id();
-        let now = now_ms();
+        let now = self.now();
         IntentRow {
             token_name: intent_name(token_name, &id, MAX_TOKEN_NAME),
             id,
@@ -142,7 +171,7 @@ impl App {
     /// can resume or sweep (I4).
     pub(super) async fn issue_tracked(
         &self,
-        provider: &DbtProvider,
+        provider: &dyn RotationProvider,
         intent: &IntentRow,
     ) -> std::result::Result<Credential, IssueFailure> {
         self.store.insert_intent(intent).await?;
@@ -163,7 +192,7 @@ impl App {
             }
         };
         self.pauses.at("issued").await;
-        let key = self.rotation_key(&intent.project_id).await?;
+        let key = self.key(&intent.project_id).await?;
         let sealed = key.seal_str(
             &format!("{}:credential", intent.id),
             &serde_json::to_string(&credential).map_err(|e| Error::Unexpected(e.into()))?,
@@ -194,7 +223,7 @@ impl App {
         trigger: Trigger,
     ) -> std::result::Result<RotationRow, RotateError> {
         let owner = self.lease_owner();
-        let now = now_ms();
+        let now = self.now();
         if !self
             .store
             .acquire_lease(rotation_id, &owner, now, now + self.settings.lease_ms)
@@ -217,7 +246,7 @@ impl App {
     }
 
     /// Rotates once under a lease `owner` already holds (the scheduler's claim, or
-    /// [`App::rotate`]'s), then releases it. Everything done under the lease, settling what an
+    /// [`Engine::rotate`]'s), then releases it. Everything done under the lease, settling what an
     /// earlier executor left included, runs while the lease is renewed.
     pub async fn rotate_claimed(
         &self,
@@ -259,7 +288,7 @@ impl App {
             tokio::select! {
                 out = &mut work => return out,
                 _ = tokio::time::sleep(period) => {
-                    let now = now_ms();
+                    let now = self.now();
                     match self
                         .store
                         .renew_lease(rotation_id, owner, now + self.settings.lease_ms)
@@ -305,7 +334,10 @@ impl App {
             .ok_or_else(|| not_found(rotation_id))?;
         let parameters: DbtParameters =
             serde_json::from_str(&row.parameters).map_err(|e| Error::Unexpected(e.into()))?;
-        let provider = match self.provider_for(&row.connection_id, &parameters).await {
+        let provider = match self
+            .provider(&row.connection_id, Some(&row.parameters))
+            .await
+        {
             Ok(p) => p,
             Err(e) => return Err(self.fail(&row, owner, trigger, &e).await),
         };
@@ -315,7 +347,7 @@ impl App {
             &row.connection_id,
             &parameters.token_name,
         );
-        let credential = match self.issue_tracked(&provider, &intent).await {
+        let credential = match self.issue_tracked(provider.as_ref(), &intent).await {
             Ok(c) => c,
             Err(IssueFailure::Provider(e)) => {
                 return Err(self.fail(&row, owner, trigger, &e).await)
@@ -323,8 +355,14 @@ impl App {
             Err(IssueFailure::Settled) => return Err(RotateError::InProgress),
             Err(IssueFailure::Other(e)) => return Err(e.into()),
         };
-        self.commit(&row, owner, &intent.id, credential, trigger)
-            .await?;
+        if !self
+            .commit(&row, owner, &intent.id, credential, trigger)
+            .await?
+        {
+            // The lease went to another executor, which publishes this credential from its
+            // intent (or has already).
+            return Err(RotateError::InProgress);
+        }
         self.pauses.at("committed").await;
         let updated = self
             .store
@@ -333,212 +371,6 @@ impl App {
             .map_err(Error::from)?
             .ok_or_else(|| not_found(rotation_id))?;
         Ok(updated)
-    }
-
-    /// Step 4, fenced on the row version: publishes `credential` from the row as read under
-    /// the lease; when a PATCH changed the row meanwhile, re-reads it and commits again, as
-    /// long as `owner` still holds the lease (otherwise the credential stays on its intent for
-    /// the new holder to publish).
-    pub(super) async fn commit(
-        &self,
-        row: &RotationRow,
-        owner: &str,
-        intent_id: &str,
-        credential: Credential,
-        trigger: &Trigger,
-    ) -> Result<()> {
-        let mut row = row.clone();
-        for _ in 0..COMMIT_ATTEMPTS {
-            let commit = self
-                .build_commit(&row, owner, intent_id, &credential, trigger)
-                .await?;
-            match self.store.commit_rotation(&commit).await {
-                Ok(()) => return Ok(()),
-                Err(StoreError::Conflict(ROTATION_CHANGED)) => {
-                    match self.store.get_rotation(&row.id).await? {
-                        Some(fresh) if fresh.lease_owner.as_deref() == Some(owner) => row = fresh,
-                        _ => break,
-                    }
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(StoreError::Conflict(ROTATION_CHANGED).into())
-    }
-
-    /// The commit that publishes `credential` in the inactive slot of `row`, flips, and
-    /// queues the displaced credential.
-    async fn build_commit(
-        &self,
-        row: &RotationRow,
-        owner: &str,
-        intent_id: &str,
-        credential: &Credential,
-        trigger: &Trigger,
-    ) -> Result<RotationCommit> {
-        let key = self.rotation_key(&row.project_id).await?;
-        let mut slots = self.open_slots(&key, row)?;
-        let inactive = if slots.len() < 2 {
-            slots.len()
-        } else {
-            (1 - row.active_index.clamp(0, 1)) as usize
-        };
-        let now = now_ms();
-        let displaced = if inactive < slots.len() {
-            Some(std::mem::replace(&mut slots[inactive], credential.clone()))
-        } else {
-            slots.push(credential.clone());
-            None
-        };
-        let mapping: super::SecretsMapping =
-            serde_json::from_str(&row.secrets_mapping).map_err(|e| Error::Unexpected(e.into()))?;
-        let secret = self
-            .store
-            .get_secret(&row.folder_id, &mapping.service_token, "shared")
-            .await?
-            .ok_or_else(|| Error::Unexpected(anyhow::anyhow!("published secret missing")))?;
-        let mut next = secret.clone();
-        next.version = secret.version + 1;
-        next.updated_at = now;
-        let comment = key
-            .open_str(&format!("{}:comment", secret.id), &secret.comment)
-            .unwrap_or_default();
-        let version = self.seal_secret(&key, &mut next, &credential.service_token, &comment);
-        let commit = RotationCommit {
-            rotation_id: row.id.clone(),
-            lease_owner: owner.to_string(),
-            credentials: self.seal_slots(&key, &row.id, &slots)?,
-            active_index: inactive as i64,
-            rotated_at: now,
-            next_rotation_at: self.schedule_of(row, false).next(now, trigger.manual, now),
-            is_manual: trigger.manual,
-            job_id: trigger.job_id.clone(),
-            secret: SecretWrite {
-                secret: next,
-                expected_version: secret.version,
-                version,
-            },
-            revocation: displaced
-                .filter(|d| d.token_id != credential.token_id)
-                .map(|d| RevocationRow {
-                    id: new_id(),
-                    rotation_id: row.id.clone(),
-                    connection_id: row.connection_id.clone(),
-                    credential_id: d.token_id.to_string(),
-                    attempts: 0,
-                    next_attempt_at: now,
-                    last_error: None,
-                    created_at: now,
-                }),
-            intent_id: intent_id.to_string(),
-            expected_version: row.version,
-            // The success is audited and announced in the commit's own transaction.
-            trail: Trail {
-                audit: vec![self.rotation_audit_row(row, trigger, "success", None)],
-                deliveries: self
-                    .secrets_modified(&row.project_id, &row.env_id, &row.folder_id)
-                    .await,
-            },
-        };
-        Ok(commit)
-    }
-
-    /// Records a failed attempt (published credential untouched) and builds the error.
-    async fn fail(
-        &self,
-        row: &RotationRow,
-        owner: &str,
-        trigger: &Trigger,
-        error: &ProviderError,
-    ) -> RotateError {
-        let message = failure_message(&error.message);
-        let now = now_ms();
-        let sealed = match self.rotation_key(&row.project_id).await {
-            Ok(key) => key.seal_str(&format!("{}:message", row.id), &message),
-            Err(e) => return RotateError::Other(e),
-        };
-        let schedule = self.schedule_of(row, trigger.final_attempt);
-        let status_message = if trigger.final_attempt {
-            "See Rotation status for details"
-        } else {
-            "Rotation will be re-attempted shortly..."
-        };
-        let failure = RotationFailure {
-            rotation_id: row.id.clone(),
-            lease_owner: owner.to_string(),
-            final_attempt: trigger.final_attempt,
-            message: sealed,
-            attempted_at: now,
-            next_rotation_at: if trigger.final_attempt {
-                schedule.next(row.last_rotated_at, false, now)
-            } else {
-                // The scheduler's next attempt of this episode, with backoff and jitter.
-                Some(
-                    now + super::schedule::retry_delay_ms(
-                        row.failed_attempts + 1,
-                        self.settings.scheduler_poll_ms,
-                    ),
-                )
-            },
-            // A failed episode ends here; the next one gets its full attempts.
-            failed_attempts: if trigger.final_attempt {
-                0
-            } else {
-                row.failed_attempts + 1
-            },
-            job_id: trigger.job_id.clone(),
-            trail: Trail {
-                audit: vec![self.rotation_audit_row(row, trigger, "failed", Some(status_message))],
-                // One alert per failure episode, as soon as it starts: every manual failure,
-                // and the first failed attempt of a scheduled episode.
-                deliveries: if trigger.manual || row.failed_attempts == 0 {
-                    self.rotation_failed_event(
-                        row,
-                        trigger.manual,
-                        &error.kind.alert_text(&error.message),
-                    )
-                    .await
-                } else {
-                    Vec::new()
-                },
-            },
-        };
-        match self.store.record_rotation_failure(&failure).await {
-            Ok(()) => {}
-            // The lease went elsewhere meanwhile: the attempt failed, the new holder records.
-            Err(StoreError::Conflict(_)) => {
-                tracing::warn!(rotation_id = %row.id, "rotation lease lost before its failure was recorded")
-            }
-            Err(e) => return RotateError::Other(e.into()),
-        }
-        RotateError::Failed(message)
-    }
-
-    /// The audit entry of one rotation attempt (for the commit's or the failure's trail).
-    fn rotation_audit_row(
-        &self,
-        row: &RotationRow,
-        trigger: &Trigger,
-        status: &str,
-        message: Option<&str>,
-    ) -> AuditRow {
-        let event = Event::new(
-            "secret-rotation-rotate-secrets",
-            json!({
-                "type": DBT_TYPE,
-                "rotationId": row.id,
-                "connectionId": row.connection_id,
-                "folderId": row.folder_id,
-                "parameters": serde_json::from_str::<serde_json::Value>(&row.parameters).unwrap_or_default(),
-                "secretsMapping": serde_json::from_str::<serde_json::Value>(&row.secrets_mapping).unwrap_or_default(),
-                "status": status,
-                "occurredAt": crate::time::rfc3339(now_ms()),
-                "message": message,
-                "jobId": trigger.job_id,
-                "triggeredManually": trigger.manual,
-            }),
-        );
-        self.platform_audit_row(&row.org_id, Some(&row.project_id), event)
     }
 }
 

@@ -5,18 +5,19 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::engine::{IssueFailure, Trigger};
-use super::recovery::revocation;
 use super::{
-    not_found, RotateError, RotationView, SecretsMapping, DBT_NAME, DBT_TYPE, IN_PROGRESS,
+    not_found, schedule, seal_slots, RotateError, RotationView, SecretsMapping, DBT_NAME, DBT_TYPE,
+    IN_PROGRESS,
 };
 use crate::error::{Error, Result};
 use crate::providers::dbt::DbtParameters;
 use crate::services::audit::Event;
 use crate::services::authz::{Action, Subject};
+use crate::services::secrets::seal_secret;
 use crate::services::{new_id, App, Ctx};
 use crate::store::{
-    RotationDelete, RotationRow, SecretRow, SecretWrite, StoreError, Trail, INTENT_SETTLED,
-    ROTATION_CHANGED, SECRET_CHANGED,
+    RotationRow, SecretRow, SecretWrite, StoreError, Trail, INTENT_SETTLED, ROTATION_CHANGED,
+    SECRET_CHANGED,
 };
 use crate::time::now_ms;
 
@@ -136,20 +137,23 @@ impl App {
 
         // Everything is checked: now issue the first token, tracked by an intent.
         let rotation_id = new_id();
+        let parameters =
+            serde_json::to_string(&input.parameters).map_err(|e| Error::Unexpected(e.into()))?;
         let provider = self
-            .provider_for(&connection.id, &input.parameters)
+            .engine
+            .provider(&connection.id, Some(&parameters))
             .await
             .map_err(|e| Error::bad_request(e.message))?;
-        let intent = self.new_intent(
+        let intent = self.engine.new_intent(
             &rotation_id,
             &loc.project.id,
             &connection.id,
             &input.parameters.token_name,
         );
-        let credential = match self.issue_tracked(&provider, &intent).await {
+        let credential = match self.engine.issue_tracked(provider.as_ref(), &intent).await {
             Ok(c) => c,
             Err(failure) => {
-                self.work_revocations(Some(&rotation_id)).await;
+                self.engine.work_revocations(Some(&rotation_id)).await;
                 return Err(match failure {
                     IssueFailure::Provider(e) => Error::bad_request(e.message),
                     IssueFailure::Settled => Error::bad_request(IN_PROGRESS),
@@ -170,11 +174,10 @@ impl App {
             name: input.name.clone(),
             description: input.description.clone(),
             rotation_type: DBT_TYPE.to_string(),
-            parameters: serde_json::to_string(&input.parameters)
-                .map_err(|e| Error::Unexpected(e.into()))?,
+            parameters,
             secrets_mapping: serde_json::to_string(&input.secrets_mapping)
                 .map_err(|e| Error::Unexpected(e.into()))?,
-            credentials: self.seal_slots(&key, &rotation_id, std::slice::from_ref(&credential))?,
+            credentials: seal_slots(&key, &rotation_id, std::slice::from_ref(&credential))?,
             active_index: 0,
             is_auto_rotation_enabled: input.is_auto_rotation_enabled,
             rotation_interval: input.rotation_interval,
@@ -194,7 +197,8 @@ impl App {
             updated_at: now,
             version: 0,
         };
-        row.next_rotation_at = self.schedule_of(&row, false).next(now, true, now);
+        row.next_rotation_at =
+            schedule(&row, false, self.settings.rotation_time_unit).next(now, true, now);
         let mut secret = SecretRow {
             id: new_id(),
             project_id: loc.project.id.clone(),
@@ -210,7 +214,7 @@ impl App {
             created_at: now,
             updated_at: now,
         };
-        let version = self.seal_secret(&key, &mut secret, &credential.service_token, "");
+        let version = seal_secret(&key, &mut secret, &credential.service_token, "");
         let mut metadata = input.audit_body.clone();
         metadata["rotationId"] = json!(rotation_id);
         metadata["type"] = json!(DBT_TYPE);
@@ -229,10 +233,11 @@ impl App {
         {
             // Not published: revoke the new token, then answer. (When recovery swept the
             // intent because the creation outlived a lease, the token was never published.)
-            self.queue_revocation(&rotation_id, &connection.id, credential.token_id)
+            self.engine
+                .queue_revocation(&rotation_id, &connection.id, credential.token_id)
                 .await?;
             self.store.delete_intent(&intent.id).await?;
-            self.work_revocations(Some(&rotation_id)).await;
+            self.engine.work_revocations(Some(&rotation_id)).await;
             return Err(match e {
                 StoreError::Conflict(INTENT_SETTLED) => Error::bad_request(IN_PROGRESS),
                 StoreError::Conflict("rotation name") => name_taken(&input.name, &loc.folder.path),
@@ -285,7 +290,7 @@ impl App {
         row: &RotationRow,
         input: &UpdateRotation,
     ) -> Result<bool> {
-        self.pauses.at("patch-read").await;
+        self.engine.pauses.at("patch-read").await;
         let folder_path = self
             .store
             .get_folder(&row.folder_id)
@@ -315,7 +320,7 @@ impl App {
         let now = now_ms();
         next.updated_at = now;
         let failed = row.rotation_status == "failed";
-        next.next_rotation_at = self.schedule_of(&next, failed).next(
+        next.next_rotation_at = schedule(&next, failed, self.settings.rotation_time_unit).next(
             row.last_rotated_at,
             row.is_last_rotation_manual,
             now,
@@ -348,7 +353,7 @@ impl App {
                 renamed.key = mapping.service_token.clone();
                 renamed.version = secret.version + 1;
                 renamed.updated_at = now;
-                let version = self.seal_secret(&key, &mut renamed, &value, &comment);
+                let version = seal_secret(&key, &mut renamed, &value, &comment);
                 secret_write = Some(SecretWrite {
                     secret: renamed,
                     expected_version: secret.version,
@@ -391,105 +396,37 @@ impl App {
         }
     }
 
-    /// Deletes a rotation; answers it as it was before. Runs detached from the request: a
-    /// client that hangs up changes nothing.
+    /// Deletes a rotation; answers it as it was. Runs detached from the request: a client that
+    /// hangs up changes nothing.
     pub async fn delete_rotation(
         self: &Arc<Self>,
         ctx: &Ctx,
         id: &str,
         options: DeleteOptions,
     ) -> Result<RotationView> {
-        self.authorized_rotation(ctx, id, Action::Delete).await?;
-        let (app, ctx, id) = (self.clone(), ctx.clone(), id.to_string());
-        detached(async move { app.delete_detached(&ctx, &id, options).await }).await
-    }
-
-    async fn delete_detached(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        options: DeleteOptions,
-    ) -> Result<RotationView> {
-        let owner = self.lease_owner();
-        let now = now_ms();
-        if !self
-            .store
-            .acquire_lease(id, &owner, now, now + self.settings.lease_ms)
-            .await?
-        {
-            return Err(Error::bad_request(IN_PROGRESS));
-        }
-        let outcome = self
-            .holding_lease(id, &owner, self.delete_leased(ctx, id, &owner, options))
-            .await;
-        let view = match outcome {
-            Ok(view) => view,
-            Err(e) => {
-                self.store.release_lease(id, &owner).await?;
-                return Err(e);
-            }
-        };
-        // The slot tokens were queued with the delete; revoke them before answering, as
-        // upstream does. A failure leaves them queued for the worker, never dropped.
-        self.work_revocations(Some(id)).await;
-        Ok(view)
-    }
-
-    /// Under the lease: reads the row, then deletes exactly that version and queues its slot
-    /// tokens in the same transaction. No state exists where the rotation stands and its
-    /// published token is revoked.
-    async fn delete_leased(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        owner: &str,
-        options: DeleteOptions,
-    ) -> Result<RotationView> {
-        for _ in 0..PATCH_ATTEMPTS {
-            let row = self
-                .store
-                .get_rotation(id)
-                .await?
-                .ok_or_else(|| not_found(id))?;
-            let view = self.rotation_view(row.clone()).await?;
-            let revocations = if options.revoke_generated_credentials {
-                let key = self.rotation_key(&row.project_id).await?;
-                let now = now_ms();
-                self.open_slots(&key, &row)?
-                    .iter()
-                    .map(|c| revocation(&row.id, &row.connection_id, c.token_id, now))
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            let delete = RotationDelete {
-                rotation_id: row.id.clone(),
-                lease_owner: owner.to_string(),
-                expected_version: row.version,
-                delete_secrets: options.delete_secrets,
-                revocations,
-                trail: Trail {
-                    audit: vec![self.audit_row(
-                        ctx,
-                        Some(&row.project_id),
-                        Event::new(
-                            "delete-secret-rotation",
-                            json!({"type": DBT_TYPE, "rotationId": id, "deleteSecrets": options.delete_secrets, "revokeGeneratedCredentials": options.revoke_generated_credentials}),
-                        ),
-                    )],
-                    deliveries: Vec::new(),
-                },
-            };
-            match self.store.delete_rotation(&delete).await {
-                Ok(()) => return Ok(view),
-                // A PATCH landed since the read: read again.
-                Err(StoreError::Conflict(ROTATION_CHANGED)) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(Error::Unexpected(anyhow::anyhow!(
-            "rotation {id} kept changing during a delete"
-        )))
+        let row = self.authorized_rotation(ctx, id, Action::Delete).await?;
+        let audit = self.audit_row(
+            ctx,
+            Some(&row.project_id),
+            Event::new(
+                "delete-secret-rotation",
+                json!({"type": DBT_TYPE, "rotationId": id, "deleteSecrets": options.delete_secrets, "revokeGeneratedCredentials": options.revoke_generated_credentials}),
+            ),
+        );
+        let (app, id) = (self.clone(), id.to_string());
+        detached(async move {
+            let deleted = app
+                .engine
+                .delete(
+                    &id,
+                    options.delete_secrets,
+                    options.revoke_generated_credentials,
+                    audit,
+                )
+                .await?;
+            app.rotation_view(deleted).await
+        })
+        .await
     }
 
     /// Manual rotation: 400 while another is in flight, 500 with upstream's text on failure.
@@ -504,7 +441,7 @@ impl App {
                 job_id: None,
                 final_attempt: true,
             };
-            let row = app.rotate(&id, trigger).await.map_err(|e| match e {
+            let row = app.engine.rotate(&id, trigger).await.map_err(|e| match e {
                 RotateError::Failed(m) => Error::Internal(m),
                 other => other.into(),
             })?;

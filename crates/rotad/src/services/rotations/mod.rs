@@ -1,6 +1,7 @@
 //! Secret rotations: the `dbt-service-token` resource and the crash-safe engine
 //! (docs/ARCHITECTURE.md).
 
+mod commit;
 mod engine;
 mod manage;
 mod pause;
@@ -11,12 +12,13 @@ pub mod schedule;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use engine::{RotateError, Trigger};
+pub use engine::{Engine, EngineSettings, RotateError, Trigger};
 pub use manage::{CreateRotation, DeleteOptions, UpdateRotation};
 pub use pause::{PausePoints, Paused};
 
 use super::keyring::project_scope;
 use super::App;
+use crate::config::TimeUnit;
 use crate::crypto::DataKey;
 use crate::error::{Error, Result};
 use crate::providers::Credential;
@@ -71,39 +73,41 @@ pub fn failure_message(inner: &str) -> String {
     }
 }
 
+/// The credentials in a rotation's slots.
+pub(crate) fn open_slots(key: &DataKey, row: &RotationRow) -> Result<Vec<Credential>> {
+    let text = key.open_str(&format!("{}:credentials", row.id), &row.credentials)?;
+    serde_json::from_str(&text).map_err(|e| Error::Unexpected(e.into()))
+}
+
+/// Seals slots for the rotation `rotation_id`.
+pub(crate) fn seal_slots(
+    key: &DataKey,
+    rotation_id: &str,
+    slots: &[Credential],
+) -> Result<Vec<u8>> {
+    let text = serde_json::to_string(slots).map_err(|e| Error::Unexpected(e.into()))?;
+    Ok(key.seal_str(&format!("{rotation_id}:credentials"), &text))
+}
+
+/// The schedule of a rotation row in `unit`.
+pub(crate) fn schedule(row: &RotationRow, failed: bool, unit: TimeUnit) -> Schedule {
+    Schedule {
+        auto: row.is_auto_rotation_enabled,
+        failed,
+        interval: row.rotation_interval,
+        rotate_at: RotateAt {
+            hours: row.rotate_at_hours.clamp(0, 23) as u32,
+            minutes: row.rotate_at_minutes.clamp(0, 59) as u32,
+        },
+        unit,
+    }
+}
+
 impl App {
     pub(crate) async fn rotation_key(&self, project_id: &str) -> Result<DataKey> {
         self.keys
             .key_for(self.store.as_ref(), &project_scope(project_id))
             .await
-    }
-
-    pub(crate) fn open_slots(&self, key: &DataKey, row: &RotationRow) -> Result<Vec<Credential>> {
-        let text = key.open_str(&format!("{}:credentials", row.id), &row.credentials)?;
-        serde_json::from_str(&text).map_err(|e| Error::Unexpected(e.into()))
-    }
-
-    pub(crate) fn seal_slots(
-        &self,
-        key: &DataKey,
-        rotation_id: &str,
-        slots: &[Credential],
-    ) -> Result<Vec<u8>> {
-        let text = serde_json::to_string(slots).map_err(|e| Error::Unexpected(e.into()))?;
-        Ok(key.seal_str(&format!("{rotation_id}:credentials"), &text))
-    }
-
-    pub(crate) fn schedule_of(&self, row: &RotationRow, failed: bool) -> Schedule {
-        Schedule {
-            auto: row.is_auto_rotation_enabled,
-            failed,
-            interval: row.rotation_interval,
-            rotate_at: RotateAt {
-                hours: row.rotate_at_hours.clamp(0, 23) as u32,
-                minutes: row.rotate_at_minutes.clamp(0, 59) as u32,
-            },
-            unit: self.settings.rotation_time_unit,
-        }
     }
 
     /// Builds the API view of a rotation row.

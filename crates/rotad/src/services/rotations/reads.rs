@@ -2,10 +2,11 @@
 
 use serde_json::json;
 
-use super::{failure_message, GeneratedCredentials, RotationView, DBT_NAME, DBT_TYPE, IN_PROGRESS};
+use super::{
+    failure_message, open_slots, GeneratedCredentials, RotationView, DBT_NAME, DBT_TYPE,
+    IN_PROGRESS,
+};
 use crate::error::{Error, Result};
-use crate::providers::dbt::DbtParameters;
-use crate::providers::RotationProvider;
 use crate::services::audit::Event;
 use crate::services::authz::{Action, Subject};
 use crate::services::{App, Ctx};
@@ -91,7 +92,7 @@ impl App {
             .authorized_rotation(ctx, id, Action::ReadGeneratedCredentials)
             .await?;
         let key = self.rotation_key(&row.project_id).await?;
-        let credentials = self.open_slots(&key, &row)?;
+        let credentials = open_slots(&key, &row)?;
         let path = self
             .store
             .get_folder(&row.folder_id)
@@ -130,14 +131,13 @@ impl App {
             return Err(Error::bad_request(IN_PROGRESS));
         }
         let key = self.rotation_key(&row.project_id).await?;
-        let slots = self.open_slots(&key, &row)?;
+        let slots = open_slots(&key, &row)?;
         let active = slots
             .get(row.active_index.clamp(0, 1) as usize)
             .ok_or_else(|| Error::Unexpected(anyhow::anyhow!("active slot empty")))?;
-        let parameters: DbtParameters =
-            serde_json::from_str(&row.parameters).map_err(|e| Error::Unexpected(e.into()))?;
         let provider = self
-            .provider_for(&row.connection_id, &parameters)
+            .engine
+            .provider(&row.connection_id, Some(&row.parameters))
             .await
             .map_err(|e| Error::bad_request(e.message))?;
         let outcome = provider.is_live(active.token_id).await;

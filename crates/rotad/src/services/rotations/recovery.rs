@@ -1,16 +1,14 @@
 //! Recovery: what a crash or a lost answer leaves behind is resumed or swept, and the
 //! revocation queue is worked until dbt confirms (docs/ARCHITECTURE.md, "The engine").
 
-use super::engine::Trigger;
-use super::App;
+use super::engine::{Engine, Trigger};
+use super::open_slots;
 use crate::error::{Error, Result};
-use crate::providers::dbt::DbtParameters;
 use crate::providers::{Credential, RotationProvider};
 use crate::services::new_id;
 use crate::store::{IntentRow, RevocationRow, RotationRow};
-use crate::time::now_ms;
 
-impl App {
+impl Engine {
     /// Whether no create of `intent` can still land at dbt: past twice the request timeout
     /// plus a margin since it started (docs/ARCHITECTURE.md, "Sweeps").
     fn late_window_passed(&self, intent: &IntentRow) -> bool {
@@ -18,7 +16,7 @@ impl App {
             .unwrap_or(15_000)
             .saturating_mul(2)
             .saturating_add(5_000);
-        now_ms() - intent.started_at >= window
+        self.now() - intent.started_at >= window
     }
 
     /// Settles every intent an earlier executor of `row` left, under `owner`'s lease (the
@@ -48,7 +46,7 @@ impl App {
         if intent.swept_at.is_none()
             && !self
                 .store
-                .mark_intent_swept(&intent.id, now_ms(), false)
+                .mark_intent_swept(&intent.id, self.now(), false)
                 .await?
         {
             return Ok(0);
@@ -67,7 +65,7 @@ impl App {
             .find_named(&intent.token_name)
             .await
             .map_err(|e| Error::Internal(e.message))?;
-        let now = now_ms();
+        let now = self.now();
         let rows: Vec<RevocationRow> = found
             .iter()
             .map(|id| revocation(&intent.rotation_id, &intent.connection_id, *id, now))
@@ -101,20 +99,21 @@ impl App {
             self.settle_intent(intent, None).await?;
             return Ok(true);
         }
-        if self
+        let exists = self
             .store
             .get_rotation(&intent.rotation_id)
             .await?
-            .is_none()
-        {
-            if now_ms() - intent.created_at < self.settings.lease_ms {
+            .is_some();
+        self.pauses.at("recovery-read").await;
+        if !exists {
+            if self.now() - intent.created_at < self.settings.lease_ms {
                 return Ok(false); // A creation may still be in flight.
             }
             self.settle_intent(intent, None).await?;
             return Ok(true);
         }
         let owner = self.lease_owner();
-        let now = now_ms();
+        let now = self.now();
         if !self
             .store
             .acquire_lease(
@@ -162,7 +161,7 @@ impl App {
         intent: &IntentRow,
         leased: Option<(&RotationRow, &str)>,
     ) -> Result<bool> {
-        let key = self.rotation_key(&intent.project_id).await?;
+        let key = self.key(&intent.project_id).await?;
         let credential: Option<Credential> = match &intent.credential {
             Some(sealed) => Some(
                 serde_json::from_str(&key.open_str(&format!("{}:credential", intent.id), sealed)?)
@@ -173,8 +172,7 @@ impl App {
         if intent.swept_at.is_none() {
             match (leased, &credential) {
                 (Some((row, owner)), Some(credential)) => {
-                    let held = self
-                        .open_slots(&key, row)?
+                    let held = open_slots(&key, row)?
                         .iter()
                         .any(|c| c.token_id == credential.token_id);
                     if held {
@@ -186,16 +184,19 @@ impl App {
                         job_id: Some(format!("recovery-{}", intent.id)),
                         final_attempt: true,
                     };
-                    self.commit(row, owner, &intent.id, credential.clone(), &trigger)
+                    let published = self
+                        .commit(row, owner, &intent.id, credential.clone(), &trigger)
                         .await?;
-                    tracing::info!(rotation_id = %row.id, "recovery published a credential issued before a crash");
-                    return Ok(true);
+                    if published {
+                        tracing::info!(rotation_id = %row.id, "recovery published a credential issued before a crash");
+                    }
+                    return Ok(published);
                 }
                 (leased, _) => {
                     // Without a rotation, even a persisted credential is never published.
                     if !self
                         .store
-                        .mark_intent_swept(&intent.id, now_ms(), leased.is_none())
+                        .mark_intent_swept(&intent.id, self.now(), leased.is_none())
                         .await?
                     {
                         return Ok(false); // A credential arrived meanwhile: the next pass publishes it.
@@ -203,15 +204,11 @@ impl App {
                 }
             }
         }
-        let parameters = DbtParameters {
-            token_name: String::new(),
-            permission_grants: Vec::new(),
-        };
         let provider = self
-            .provider_for(&intent.connection_id, &parameters)
+            .provider(&intent.connection_id, None)
             .await
             .map_err(|e| Error::Internal(e.message))?;
-        let mut swept = self.sweep_named(&provider, intent).await?;
+        let mut swept = self.sweep_named(provider.as_ref(), intent).await?;
         if let Some(c) = credential {
             // A creation that never committed, or a rotation deleted since: nobody owns it.
             self.queue_revocation(&intent.rotation_id, &intent.connection_id, c.token_id)
@@ -231,7 +228,7 @@ impl App {
     pub async fn work_revocations(&self, rotation_id: Option<&str>) {
         let rows = match rotation_id {
             Some(id) => self.store.revocations_of(id).await,
-            None => self.store.due_revocations(now_ms(), 100).await,
+            None => self.store.due_revocations(self.now(), 100).await,
         };
         let rows = match rows {
             Ok(rows) => rows,
@@ -239,10 +236,6 @@ impl App {
                 tracing::warn!(error = %e, "could not read the revocation queue");
                 return;
             }
-        };
-        let empty = DbtParameters {
-            token_name: String::new(),
-            permission_grants: Vec::new(),
         };
         for row in rows {
             match self.held_in_a_slot(&row).await {
@@ -259,7 +252,7 @@ impl App {
                 Err(e) => {
                     // Unsure means keep the token: the entry waits for a pass that can tell.
                     tracing::warn!(revocation = %row.id, error = %e, "cannot tell whether a slot holds the queued credential; keeping it");
-                    let retry = now_ms() + 5_000;
+                    let retry = self.now() + 5_000;
                     if let Err(e) = self
                         .store
                         .defer_revocation(&row.id, retry, "slot check failed")
@@ -271,7 +264,7 @@ impl App {
                 }
             }
             let outcome = match (
-                self.provider_for(&row.connection_id, &empty).await,
+                self.provider(&row.connection_id, None).await,
                 row.credential_id.parse::<i64>(),
             ) {
                 (Ok(provider), Ok(id)) => provider.revoke(id).await.map_err(|e| e.message),
@@ -284,7 +277,7 @@ impl App {
                     let delay = 1000 * 2i64.saturating_pow(row.attempts.clamp(0, 8) as u32);
                     tracing::warn!(revocation = %row.id, attempts = row.attempts + 1, "revocation failed; will retry");
                     self.store
-                        .defer_revocation(&row.id, now_ms() + delay.min(300_000), &message)
+                        .defer_revocation(&row.id, self.now() + delay.min(300_000), &message)
                         .await
                 }
             };
@@ -300,9 +293,8 @@ impl App {
         let Some(rotation) = self.store.get_rotation(&row.rotation_id).await? else {
             return Ok(false);
         };
-        let key = self.rotation_key(&rotation.project_id).await?;
-        Ok(self
-            .open_slots(&key, &rotation)?
+        let key = self.key(&rotation.project_id).await?;
+        Ok(open_slots(&key, &rotation)?
             .iter()
             .any(|c| c.token_id.to_string() == row.credential_id))
     }
@@ -315,7 +307,7 @@ impl App {
         token_id: i64,
     ) -> Result<()> {
         self.store
-            .enqueue_revocations(&[revocation(rotation_id, connection_id, token_id, now_ms())])
+            .enqueue_revocations(&[revocation(rotation_id, connection_id, token_id, self.now())])
             .await?;
         Ok(())
     }

@@ -14,7 +14,7 @@ use sha2::Sha256;
 
 use super::path_matches;
 use crate::services::{new_id, App};
-use crate::store::{DeliveryRow, Environment, Folder, RotationRow, WebhookRow};
+use crate::store::{DeliveryRow, Environment, Folder, RotationRow, Store, WebhookRow};
 use crate::time::now_ms;
 
 /// Attempts per delivery before it is given up (upstream: 5).
@@ -58,111 +58,114 @@ fn retry_delay_ms(attempts: i64) -> i64 {
     delay + (delay as f64 * rand::random::<f64>() * 0.25) as i64
 }
 
-impl App {
-    /// Deliveries of `event` to each of `hooks` whose path covers `path`.
-    fn deliveries(hooks: &[WebhookRow], path: &str, event: &str, body: Value) -> Vec<DeliveryRow> {
-        let now = now_ms();
-        let payload = body.to_string();
-        hooks
-            .iter()
-            .filter(|w| path_matches(&w.secret_path, path))
-            .map(|w| DeliveryRow {
-                id: new_id(),
-                webhook_id: w.id.clone(),
-                event: event.to_string(),
-                payload: payload.clone(),
-                attempts: 0,
-                next_attempt_at: now,
-                last_error: None,
-                created_at: now,
-            })
-            .collect()
-    }
+/// Deliveries of `event` to each of `hooks` whose path covers `path`.
+fn deliveries(hooks: &[WebhookRow], path: &str, event: &str, body: Value) -> Vec<DeliveryRow> {
+    let now = now_ms();
+    let payload = body.to_string();
+    hooks
+        .iter()
+        .filter(|w| path_matches(&w.secret_path, path))
+        .map(|w| DeliveryRow {
+            id: new_id(),
+            webhook_id: w.id.clone(),
+            event: event.to_string(),
+            payload: payload.clone(),
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+            created_at: now,
+        })
+        .collect()
+}
 
-    /// The enabled webhooks of the environment, and the environment and folder an event
-    /// happened in. None when there are no webhooks (then one query is all an event costs, on
-    /// every secret write) or the scope is gone.
-    async fn event_scope(
-        &self,
-        project_id: &str,
-        env_id: &str,
-        folder_id: &str,
-    ) -> Option<(Vec<WebhookRow>, Environment, Folder)> {
-        let hooks: Vec<WebhookRow> = match self.store.list_webhooks(project_id, Some(env_id)).await
-        {
-            Ok(hooks) => hooks.into_iter().filter(|w| !w.is_disabled).collect(),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read webhooks; event not queued");
-                return None;
-            }
-        };
-        if hooks.is_empty() {
+/// The enabled webhooks of the environment, and the environment and folder an event happened
+/// in. None when there are no webhooks (then one query is all an event costs, on every secret
+/// write) or the scope is gone.
+async fn event_scope(
+    store: &dyn Store,
+    project_id: &str,
+    env_id: &str,
+    folder_id: &str,
+) -> Option<(Vec<WebhookRow>, Environment, Folder)> {
+    let hooks: Vec<WebhookRow> = match store.list_webhooks(project_id, Some(env_id)).await {
+        Ok(hooks) => hooks.into_iter().filter(|w| !w.is_disabled).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read webhooks; event not queued");
             return None;
         }
-        let environment = self.find_environment(project_id, env_id).await.ok()?;
-        let folder = self.store.get_folder(folder_id).await.ok()??;
-        Some((hooks, environment, folder))
+    };
+    if hooks.is_empty() {
+        return None;
     }
+    let environment = store
+        .list_environments(project_id)
+        .await
+        .ok()?
+        .into_iter()
+        .find(|e| e.id == env_id)?;
+    let folder = store.get_folder(folder_id).await.ok()??;
+    Some((hooks, environment, folder))
+}
 
-    /// `secrets.modified` for the folder `folder_id`: consumers learn of a new value (a
-    /// rotated token included) without polling.
-    /// Its deliveries go into the [`crate::store::Trail`] of the write that changed the folder.
-    pub(crate) async fn secrets_modified(
-        &self,
-        project_id: &str,
-        env_id: &str,
-        folder_id: &str,
-    ) -> Vec<DeliveryRow> {
-        let Some((hooks, environment, folder)) =
-            self.event_scope(project_id, env_id, folder_id).await
-        else {
-            return Vec::new();
-        };
-        let body = json!({
-            "event": "secrets.modified",
-            "project": {
-                "workspaceId": project_id,
-                "projectId": project_id,
-                "environment": environment.slug,
-                "secretPath": folder.path,
-            },
-            "timestamp": now_ms(),
-        });
-        Self::deliveries(&hooks, &folder.path, "secrets.modified", body)
-    }
+/// `secrets.modified` for the folder `folder_id`: consumers learn of a new value (a rotated
+/// token included) without polling. Its deliveries go into the [`crate::store::Trail`] of the
+/// write that changed the folder.
+pub(crate) async fn secrets_modified(
+    store: &dyn Store,
+    project_id: &str,
+    env_id: &str,
+    folder_id: &str,
+) -> Vec<DeliveryRow> {
+    let Some((hooks, environment, folder)) =
+        event_scope(store, project_id, env_id, folder_id).await
+    else {
+        return Vec::new();
+    };
+    let body = json!({
+        "event": "secrets.modified",
+        "project": {
+            "workspaceId": project_id,
+            "projectId": project_id,
+            "environment": environment.slug,
+            "secretPath": folder.path,
+        },
+        "timestamp": now_ms(),
+    });
+    deliveries(&hooks, &folder.path, "secrets.modified", body)
+}
 
-    /// `secrets.rotation-failed` at the end of a failure episode, with upstream's sanitized
-    /// message (a category, never dbt's own words).
-    pub(crate) async fn rotation_failed_event(
-        &self,
-        row: &RotationRow,
-        manual: bool,
-        error_message: &str,
-    ) -> Vec<DeliveryRow> {
-        let Some((hooks, environment, folder)) = self
-            .event_scope(&row.project_id, &row.env_id, &row.folder_id)
-            .await
-        else {
-            return Vec::new();
-        };
-        let body = json!({
-            "event": "secrets.rotation-failed",
-            "project": {
-                "workspaceId": row.project_id,
-                "projectId": row.project_id,
-                "environment": environment.slug,
-                "environmentName": environment.name,
-                "secretPath": folder.path,
-                "rotationId": row.id,
-                "rotationName": row.name,
-                "triggeredManually": manual,
-                "errorMessage": error_message,
-            },
-            "timestamp": now_ms(),
-        });
-        Self::deliveries(&hooks, &folder.path, "secrets.rotation-failed", body)
-    }
+/// `secrets.rotation-failed` at the start of a failure episode, with upstream's sanitized
+/// message (a category, never dbt's own words).
+pub(crate) async fn rotation_failed_event(
+    store: &dyn Store,
+    row: &RotationRow,
+    manual: bool,
+    error_message: &str,
+) -> Vec<DeliveryRow> {
+    let Some((hooks, environment, folder)) =
+        event_scope(store, &row.project_id, &row.env_id, &row.folder_id).await
+    else {
+        return Vec::new();
+    };
+    let body = json!({
+        "event": "secrets.rotation-failed",
+        "project": {
+            "workspaceId": row.project_id,
+            "projectId": row.project_id,
+            "environment": environment.slug,
+            "environmentName": environment.name,
+            "secretPath": folder.path,
+            "rotationId": row.id,
+            "rotationName": row.name,
+            "triggeredManually": manual,
+            "errorMessage": error_message,
+        },
+        "timestamp": now_ms(),
+    });
+    deliveries(&hooks, &folder.path, "secrets.rotation-failed", body)
+}
 
+impl App {
     /// POSTs `body` to the webhook, signed when it has a key. The error text names the
     /// failure (status or transport), never the URL, which may carry a token.
     pub(crate) async fn send_webhook(

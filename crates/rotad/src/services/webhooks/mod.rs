@@ -7,6 +7,7 @@
 mod delivery;
 
 pub use delivery::{deliver_due, signature_header};
+pub(crate) use delivery::{rotation_failed_event, secrets_modified};
 
 use serde_json::json;
 

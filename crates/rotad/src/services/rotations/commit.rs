@@ -1,0 +1,327 @@
+//! The engine's writes: step 4, the commit; the record of a failed attempt; the delete. Each is
+//! one transaction, fenced on the lease owner and the row version, with its audit entry and webhook
+//! deliveries in the same transaction (docs/ARCHITECTURE.md, "Fencing", "Trail").
+
+use serde_json::json;
+
+use super::engine::{Engine, RotateError, Trigger};
+use super::recovery::revocation;
+use super::{failure_message, not_found, open_slots, schedule, seal_slots, DBT_TYPE, IN_PROGRESS};
+use crate::error::{Error, Result};
+use crate::providers::{Credential, ProviderError};
+use crate::services::audit::{platform_audit_row, Event};
+use crate::services::new_id;
+use crate::services::secrets::seal_secret;
+use crate::services::webhooks::{rotation_failed_event, secrets_modified};
+use crate::store::{
+    AuditRow, RevocationRow, RotationCommit, RotationDelete, RotationFailure, RotationRow,
+    SecretWrite, StoreError, Trail, ROTATION_CHANGED,
+};
+
+/// How often a commit is recomputed from a fresh row when PATCHes keep changing it.
+const COMMIT_ATTEMPTS: usize = 5;
+
+impl Engine {
+    /// Step 4, fenced on the row version: publishes `credential` from the row as read under
+    /// the lease; when a PATCH changed the row meanwhile, re-reads it and commits again, as
+    /// long as `owner` still holds the lease. False when the lease was lost: the credential
+    /// stays on its intent for the new holder to publish.
+    pub(super) async fn commit(
+        &self,
+        row: &RotationRow,
+        owner: &str,
+        intent_id: &str,
+        credential: Credential,
+        trigger: &Trigger,
+    ) -> Result<bool> {
+        let mut row = row.clone();
+        for _ in 0..COMMIT_ATTEMPTS {
+            let commit = self
+                .build_commit(&row, owner, intent_id, &credential, trigger)
+                .await?;
+            match self.store.commit_rotation(&commit).await {
+                Ok(()) => return Ok(true),
+                Err(StoreError::Conflict(ROTATION_CHANGED)) => {
+                    match self.store.get_rotation(&row.id).await? {
+                        Some(fresh) if fresh.lease_owner.as_deref() == Some(owner) => row = fresh,
+                        _ => return Ok(false),
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Conflict(ROTATION_CHANGED).into())
+    }
+
+    /// The commit that publishes `credential` in the inactive slot of `row`, flips, and
+    /// queues the displaced credential.
+    async fn build_commit(
+        &self,
+        row: &RotationRow,
+        owner: &str,
+        intent_id: &str,
+        credential: &Credential,
+        trigger: &Trigger,
+    ) -> Result<RotationCommit> {
+        let key = self.key(&row.project_id).await?;
+        let mut slots = open_slots(&key, row)?;
+        let inactive = if slots.len() < 2 {
+            slots.len()
+        } else {
+            (1 - row.active_index.clamp(0, 1)) as usize
+        };
+        let now = self.now();
+        let displaced = if inactive < slots.len() {
+            Some(std::mem::replace(&mut slots[inactive], credential.clone()))
+        } else {
+            slots.push(credential.clone());
+            None
+        };
+        let mapping: super::SecretsMapping =
+            serde_json::from_str(&row.secrets_mapping).map_err(|e| Error::Unexpected(e.into()))?;
+        let secret = self
+            .store
+            .get_secret(&row.folder_id, &mapping.service_token, "shared")
+            .await?
+            .ok_or_else(|| Error::Unexpected(anyhow::anyhow!("published secret missing")))?;
+        let mut next = secret.clone();
+        next.version = secret.version + 1;
+        next.updated_at = now;
+        let comment = key
+            .open_str(&format!("{}:comment", secret.id), &secret.comment)
+            .unwrap_or_default();
+        let version = seal_secret(&key, &mut next, &credential.service_token, &comment);
+        let commit = RotationCommit {
+            rotation_id: row.id.clone(),
+            lease_owner: owner.to_string(),
+            credentials: seal_slots(&key, &row.id, &slots)?,
+            active_index: inactive as i64,
+            rotated_at: now,
+            next_rotation_at: schedule(row, false, self.settings.rotation_time_unit).next(
+                now,
+                trigger.manual,
+                now,
+            ),
+            is_manual: trigger.manual,
+            job_id: trigger.job_id.clone(),
+            secret: SecretWrite {
+                secret: next,
+                expected_version: secret.version,
+                version,
+            },
+            revocation: displaced
+                .filter(|d| d.token_id != credential.token_id)
+                .map(|d| RevocationRow {
+                    id: new_id(),
+                    rotation_id: row.id.clone(),
+                    connection_id: row.connection_id.clone(),
+                    credential_id: d.token_id.to_string(),
+                    attempts: 0,
+                    next_attempt_at: now,
+                    last_error: None,
+                    created_at: now,
+                }),
+            intent_id: intent_id.to_string(),
+            expected_version: row.version,
+            // The success is audited and announced in the commit's own transaction.
+            trail: Trail {
+                audit: vec![self.rotation_audit_row(row, trigger, "success", None)],
+                deliveries: secrets_modified(
+                    self.store.as_ref(),
+                    &row.project_id,
+                    &row.env_id,
+                    &row.folder_id,
+                )
+                .await,
+            },
+        };
+        Ok(commit)
+    }
+
+    /// Records a failed attempt (published credential untouched) and builds the error.
+    pub(super) async fn fail(
+        &self,
+        row: &RotationRow,
+        owner: &str,
+        trigger: &Trigger,
+        error: &ProviderError,
+    ) -> RotateError {
+        let message = failure_message(&error.message);
+        let now = self.now();
+        let sealed = match self.key(&row.project_id).await {
+            Ok(key) => key.seal_str(&format!("{}:message", row.id), &message),
+            Err(e) => return RotateError::Other(e),
+        };
+        let schedule = schedule(row, trigger.final_attempt, self.settings.rotation_time_unit);
+        let status_message = if trigger.final_attempt {
+            "See Rotation status for details"
+        } else {
+            "Rotation will be re-attempted shortly..."
+        };
+        let failure = RotationFailure {
+            rotation_id: row.id.clone(),
+            lease_owner: owner.to_string(),
+            final_attempt: trigger.final_attempt,
+            message: sealed,
+            attempted_at: now,
+            next_rotation_at: if trigger.final_attempt {
+                schedule.next(row.last_rotated_at, false, now)
+            } else {
+                // The scheduler's next attempt of this episode, with backoff and jitter.
+                Some(
+                    now + super::schedule::retry_delay_ms(
+                        row.failed_attempts + 1,
+                        self.settings.scheduler_poll_ms,
+                    ),
+                )
+            },
+            // A failed episode ends here; the next one gets its full attempts.
+            failed_attempts: if trigger.final_attempt {
+                0
+            } else {
+                row.failed_attempts + 1
+            },
+            job_id: trigger.job_id.clone(),
+            trail: Trail {
+                audit: vec![self.rotation_audit_row(row, trigger, "failed", Some(status_message))],
+                // One alert per failure episode, as soon as it starts: every manual failure,
+                // and the first failed attempt of a scheduled episode.
+                deliveries: if trigger.manual || row.failed_attempts == 0 {
+                    rotation_failed_event(
+                        self.store.as_ref(),
+                        row,
+                        trigger.manual,
+                        &error.kind.alert_text(&error.message),
+                    )
+                    .await
+                } else {
+                    Vec::new()
+                },
+            },
+        };
+        match self.store.record_rotation_failure(&failure).await {
+            Ok(()) => {}
+            // The lease went elsewhere meanwhile: the attempt failed, the new holder records.
+            Err(StoreError::Conflict(_)) => {
+                tracing::warn!(rotation_id = %row.id, "rotation lease lost before its failure was recorded")
+            }
+            Err(e) => return RotateError::Other(e.into()),
+        }
+        RotateError::Failed(message)
+    }
+
+    /// The audit entry of one rotation attempt (for the commit's or the failure's trail).
+    fn rotation_audit_row(
+        &self,
+        row: &RotationRow,
+        trigger: &Trigger,
+        status: &str,
+        message: Option<&str>,
+    ) -> AuditRow {
+        let event = Event::new(
+            "secret-rotation-rotate-secrets",
+            json!({
+                "type": DBT_TYPE,
+                "rotationId": row.id,
+                "connectionId": row.connection_id,
+                "folderId": row.folder_id,
+                "parameters": serde_json::from_str::<serde_json::Value>(&row.parameters).unwrap_or_default(),
+                "secretsMapping": serde_json::from_str::<serde_json::Value>(&row.secrets_mapping).unwrap_or_default(),
+                "status": status,
+                "occurredAt": crate::time::rfc3339(self.now()),
+                "message": message,
+                "jobId": trigger.job_id,
+                "triggeredManually": trigger.manual,
+            }),
+        );
+        platform_audit_row(&row.org_id, Some(&row.project_id), event)
+    }
+
+    /// Deletes a rotation under a lease of its own: reads the row under the lease, deletes
+    /// exactly that version and queues its slot tokens (with `revoke`) in one transaction with
+    /// `audit`, then works the queue before returning the deleted row. No state exists where
+    /// the rotation stands and its published token is revoked. 400 while another executor
+    /// holds the rotation.
+    pub async fn delete(
+        &self,
+        id: &str,
+        delete_secrets: bool,
+        revoke: bool,
+        audit: AuditRow,
+    ) -> Result<RotationRow> {
+        let owner = self.lease_owner();
+        let now = self.now();
+        if !self
+            .store
+            .acquire_lease(id, &owner, now, now + self.settings.lease_ms)
+            .await?
+        {
+            return Err(Error::bad_request(IN_PROGRESS));
+        }
+        let outcome = self
+            .holding_lease(
+                id,
+                &owner,
+                self.delete_leased(id, &owner, delete_secrets, revoke, audit),
+            )
+            .await;
+        match outcome {
+            Ok(row) => {
+                // Revoked before the answer, as upstream does; a failure stays queued.
+                self.work_revocations(Some(id)).await;
+                Ok(row)
+            }
+            Err(e) => {
+                self.store.release_lease(id, &owner).await?;
+                Err(e)
+            }
+        }
+    }
+
+    async fn delete_leased(
+        &self,
+        id: &str,
+        owner: &str,
+        delete_secrets: bool,
+        revoke: bool,
+        audit: AuditRow,
+    ) -> Result<RotationRow> {
+        for _ in 0..COMMIT_ATTEMPTS {
+            let row = self
+                .store
+                .get_rotation(id)
+                .await?
+                .ok_or_else(|| not_found(id))?;
+            let revocations = if revoke {
+                let key = self.key(&row.project_id).await?;
+                let now = self.now();
+                open_slots(&key, &row)?
+                    .iter()
+                    .map(|c| revocation(&row.id, &row.connection_id, c.token_id, now))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let delete = RotationDelete {
+                rotation_id: row.id.clone(),
+                lease_owner: owner.to_string(),
+                expected_version: row.version,
+                delete_secrets,
+                revocations,
+                trail: Trail {
+                    audit: vec![audit.clone()],
+                    deliveries: Vec::new(),
+                },
+            };
+            match self.store.delete_rotation(&delete).await {
+                Ok(()) => return Ok(row),
+                // A PATCH landed since the read: read again.
+                Err(StoreError::Conflict(ROTATION_CHANGED)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Unexpected(anyhow::anyhow!(
+            "rotation {id} kept changing during a delete"
+        )))
+    }
+}
