@@ -121,6 +121,10 @@ impl DbtProvider {
 
 #[async_trait]
 impl RotationProvider for DbtProvider {
+    fn target(&self) -> String {
+        format!("{}#{}", self.client.base_url(), self.client.account_id())
+    }
+
     async fn issue(&self, name: &str) -> Result<Credential, ProviderError> {
         let created = self.client.create_service_token(name, &self.grants).await;
         let created = counted("token_create", created)
@@ -129,6 +133,7 @@ impl RotationProvider for DbtProvider {
             service_token: created.token_string,
             token_id: created.id,
             token_name: created.name,
+            target: self.target(),
         })
     }
 

@@ -13,6 +13,10 @@ pub struct Credential {
     pub service_token: String,
     pub token_id: i64,
     pub token_name: String,
+    /// Where it lives: the provider's [`RotationProvider::target`] when it was minted (empty
+    /// for credentials minted before targets were recorded).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub target: String,
 }
 
 /// A provider failure, with the provider's own message (never secret text).
@@ -104,6 +108,15 @@ pub fn intent_name(base: &str, intent_id: &str, limit: usize) -> String {
 
 /// Builds the provider a rotation's connection stands for. `parameters` is the rotation's
 /// stored `parameters` JSON (`None` for revocations and sweeps, which need none).
+impl Credential {
+    /// Whether this is the credential `token_id` at `target` (ids are only unique per target;
+    /// an unknown target matches any).
+    pub fn is(&self, token_id: i64, target: &str) -> bool {
+        self.token_id == token_id
+            && (self.target.is_empty() || target.is_empty() || self.target == target)
+    }
+}
+
 #[async_trait]
 pub trait ProviderFactory: Send + Sync {
     async fn provider(
@@ -115,6 +128,9 @@ pub trait ProviderFactory: Send + Sync {
 
 #[async_trait]
 pub trait RotationProvider: Send + Sync {
+    /// Where this provider's credentials live (for dbt, the instance and the account): a
+    /// credential is revoked or swept only through a provider with the same target.
+    fn target(&self) -> String;
     /// Issues a new credential named `name`. Never retried blindly.
     async fn issue(&self, name: &str) -> Result<Credential, ProviderError>;
     /// Revokes a credential; an already revoked or unknown one is success.

@@ -232,6 +232,8 @@ pub struct IntentRow {
     /// When it was first swept; from then on nothing may attach a credential to it or
     /// publish from it, and it waits only for its final sweep.
     pub swept_at: Option<i64>,
+    /// Where its credential is minted (the provider's target), for its sweeps.
+    pub target: String,
 }
 
 /// A credential waiting for the provider to confirm its revocation.
@@ -246,6 +248,9 @@ pub struct RevocationRow {
     pub next_attempt_at: i64,
     pub last_error: Option<String>,
     pub created_at: i64,
+    /// Where the credential lives (the provider's target when it was minted); empty when
+    /// unknown. The worker revokes only through a provider with this target.
+    pub target: String,
 }
 
 /// A new secret version written in the same transaction as a rotation change.

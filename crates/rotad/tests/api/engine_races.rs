@@ -364,3 +364,68 @@ async fn a_connection_with_standing_tokens_cannot_be_moved_to_another_account() 
         .await;
     assert_eq!(res.status, 200, "{}", res.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_keeps_the_account_its_token_was_minted_at() {
+    let rig = Rig::new().await;
+    let elsewhere = dbt_cloud_emulator::spawn(EmulatorConfig::default())
+        .await
+        .expect("a second dbt account");
+    let connection = rig.connection_named("dbt-moving", None).await;
+    let app = rig.server();
+    // A creation connects to the first account; before its intent exists (nothing stands on
+    // the connection yet), the connection is moved to another account.
+    let mut connected = app.engine.pauses.arm("connected");
+    let mut body = rig.body("moved", "MOVED");
+    body["connectionId"] = json!(connection);
+    let req = rig
+        .app
+        .http
+        .post(format!("{}{ROTATIONS}", rig.app.base))
+        .bearer_auth(&rig.app.token)
+        .json(&body);
+    let create = tokio::spawn(async move { req.send().await });
+    assert!(connected.reached().await);
+    let moved = json!({"credentials": {"instanceUrl": elsewhere.base_url(),
+        "accountId": elsewhere.account_id().to_string(), "apiToken": elsewhere.admin_token()}});
+    let res = rig
+        .app
+        .patch(&format!("/api/v1/app-connections/dbt/{connection}"), moved)
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    connected.release();
+    let created = create.await.expect("task").expect("answer");
+    assert_eq!(created.status(), 200);
+    let created: Value = created.json().await.expect("json");
+    let id = created["secretRotation"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let first = rig.named("moved-token");
+    assert_eq!(first.len(), 1, "the first token lives at the first account");
+    // Two rotations (at the new account) displace it; its revocation must not go to the new
+    // account, where dbt's 404 would count as "revoked".
+    assert_eq!(rig.rotate(&id).await.status, 200);
+    assert_eq!(rig.rotate(&id).await.status, 200);
+    app.engine.work_revocations(None).await;
+    let res = rig
+        .app
+        .delete(
+            &format!("{ROTATIONS}/{id}?revokeGeneratedCredentials=true"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert!(
+        rig.is_live(&first[0].token_string),
+        "nothing could revoke it at its own account"
+    );
+    let res = rig
+        .app
+        .delete(
+            &format!("/api/v1/app-connections/dbt/{connection}"),
+            json!({}),
+        )
+        .await;
+    assert_envelope(&res, 400);
+}

@@ -10,12 +10,11 @@ use super::{failure_message, not_found, open_slots, schedule, seal_slots, DBT_TY
 use crate::error::{Error, Result};
 use crate::providers::{Credential, ProviderError};
 use crate::services::audit::{platform_audit_row, Event};
-use crate::services::new_id;
 use crate::services::secrets::seal_secret;
 use crate::services::webhooks::{rotation_failed_event, secrets_modified};
 use crate::store::{
-    AuditRow, RevocationRow, RotationCommit, RotationDelete, RotationFailure, RotationRow,
-    SecretWrite, StoreError, Trail, ROTATION_CHANGED,
+    AuditRow, RotationCommit, RotationDelete, RotationFailure, RotationRow, SecretWrite,
+    StoreError, Trail, ROTATION_CHANGED,
 };
 
 /// How often a commit is recomputed from a fresh row when PATCHes keep changing it.
@@ -110,17 +109,8 @@ impl Engine {
                 version,
             },
             revocation: displaced
-                .filter(|d| d.token_id != credential.token_id)
-                .map(|d| RevocationRow {
-                    id: new_id(),
-                    rotation_id: row.id.clone(),
-                    connection_id: row.connection_id.clone(),
-                    credential_id: d.token_id.to_string(),
-                    attempts: 0,
-                    next_attempt_at: now,
-                    last_error: None,
-                    created_at: now,
-                }),
+                .filter(|d| !d.is(credential.token_id, &credential.target))
+                .map(|d| revocation(&row.id, &row.connection_id, d.token_id, &d.target, now)),
             intent_id: intent_id.to_string(),
             expected_version: row.version,
             // The success is audited and announced in the commit's own transaction.
@@ -297,7 +287,7 @@ impl Engine {
                 let now = self.now();
                 open_slots(&key, &row)?
                     .iter()
-                    .map(|c| revocation(&row.id, &row.connection_id, c.token_id, now))
+                    .map(|c| revocation(&row.id, &row.connection_id, c.token_id, &c.target, now))
                     .collect()
             } else {
                 Vec::new()

@@ -149,6 +149,7 @@ impl Engine {
         project_id: &str,
         connection_id: &str,
         token_name: &str,
+        target: String,
     ) -> IntentRow {
         let id = new_id();
         let now = self.now();
@@ -162,6 +163,7 @@ impl Engine {
             credential: None,
             created_at: now,
             swept_at: None,
+            target,
         }
     }
 
@@ -204,12 +206,8 @@ impl Engine {
         {
             // Recovery swept the intent meanwhile: the new credential belongs to nobody (I4).
             tracing::warn!(intent = %intent.id, "issuance settled elsewhere; revoking the credential it got");
-            self.queue_revocation(
-                &intent.rotation_id,
-                &intent.connection_id,
-                credential.token_id,
-            )
-            .await?;
+            self.queue_revocation(&intent.rotation_id, &intent.connection_id, &credential)
+                .await?;
             return Err(IssueFailure::Settled);
         }
         self.pauses.at("persisted").await;
@@ -346,6 +344,7 @@ impl Engine {
             &row.project_id,
             &row.connection_id,
             &parameters.token_name,
+            provider.target(),
         );
         let credential = match self.issue_tracked(provider.as_ref(), &intent).await {
             Ok(c) => c,

@@ -144,11 +144,13 @@ impl App {
             .provider(&connection.id, Some(&parameters))
             .await
             .map_err(|e| Error::bad_request(e.message))?;
+        self.engine.pauses.at("connected").await;
         let intent = self.engine.new_intent(
             &rotation_id,
             &loc.project.id,
             &connection.id,
             &input.parameters.token_name,
+            provider.target(),
         );
         let credential = match self.engine.issue_tracked(provider.as_ref(), &intent).await {
             Ok(c) => c,
@@ -234,7 +236,7 @@ impl App {
             // Not published: revoke the new token, then answer. (When recovery swept the
             // intent because the creation outlived a lease, the token was never published.)
             self.engine
-                .queue_revocation(&rotation_id, &connection.id, credential.token_id)
+                .queue_revocation(&rotation_id, &connection.id, &credential)
                 .await?;
             self.store.delete_intent(&intent.id).await?;
             self.engine.work_revocations(Some(&rotation_id)).await;

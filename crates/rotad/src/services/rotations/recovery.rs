@@ -8,6 +8,10 @@ use crate::providers::{Credential, RotationProvider};
 use crate::services::new_id;
 use crate::store::{IntentRow, RevocationRow, RotationRow};
 
+/// Why a revocation or a sweep waits: its connection points elsewhere than the token lives.
+const MOVED: &str = "the connection now points at another dbt instance or account than the one \
+                     this token was minted at; it is kept until the connection points there again";
+
 impl Engine {
     /// Whether no create of `intent` can still land at dbt: past twice the request timeout
     /// plus a margin since it started (docs/ARCHITECTURE.md, "Sweeps").
@@ -61,6 +65,9 @@ impl Engine {
         provider: &dyn RotationProvider,
         intent: &IntentRow,
     ) -> Result<usize> {
+        if !intent.target.is_empty() && provider.target() != intent.target {
+            return Err(Error::Internal(MOVED.to_string()));
+        }
         let found = provider
             .find_named(&intent.token_name)
             .await
@@ -68,7 +75,15 @@ impl Engine {
         let now = self.now();
         let rows: Vec<RevocationRow> = found
             .iter()
-            .map(|id| revocation(&intent.rotation_id, &intent.connection_id, *id, now))
+            .map(|id| {
+                revocation(
+                    &intent.rotation_id,
+                    &intent.connection_id,
+                    *id,
+                    &intent.target,
+                    now,
+                )
+            })
             .collect();
         self.store.enqueue_revocations(&rows).await?;
         Ok(rows.len())
@@ -174,7 +189,7 @@ impl Engine {
                 (Some((row, owner)), Some(credential)) => {
                     let held = open_slots(&key, row)?
                         .iter()
-                        .any(|c| c.token_id == credential.token_id);
+                        .any(|c| c.is(credential.token_id, &credential.target));
                     if held {
                         self.store.delete_intent(&intent.id).await?;
                         return Ok(false);
@@ -211,7 +226,7 @@ impl Engine {
         let mut swept = self.sweep_named(provider.as_ref(), intent).await?;
         if let Some(c) = credential {
             // A creation that never committed, or a rotation deleted since: nobody owns it.
-            self.queue_revocation(&intent.rotation_id, &intent.connection_id, c.token_id)
+            self.queue_revocation(&intent.rotation_id, &intent.connection_id, &c)
                 .await?;
             swept += 1;
         }
@@ -267,6 +282,12 @@ impl Engine {
                 self.provider(&row.connection_id, None).await,
                 row.credential_id.parse::<i64>(),
             ) {
+                // dbt's 404 at another account would count as "revoked": keep the entry.
+                (Ok(provider), Ok(_))
+                    if !row.target.is_empty() && provider.target() != row.target =>
+                {
+                    Err(MOVED.to_string())
+                }
                 (Ok(provider), Ok(id)) => provider.revoke(id).await.map_err(|e| e.message),
                 (Err(e), _) => Err(e.message),
                 (_, Err(_)) => Err("unreadable credential id".to_string()),
@@ -294,9 +315,11 @@ impl Engine {
             return Ok(false);
         };
         let key = self.key(&rotation.project_id).await?;
-        Ok(open_slots(&key, &rotation)?
-            .iter()
-            .any(|c| c.token_id.to_string() == row.credential_id))
+        Ok(open_slots(&key, &rotation)?.iter().any(|c| {
+            row.credential_id
+                .parse::<i64>()
+                .is_ok_and(|id| c.is(id, &row.target))
+        }))
     }
 
     /// Queues one credential for revocation (worked within seconds, retried until dbt confirms).
@@ -304,10 +327,16 @@ impl Engine {
         &self,
         rotation_id: &str,
         connection_id: &str,
-        token_id: i64,
+        credential: &Credential,
     ) -> Result<()> {
         self.store
-            .enqueue_revocations(&[revocation(rotation_id, connection_id, token_id, self.now())])
+            .enqueue_revocations(&[revocation(
+                rotation_id,
+                connection_id,
+                credential.token_id,
+                &credential.target,
+                self.now(),
+            )])
             .await?;
         Ok(())
     }
@@ -318,6 +347,7 @@ pub(super) fn revocation(
     rotation_id: &str,
     connection_id: &str,
     token_id: i64,
+    target: &str,
     now: i64,
 ) -> RevocationRow {
     RevocationRow {
@@ -329,5 +359,6 @@ pub(super) fn revocation(
         next_attempt_at: now,
         last_error: None,
         created_at: now,
+        target: target.to_string(),
     }
 }

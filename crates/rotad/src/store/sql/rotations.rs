@@ -18,9 +18,9 @@ pub(super) const ROTATION_COLS: &str =
      lease_owner, lease_expires_at, created_at, updated_at, version";
 pub(super) const INTENT_COLS: &str =
     "id, rotation_id, project_id, connection_id, token_name, started_at, credential, created_at, \
-     swept_at";
+     swept_at, target";
 const REVOCATION_COLS: &str = "id, rotation_id, connection_id, credential_id, attempts, \
-     next_attempt_at, last_error, created_at";
+     next_attempt_at, last_error, created_at, target";
 
 #[async_trait]
 impl<DB> RotationStore for SqlStore<DB>
@@ -272,7 +272,8 @@ where
 
     async fn insert_intent(&self, i: &IntentRow) -> StoreResult<()> {
         sqlx::query(&format!(
-            "INSERT INTO rotation_intents ({INTENT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            "INSERT INTO rotation_intents ({INTENT_COLS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         ))
         .bind(&i.id)
         .bind(&i.rotation_id)
@@ -283,6 +284,7 @@ where
         .bind(&i.credential)
         .bind(i.created_at)
         .bind(i.swept_at)
+        .bind(&i.target)
         .execute(&self.write)
         .await?;
         Ok(())
@@ -479,7 +481,8 @@ where
 {
     sqlx::query(
         "INSERT INTO revocations (id, rotation_id, connection_id, credential_id, attempts, \
-         next_attempt_at, last_error, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         next_attempt_at, last_error, created_at, target) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(r.id.clone())
     .bind(r.rotation_id.clone())
@@ -489,4 +492,5 @@ where
     .bind(r.next_attempt_at)
     .bind(r.last_error.clone())
     .bind(r.created_at)
+    .bind(r.target.clone())
 }
