@@ -14,6 +14,8 @@ mod encryption;
 mod engine_leases;
 mod engine_races;
 mod envelope;
+mod exposure;
+mod input_limits;
 mod permissions;
 mod process;
 mod rotation_fault_kinds;

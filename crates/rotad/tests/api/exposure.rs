@@ -1,0 +1,1 @@
+//! Security hardening (docs/SECURITY.md): see the tests below.
