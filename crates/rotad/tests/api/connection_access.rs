@@ -169,7 +169,8 @@ async fn project_connections_belong_to_their_project() {
         vec!["scoped-conn"]
     );
 
-    // A project member reads the project's connections and may use the organization's.
+    // A project member (no organization role) reads and uses the project's connections, and
+    // not the organization's (docs/SECURITY.md, "App connections").
     let member = app.member_token(&project, "member").await;
     let list = app
         .call(
@@ -190,12 +191,7 @@ async fn project_connections_belong_to_their_project() {
         .await;
     let mut usable = names(&available);
     usable.sort();
-    assert_eq!(
-        usable,
-        vec!["org-wide", "scoped-conn"],
-        "{}",
-        available.body
-    );
+    assert_eq!(usable, vec!["scoped-conn"], "{}", available.body);
     let viewer = app.member_token(&project, "viewer").await;
     let refused = app
         .call(

@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod chaos;
 mod connection_access;
+mod connection_privilege;
 mod connections;
 mod crash;
 mod crash_sweeps;

@@ -5,17 +5,19 @@
 //! the instance URL and account id only. Organization admins manage connections; organization
 //! members read and use them; a project's connections are also open to its members.
 
+mod access;
 mod model;
 mod providers;
 
 use dbt_client::{ClientOptions, DbtClient, DbtError};
 use serde_json::json;
 
+pub use access::{check_grants, ADMIN_PERMISSION_SETS};
 pub use model::*;
 pub use providers::ConnectionProviders;
 
 use super::audit::Event;
-use super::authz::{denied, Action, Subject};
+use super::authz::Action;
 use super::keyring::org_scope;
 use super::{new_id, App, Ctx};
 use crate::crypto::DataKey;
@@ -59,7 +61,6 @@ impl App {
             version: row.version,
             created_at: row.created_at,
             updated_at: row.updated_at,
-            sealed: row.credentials,
         })
     }
 
@@ -79,35 +80,8 @@ impl App {
             .collect()
     }
 
-    /// The caller may do `action` on connections of the organization (`project_id` `None`) or
-    /// of a project: by an organization role, or for a project's, by a role in the project.
-    async fn authorize_connections(
-        &self,
-        ctx: &Ctx,
-        project_id: Option<&str>,
-        action: Action,
-    ) -> Result<()> {
-        let Some(project_id) = project_id else {
-            return self.authorize_org(ctx, Subject::AppConnections, action);
-        };
-        match self
-            .authorize(ctx, project_id, Subject::AppConnections, action)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(Error::Forbidden(_))
-                if self
-                    .authorize_org(ctx, Subject::AppConnections, action)
-                    .is_ok() =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
-    }
-
     /// The connection row, when it exists in the caller's organization.
-    async fn connection_row(&self, ctx: &Ctx, id: &str) -> Result<AppConnectionRow> {
+    pub(super) async fn connection_row(&self, ctx: &Ctx, id: &str) -> Result<AppConnectionRow> {
         self.store
             .get_connection(id)
             .await?
@@ -227,8 +201,7 @@ impl App {
             return Err(Error::Validation(issues));
         }
         let row = self.connection_row(ctx, id).await?;
-        self.authorize_connections(ctx, row.project_id.as_deref(), Action::Edit)
-            .await?;
+        self.authorize_row(ctx, &row, Action::Edit).await?;
         let key = self.org_key(&row.org_id).await?;
         let mut next = row.clone();
         if let Some(name) = change.name.map(|n| n.trim().to_string()) {
@@ -359,40 +332,9 @@ impl App {
         Ok(connections)
     }
 
-    /// Connections the caller may use: the organization's, and a project's when one is named.
-    pub async fn available_connections(
-        &self,
-        ctx: &Ctx,
-        project_id: Option<&str>,
-    ) -> Result<Vec<AppConnection>> {
-        let project_id = project_id.map(str::trim).filter(|p| !p.is_empty());
-        let org_reader = self
-            .authorize_org(ctx, Subject::AppConnections, Action::Read)
-            .is_ok();
-        match project_id {
-            None if !org_reader => return Err(denied(Subject::AppConnections, Action::Read)),
-            None => {}
-            Some(p) if !org_reader => self.authorize_use(ctx, p).await?,
-            Some(p) => {
-                self.authorize_connections(ctx, Some(p), Action::Read)
-                    .await?
-            }
-        }
-        let mut rows = self.store.list_connections(&ctx.actor.org_id, None).await?;
-        if let Some(project_id) = project_id {
-            rows.extend(
-                self.store
-                    .list_connections(&ctx.actor.org_id, Some(project_id))
-                    .await?,
-            );
-        }
-        self.open_rows(&ctx.actor.org_id, rows).await
-    }
-
     pub async fn get_connection(&self, ctx: &Ctx, id: &str) -> Result<AppConnection> {
         let row = self.connection_row(ctx, id).await?;
-        self.authorize_connections(ctx, row.project_id.as_deref(), Action::Read)
-            .await?;
+        self.authorize_row(ctx, &row, Action::Read).await?;
         let connection = self.open_row(row).await?;
         self.audit_connection(ctx, "get-app-connection", &connection, json!({}))
             .await;
@@ -415,8 +357,14 @@ impl App {
             .ok_or_else(|| {
                 Error::not_found(format!("Could not find App Connection with name {name}"))
             })?;
-        self.authorize_connections(ctx, row.project_id.as_deref(), Action::Read)
-            .await?;
+        self.authorize_row(ctx, &row, Action::Read)
+            .await
+            .map_err(|e| match e {
+                Error::NotFound(_) => {
+                    Error::not_found(format!("Could not find App Connection with name {name}"))
+                }
+                other => other,
+            })?;
         let connection = self.open_row(row).await?;
         self.audit_connection(ctx, "get-app-connection", &connection, json!({}))
             .await;
@@ -426,8 +374,7 @@ impl App {
     /// Deletes a connection no rotation uses.
     pub async fn delete_connection(&self, ctx: &Ctx, id: &str) -> Result<AppConnection> {
         let row = self.connection_row(ctx, id).await?;
-        self.authorize_connections(ctx, row.project_id.as_deref(), Action::Delete)
-            .await?;
+        self.authorize_row(ctx, &row, Action::Delete).await?;
         let in_use = || {
             Error::bad_request(
                 "Cannot delete App Connection with existing connections. Remove all existing \
@@ -452,8 +399,7 @@ impl App {
     /// The dbt projects the connection's account holds.
     pub async fn list_dbt_projects(&self, ctx: &Ctx, id: &str) -> Result<Vec<dbt_client::Project>> {
         let row = self.connection_row(ctx, id).await?;
-        self.authorize_connections(ctx, row.project_id.as_deref(), Action::Read)
-            .await?;
+        self.authorize_row(ctx, &row, Action::Read).await?;
         let key = self.org_key(&row.org_id).await?;
         let credentials = open_credentials(&key, &row)?;
         let context = "Failed to list projects";
@@ -465,69 +411,6 @@ impl App {
             .list_projects()
             .await
             .map_err(|e| dbt_error(context, &e))
-    }
-
-    /// A client for the connection's dbt account, with the usual retries (for rotations).
-    pub async fn dbt_client_for(&self, connection: &AppConnection) -> Result<DbtClient> {
-        let key = self.org_key(&connection.org_id).await?;
-        let credentials: DbtCredentials =
-            serde_json::from_str(&key.open_str(&aad(&connection.id), &connection.sealed)?)
-                .map_err(|e| Error::Unexpected(e.into()))?;
-        let options = self.client_options();
-        DbtClient::connect(
-            &credentials.instance_url,
-            &credentials.account_id,
-            &credentials.api_token,
-            options,
-        )
-        .await
-        .map_err(|e| dbt_error("Failed to connect to DBT", &e))
-    }
-
-    /// The connection a rotation in `project_id` may use: it exists in the caller's
-    /// organization (404), is a dbt connection (400), belongs to the organization or to that
-    /// project (400), and the caller may use it (403).
-    pub async fn usable_connection(
-        &self,
-        ctx: &Ctx,
-        connection_id: &str,
-        project_id: &str,
-    ) -> Result<AppConnection> {
-        let row = self.connection_row(ctx, connection_id).await?;
-        if row.app != APP_DBT {
-            return Err(Error::bad_request(format!(
-                "{} Connection with ID {} cannot be used to connect to DBT",
-                app_name(&row.app),
-                row.id
-            )));
-        }
-        if let Some(owner) = row.project_id.as_deref().filter(|p| *p != project_id) {
-            return Err(Error::bad_request(format!(
-                "You cannot connect project App Connection with ID \"{}\" from project with ID \
-                 \"{owner}\" to project with ID \"{project_id}\"",
-                row.id
-            )));
-        }
-        if self
-            .authorize_org(ctx, Subject::AppConnections, Action::Read)
-            .is_err()
-        {
-            self.authorize_use(ctx, project_id).await?;
-        }
-        self.open_row(row).await
-    }
-
-    /// Whether a caller without an organization role may connect in `project_id`: project
-    /// admins and members may (upstream's `connect` on app connections), viewers may not.
-    async fn authorize_use(&self, ctx: &Ctx, project_id: &str) -> Result<()> {
-        match self
-            .authorize(ctx, project_id, Subject::AppConnections, Action::Create)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(Error::Forbidden(_)) => Err(use_denied()),
-            Err(e) => Err(e),
-        }
     }
 
     async fn audit_connection(
@@ -553,10 +436,6 @@ impl App {
         )
         .await;
     }
-}
-
-fn use_denied() -> Error {
-    Error::forbidden("You are not allowed to connect on app-connections")
 }
 
 fn seal_credentials(key: &DataKey, id: &str, credentials: &DbtCredentials) -> Result<Vec<u8>> {

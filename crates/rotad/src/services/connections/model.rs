@@ -35,7 +35,8 @@ impl fmt::Debug for DbtCredentials {
         f.debug_struct("DbtCredentials")
             .field("instance_url", &self.instance_url)
             .field("account_id", &self.account_id)
-            .finish_non_exhaustive()
+            .field("api_token", &format_args!("[redacted]"))
+            .finish()
     }
 }
 
@@ -51,7 +52,7 @@ impl DbtCredentials {
 }
 
 /// An app connection as services hand it out: everything but the API token, which stays
-/// sealed until [`App::dbt_client_for`] needs it.
+/// sealed in the store until the provider factory ([`super::ConnectionProviders`]) needs it.
 #[derive(Debug, Clone)]
 pub struct AppConnection {
     pub id: String,
@@ -66,7 +67,6 @@ pub struct AppConnection {
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
-    pub(super) sealed: Vec<u8>,
 }
 
 #[derive(Debug, Clone)]
@@ -177,4 +177,22 @@ pub fn dbt_message(err: &DbtError) -> String {
     err.dbt_message()
         .map(str::to_string)
         .unwrap_or_else(|| err.to_string())
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::DbtCredentials;
+
+    #[test]
+    fn debug_redacts_the_api_token() {
+        let credentials = DbtCredentials {
+            instance_url: "https://cloud.example".to_string(),
+            account_id: "12345".to_string(),
+            api_token: "dbtc_KnownSecretApiToken".to_string(),
+        };
+        let shown = format!("{credentials:?}");
+        assert!(!shown.contains("KnownSecret"), "{shown}");
+        assert!(shown.contains("api_token: [redacted]"), "{shown}");
+        assert!(shown.contains("https://cloud.example") && shown.contains("12345"), "{shown}");
+    }
 }

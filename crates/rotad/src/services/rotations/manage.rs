@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::providers::dbt::DbtParameters;
 use crate::services::audit::Event;
 use crate::services::authz::{Action, Subject};
+use crate::services::connections::check_grants;
 use crate::services::secrets::seal_secret;
 use crate::services::{new_id, App, Ctx};
 use crate::store::{
@@ -117,6 +118,7 @@ impl App {
         let connection = self
             .usable_connection(ctx, &input.connection_id, &loc.project.id)
             .await?;
+        check_grants(&input.parameters.permission_grants)?;
         if self
             .store
             .get_rotation_by_name(&loc.folder.id, &input.name)
@@ -317,6 +319,7 @@ impl App {
             next.rotate_at_minutes = m;
         }
         if let Some(p) = &input.parameters {
+            check_grants(&p.permission_grants)?;
             next.parameters = serde_json::to_string(p).map_err(|e| Error::Unexpected(e.into()))?;
         }
         let now = now_ms();
