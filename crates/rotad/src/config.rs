@@ -20,8 +20,9 @@ pub enum LogFormat {
     Json,
 }
 
-/// Flags of `rotad serve`; each mirrors a `ROTAD_*` variable.
-#[derive(Debug, Clone, Args)]
+/// Flags of `rotad serve`; each mirrors a `ROTAD_*` variable. `Debug` redacts the encryption
+/// key and any password in the database URL.
+#[derive(Clone, Args)]
 pub struct ServeArgs {
     /// API address.
     #[arg(long, env = "ROTAD_LISTEN", default_value = "127.0.0.1:8080", value_parser = parse_addr("ROTAD_LISTEN"))]
@@ -80,6 +81,64 @@ pub struct ServeArgs {
     /// `pretty` or `json`; level from `RUST_LOG`.
     #[arg(long, env = "ROTAD_LOG_FORMAT", default_value = "pretty", value_enum)]
     pub log_format: LogFormat,
+}
+
+impl std::fmt::Debug for ServeArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeArgs")
+            .field("listen", &self.listen)
+            .field("database_url", &redacted_database_url(&self.database_url))
+            .field(
+                "encryption_key",
+                &self
+                    .encryption_key
+                    .as_ref()
+                    .map(|_| format_args!("[redacted]")),
+            )
+            .field("encryption_key_file", &self.encryption_key_file)
+            .field(
+                "allow_internal_ip_connections",
+                &self.allow_internal_ip_connections,
+            )
+            .field("rotation_time_unit", &self.rotation_time_unit)
+            .field("scheduler_poll_interval", &self.scheduler_poll_interval)
+            .field("rotation_max_attempts", &self.rotation_max_attempts)
+            .field("scheduler_concurrency", &self.scheduler_concurrency)
+            .field("rotation_lease", &self.rotation_lease)
+            .field("dbt_request_timeout", &self.dbt_request_timeout)
+            .field("metrics_listen", &self.metrics_listen)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+/// The database URL with its password (in the userinfo or a `password` query parameter)
+/// replaced by `redacted`; `[redacted]` when it does not parse.
+fn redacted_database_url(raw: &str) -> String {
+    let Ok(mut url) = url::Url::parse(raw) else {
+        return "[redacted]".to_string();
+    };
+    if url.password().is_some() {
+        let _ = url.set_password(Some("redacted"));
+    }
+    if url
+        .query_pairs()
+        .any(|(k, _)| k.eq_ignore_ascii_case("password"))
+    {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k.eq_ignore_ascii_case("password") {
+                    "redacted".to_string()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
 }
 
 impl ServeArgs {
@@ -195,5 +254,34 @@ mod tests {
         assert!(parse_attempts("0").is_err());
         assert_eq!(parse_attempts("3"), Ok(3));
         assert!(parse_database_url("mysql://x").is_err());
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::ServeArgs;
+
+    #[test]
+    fn debug_redacts_the_key_and_the_database_password() {
+        let mut args =
+            ServeArgs::for_database("postgres://rotad:KnownSecretPassword@db:5432/rotad");
+        args.encryption_key = Some("KnownSecretRootKeyBase64".to_string());
+        let shown = format!("{args:?}");
+        assert!(!shown.contains("KnownSecret"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+        assert!(shown.contains("db:5432/rotad"), "{shown}");
+        let query = format!(
+            "{:?}",
+            ServeArgs::for_database("postgres://db/rotad?user=rotad&password=KnownSecretPw")
+        );
+        assert!(
+            !query.contains("KnownSecret") && query.contains("user=rotad"),
+            "{query}"
+        );
+        let plain = format!(
+            "{:?}",
+            ServeArgs::for_database("sqlite://rotad-data/rotad.db")
+        );
+        assert!(plain.contains("sqlite://rotad-data/rotad.db"), "{plain}");
     }
 }

@@ -11,12 +11,25 @@ use super::{Conn, Failure, Res};
 
 pub const DEFAULT_ADDR: &str = "http://127.0.0.1:8080";
 
-/// A client bound to one server and (usually) one access token.
-#[derive(Debug, Clone)]
+/// A client bound to one server and (usually) one access token. `Debug` redacts the token.
+#[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     base: String,
     token: Option<String>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("http", &self.http)
+            .field("base", &self.base)
+            .field(
+                "token",
+                &self.token.as_ref().map(|_| format_args!("[redacted]")),
+            )
+            .finish()
+    }
 }
 
 /// `http://host:port` without a trailing slash; exit 2 when it is not a URL.
@@ -266,6 +279,26 @@ mod tests {
         assert_eq!(
             normalize_addr("localhost:8080").err().map(|f| f.code),
             Some(2)
+        );
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::Client;
+
+    #[test]
+    fn debug_redacts_the_token() {
+        let client = Client {
+            http: reqwest::Client::new(),
+            base: "http://127.0.0.1:8080".to_string(),
+            token: Some("eyJKnownSecretAccessToken".to_string()),
+        };
+        let shown = format!("{client:?}");
+        assert!(!shown.contains("KnownSecret"), "{shown}");
+        assert!(
+            shown.contains("[redacted]") && shown.contains("127.0.0.1:8080"),
+            "{shown}"
         );
     }
 }

@@ -18,8 +18,8 @@ pub struct ConnectionsArgs {
     command: ConnectionsCommand,
 }
 
-/// The account-admin service token rotad uses to issue and revoke tokens.
-#[derive(Debug, Args)]
+/// The account-admin service token rotad uses to issue and revoke tokens. `Debug` redacts it.
+#[derive(Args)]
 struct ApiToken {
     /// dbt Cloud API token; `-` reads it from stdin, or set ROTAD_DBT_API_TOKEN (keeps it out of
     /// shell history).
@@ -30,6 +30,17 @@ struct ApiToken {
         value_name = "TOKEN"
     )]
     api_token: Option<String>,
+}
+
+impl std::fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiToken")
+            .field(
+                "api_token",
+                &self.api_token.as_ref().map(|_| format_args!("[redacted]")),
+            )
+            .finish()
+    }
 }
 
 impl ApiToken {
@@ -292,4 +303,19 @@ fn show(c: &Value) {
         ("created", when(&c["createdAt"])),
         ("updated", when(&c["updatedAt"])),
     ]);
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::ApiToken;
+
+    #[test]
+    fn debug_redacts_the_api_token() {
+        let token = ApiToken {
+            api_token: Some("dbtc_KnownSecretApiToken".to_string()),
+        };
+        let shown = format!("{token:?}");
+        assert!(!shown.contains("KnownSecret"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+    }
 }

@@ -18,7 +18,8 @@ use super::client::{normalize_addr, Client, DEFAULT_ADDR};
 use super::output::{duration, print_json};
 use super::{Failure, Res};
 
-#[derive(Debug, Args)]
+/// `Debug` redacts the client secret.
+#[derive(Args)]
 pub struct LoginArgs {
     /// Server URL.
     #[arg(long, env = "ROTAD_ADDR", default_value = DEFAULT_ADDR, value_name = "URL")]
@@ -34,6 +35,17 @@ pub struct LoginArgs {
     pub json: bool,
 }
 
+impl std::fmt::Debug for LoginArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginArgs")
+            .field("addr", &self.addr)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &format_args!("[redacted]"))
+            .field("json", &self.json)
+            .finish()
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct LogoutArgs {
     /// Only remove the file; do not revoke the token on the server.
@@ -41,8 +53,8 @@ pub struct LogoutArgs {
     pub keep_token: bool,
 }
 
-/// What `credentials.json` holds.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// What `credentials.json` holds. `Debug` redacts the token and the client secret.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StoredLogin {
     pub addr: String,
@@ -56,6 +68,20 @@ pub struct StoredLogin {
     pub max_expires_at: i64,
     pub client_id: String,
     pub client_secret: String,
+}
+
+impl std::fmt::Debug for StoredLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredLogin")
+            .field("addr", &self.addr)
+            .field("access_token", &format_args!("[redacted]"))
+            .field("expires_at", &self.expires_at)
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("max_expires_at", &self.max_expires_at)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &format_args!("[redacted]"))
+            .finish()
+    }
 }
 
 pub fn path() -> Res<PathBuf> {
@@ -279,5 +305,36 @@ mod tests {
         assert_eq!(renew_window(2_592_000), 60);
         assert_eq!(renew_window(10), 5);
         assert_eq!(renew_window(0), 1);
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::{LoginArgs, StoredLogin};
+
+    #[test]
+    fn debug_redacts_client_secrets_and_tokens() {
+        let args = LoginArgs {
+            addr: "http://127.0.0.1:8080".to_string(),
+            client_id: "client-1".to_string(),
+            client_secret: "KnownSecretClientSecret".to_string(),
+            json: false,
+        };
+        let stored = StoredLogin {
+            addr: "http://127.0.0.1:8080".to_string(),
+            access_token: "eyJKnownSecretAccessToken".to_string(),
+            expires_at: 0,
+            access_token_ttl: 0,
+            max_expires_at: 0,
+            client_id: "client-1".to_string(),
+            client_secret: "KnownSecretClientSecret".to_string(),
+        };
+        for shown in [format!("{args:?}"), format!("{stored:?}")] {
+            assert!(!shown.contains("KnownSecret"), "{shown}");
+            assert!(
+                shown.contains("[redacted]") && shown.contains("client-1"),
+                "{shown}"
+            );
+        }
     }
 }

@@ -81,7 +81,8 @@ impl Failure {
 }
 
 /// Where and as whom to connect, and how to print. Accepted anywhere after the command group.
-#[derive(Debug, Clone, Default, Args)]
+/// `Debug` redacts the token.
+#[derive(Clone, Default, Args)]
 pub struct Conn {
     /// Server URL [default: the stored login's, else http://127.0.0.1:8080].
     #[arg(long, env = "ROTAD_ADDR", global = true, value_name = "URL")]
@@ -98,6 +99,19 @@ pub struct Conn {
     /// Print the server's JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("addr", &self.addr)
+            .field(
+                "token",
+                &self.token.as_ref().map(|_| format_args!("[redacted]")),
+            )
+            .field("json", &self.json)
+            .finish()
+    }
 }
 
 /// The client subcommands of `rotad`.
@@ -174,4 +188,24 @@ pub struct FolderRef {
     /// Folder path.
     #[arg(long, default_value = "/")]
     pub path: String,
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::Conn;
+
+    #[test]
+    fn debug_redacts_the_token() {
+        let conn = Conn {
+            addr: Some("http://127.0.0.1:8080".to_string()),
+            token: Some("eyJKnownSecretAccessToken".to_string()),
+            json: true,
+        };
+        let shown = format!("{conn:?}");
+        assert!(!shown.contains("KnownSecret"), "{shown}");
+        assert!(
+            shown.contains("[redacted]") && shown.contains("127.0.0.1:8080"),
+            "{shown}"
+        );
+    }
 }

@@ -17,7 +17,8 @@ pub struct SecretsArgs {
     command: SecretsCommand,
 }
 
-#[derive(Debug, Subcommand)]
+/// `Debug` redacts the value of `set`.
+#[derive(Subcommand)]
 enum SecretsCommand {
     /// Print one secret's value (alone, for `$(…)`), or with --json the server's answer.
     Get {
@@ -49,6 +50,40 @@ enum SecretsCommand {
         #[command(flatten)]
         at: FolderRef,
     },
+}
+
+impl std::fmt::Debug for SecretsCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretsCommand::Get { name, at } => f
+                .debug_struct("Get")
+                .field("name", name)
+                .field("at", at)
+                .finish(),
+            SecretsCommand::List { at, reveal } => f
+                .debug_struct("List")
+                .field("at", at)
+                .field("reveal", reveal)
+                .finish(),
+            SecretsCommand::Set {
+                name,
+                value,
+                at,
+                comment,
+            } => f
+                .debug_struct("Set")
+                .field("name", name)
+                .field("value", &value.as_ref().map(|_| format_args!("[redacted]")))
+                .field("at", at)
+                .field("comment", comment)
+                .finish(),
+            SecretsCommand::Delete { name, at } => f
+                .debug_struct("Delete")
+                .field("name", name)
+                .field("at", at)
+                .finish(),
+        }
+    }
 }
 
 fn location(project: &str, at: &FolderRef) -> Value {
@@ -202,4 +237,30 @@ pub fn read_stdin_value() -> Res<String> {
         }
     }
     Ok(value)
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::SecretsCommand;
+    use crate::cli::FolderRef;
+
+    #[test]
+    fn debug_redacts_the_value_to_set() {
+        let command = SecretsCommand::Set {
+            name: "DB_PASSWORD".to_string(),
+            value: Some("KnownSecretValue".to_string()),
+            at: FolderRef {
+                project: "analytics".to_string(),
+                environment: "dev".to_string(),
+                path: "/".to_string(),
+            },
+            comment: None,
+        };
+        let shown = format!("{command:?}");
+        assert!(!shown.contains("KnownSecret"), "{shown}");
+        assert!(
+            shown.contains("[redacted]") && shown.contains("DB_PASSWORD"),
+            "{shown}"
+        );
+    }
 }

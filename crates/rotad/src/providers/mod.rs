@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 /// A credential as a rotation keeps it in a slot (dbt's shape: `{serviceToken, tokenId, tokenName}`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// `Debug` redacts the token.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Credential {
     pub service_token: String,
@@ -17,6 +18,17 @@ pub struct Credential {
     /// for credentials minted before targets were recorded).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub target: String,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("service_token", &format_args!("[redacted]"))
+            .field("token_id", &self.token_id)
+            .field("token_name", &self.token_name)
+            .field("target", &self.target)
+            .finish()
+    }
 }
 
 /// A provider failure, with the provider's own message (never secret text).
@@ -160,5 +172,27 @@ mod tests {
         assert!(name.ends_with("-3f2504e04f89"));
         let wide = "ä".repeat(300);
         assert_eq!(intent_name(&wide, id, 255).chars().count(), 255);
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::Credential;
+
+    #[test]
+    fn debug_redacts_the_service_token() {
+        let credential = Credential {
+            service_token: "dbtc_KnownSecretServiceToken".to_string(),
+            token_id: 7,
+            token_name: "ci-3f2504e04f89".to_string(),
+            target: "https://cloud.example#1".to_string(),
+        };
+        let shown = format!("{credential:?}");
+        assert!(!shown.contains("KnownSecret"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+        assert!(
+            shown.contains("ci-3f2504e04f89") && shown.contains("7"),
+            "{shown}"
+        );
     }
 }

@@ -23,20 +23,40 @@ struct Claims {
     kind: String,
 }
 
-/// A freshly issued token as login and renew answer it.
-#[derive(Debug, Clone)]
+/// A freshly issued token as login and renew answer it. `Debug` redacts the token.
+#[derive(Clone)]
 pub struct IssuedToken {
     pub access_token: String,
     pub expires_in: i64,
     pub max_ttl: i64,
 }
 
-/// What bootstrap creates.
-#[derive(Debug, Clone)]
+impl std::fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("access_token", &format_args!("[redacted]"))
+            .field("expires_in", &self.expires_in)
+            .field("max_ttl", &self.max_ttl)
+            .finish()
+    }
+}
+
+/// What bootstrap creates. `Debug` redacts the token.
+#[derive(Clone)]
 pub struct Bootstrapped {
     pub organization: Organization,
     pub identity: Identity,
     pub token: String,
+}
+
+impl std::fmt::Debug for Bootstrapped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bootstrapped")
+            .field("organization", &self.organization)
+            .field("identity", &self.identity)
+            .field("token", &format_args!("[redacted]"))
+            .finish()
+    }
 }
 
 const INVALID_TOKEN: &str =
@@ -287,4 +307,49 @@ async fn verify_secret(secret: &str, hash: &str) -> bool {
     })
     .await
     .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::{Bootstrapped, IssuedToken};
+    use crate::store::{Identity, Organization};
+
+    #[test]
+    fn debug_redacts_issued_tokens() {
+        let issued = IssuedToken {
+            access_token: "eyJKnownSecretAccessToken".to_string(),
+            expires_in: 7200,
+            max_ttl: 7200,
+        };
+        let shown = format!("{issued:?}");
+        assert!(!shown.contains("KnownSecret"), "{shown}");
+        assert!(
+            shown.contains("[redacted]") && shown.contains("7200"),
+            "{shown}"
+        );
+
+        let boot = Bootstrapped {
+            organization: Organization {
+                id: "org-1".to_string(),
+                name: "acme".to_string(),
+                slug: "acme".to_string(),
+                created_at: 0,
+            },
+            identity: Identity {
+                id: "id-1".to_string(),
+                org_id: "org-1".to_string(),
+                name: "admin".to_string(),
+                org_role: "admin".to_string(),
+                created_at: 0,
+                updated_at: 0,
+            },
+            token: "eyJKnownSecretBootstrapToken".to_string(),
+        };
+        let shown = format!("{boot:?}");
+        assert!(!shown.contains("KnownSecret"), "{shown}");
+        assert!(
+            shown.contains("[redacted]") && shown.contains("acme"),
+            "{shown}"
+        );
+    }
 }

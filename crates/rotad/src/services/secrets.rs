@@ -22,8 +22,8 @@ pub struct Scope {
     pub secret_path: Option<String>,
 }
 
-/// A secret in clear text, as the API shows it.
-#[derive(Debug, Clone)]
+/// A secret in clear text, as the API shows it. `Debug` redacts the value.
+#[derive(Clone)]
 pub struct Secret {
     pub id: String,
     pub project_id: String,
@@ -40,8 +40,28 @@ pub struct Secret {
     pub updated_at: i64,
 }
 
-/// A secret to create.
-#[derive(Debug, Clone, Default)]
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Secret")
+            .field("id", &self.id)
+            .field("project_id", &self.project_id)
+            .field("environment", &self.environment)
+            .field("secret_path", &self.secret_path)
+            .field("key", &self.key)
+            .field("value", &format_args!("[redacted]"))
+            .field("comment", &self.comment)
+            .field("version", &self.version)
+            .field("secret_type", &self.secret_type)
+            .field("skip_multiline", &self.skip_multiline)
+            .field("rotation_id", &self.rotation_id)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
+}
+
+/// A secret to create. `Debug` redacts the value.
+#[derive(Clone, Default)]
 pub struct NewSecret<'a> {
     pub key: &'a str,
     pub value: &'a str,
@@ -50,12 +70,39 @@ pub struct NewSecret<'a> {
     pub secret_type: Option<&'a str>,
 }
 
-#[derive(Debug, Clone, Default)]
+impl std::fmt::Debug for NewSecret<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSecret")
+            .field("key", &self.key)
+            .field("value", &format_args!("[redacted]"))
+            .field("comment", &self.comment)
+            .field("skip_multiline", &self.skip_multiline)
+            .field("secret_type", &self.secret_type)
+            .finish()
+    }
+}
+
+/// A change to a secret. `Debug` redacts the new value.
+#[derive(Clone, Default)]
 pub struct SecretChange {
     pub value: Option<String>,
     pub new_key: Option<String>,
     pub comment: Option<String>,
     pub skip_multiline: Option<bool>,
+}
+
+impl std::fmt::Debug for SecretChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretChange")
+            .field(
+                "value",
+                &self.value.as_ref().map(|_| format_args!("[redacted]")),
+            )
+            .field("new_key", &self.new_key)
+            .field("comment", &self.comment)
+            .field("skip_multiline", &self.skip_multiline)
+            .finish()
+    }
 }
 
 pub const HIDDEN_VALUE: &str = "<hidden-by-infisical>";
@@ -414,4 +461,46 @@ fn secret_event(loc: &Location, kind: &'static str, row: &SecretRow) -> Event {
 
 fn not_found(key: &str) -> Error {
     Error::not_found(format!("Secret with name '{}' not found", key.trim()))
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::{NewSecret, Secret, SecretChange};
+
+    #[test]
+    fn debug_redacts_secret_values() {
+        let secret = Secret {
+            id: "s-1".to_string(),
+            project_id: "p-1".to_string(),
+            environment: "dev".to_string(),
+            secret_path: "/".to_string(),
+            key: "DB_PASSWORD".to_string(),
+            value: "KnownSecretValue".to_string(),
+            comment: String::new(),
+            version: 1,
+            secret_type: "shared".to_string(),
+            skip_multiline: false,
+            rotation_id: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let new = NewSecret {
+            key: "DB_PASSWORD",
+            value: "KnownSecretValue",
+            ..NewSecret::default()
+        };
+        let change = SecretChange {
+            value: Some("KnownSecretValue".to_string()),
+            ..SecretChange::default()
+        };
+        for shown in [
+            format!("{secret:?}"),
+            format!("{new:?}"),
+            format!("{change:?}"),
+        ] {
+            assert!(!shown.contains("KnownSecret"), "{shown}");
+            assert!(shown.contains("[redacted]"), "{shown}");
+        }
+        assert!(format!("{secret:?}").contains("DB_PASSWORD"));
+    }
 }

@@ -193,6 +193,9 @@ mod redaction_tests {
         let shown = format!("{credentials:?}");
         assert!(!shown.contains("KnownSecret"), "{shown}");
         assert!(shown.contains("api_token: [redacted]"), "{shown}");
-        assert!(shown.contains("https://cloud.example") && shown.contains("12345"), "{shown}");
+        assert!(
+            shown.contains("https://cloud.example") && shown.contains("12345"),
+            "{shown}"
+        );
     }
 }

@@ -6,6 +6,8 @@
 
 mod delivery;
 
+use std::fmt;
+
 pub use delivery::{deliver_due, signature_header};
 pub(crate) use delivery::{rotation_failed_event, secrets_modified};
 
@@ -21,7 +23,8 @@ use crate::time::now_ms;
 
 pub const GENERAL: &str = "general";
 
-#[derive(Debug, Clone)]
+/// A webhook to create. `Debug` shows the URL's scheme and host only and redacts the key.
+#[derive(Clone)]
 pub struct CreateWebhook {
     pub project_id: String,
     pub environment: String,
@@ -31,12 +34,54 @@ pub struct CreateWebhook {
     pub webhook_type: Option<String>,
 }
 
-/// A webhook as the API shows it (never its key).
-#[derive(Debug, Clone)]
+impl fmt::Debug for CreateWebhook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CreateWebhook")
+            .field("project_id", &self.project_id)
+            .field("environment", &self.environment)
+            .field("secret_path", &self.secret_path)
+            .field("webhook_url", &redacted_url(&self.webhook_url))
+            .field(
+                "webhook_secret_key",
+                &self
+                    .webhook_secret_key
+                    .as_ref()
+                    .map(|_| format_args!("[redacted]")),
+            )
+            .field("webhook_type", &self.webhook_type)
+            .finish()
+    }
+}
+
+/// A webhook as the API shows it (never its key). `Debug` shows the URL's scheme and host only.
+#[derive(Clone)]
 pub struct WebhookView {
     pub row: WebhookRow,
     pub url: String,
     pub environment: Environment,
+}
+
+impl fmt::Debug for WebhookView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookView")
+            .field("row", &self.row)
+            .field("url", &redacted_url(&self.url))
+            .field("environment", &self.environment)
+            .finish()
+    }
+}
+
+/// A webhook URL reduced to its scheme and host (`https://hooks.example.com`): no userinfo,
+/// port, path, query or fragment, any of which may carry a token. `[redacted]` when it does not
+/// parse.
+pub fn redacted_url(raw: &str) -> String {
+    match url::Url::parse(raw.trim()) {
+        Ok(url) => match url.host() {
+            Some(host) => format!("{}://{host}", url.scheme()),
+            None => "[redacted]".to_string(),
+        },
+        Err(_) => "[redacted]".to_string(),
+    }
 }
 
 fn webhook_not_found(id: &str) -> Error {
@@ -301,5 +346,49 @@ mod tests {
         );
         assert_eq!(clean_path(Some("/**")).ok(), Some("/**".to_string()));
         assert!(clean_path(Some("/a/../b")).is_err());
+    }
+
+    #[test]
+    fn debug_redacts_webhook_keys_and_urls() {
+        let create = CreateWebhook {
+            project_id: "p-1".to_string(),
+            environment: "dev".to_string(),
+            secret_path: None,
+            webhook_url: "https://hooks.example.com/t/KnownSecretPath?token=KnownSecretQuery"
+                .to_string(),
+            webhook_secret_key: Some("KnownSecretSigningKey".to_string()),
+            webhook_type: None,
+        };
+        let view = WebhookView {
+            row: WebhookRow {
+                id: "w-1".to_string(),
+                project_id: "p-1".to_string(),
+                env_id: "e-1".to_string(),
+                secret_path: "/".to_string(),
+                url: Vec::new(),
+                secret_key: None,
+                webhook_type: GENERAL.to_string(),
+                is_disabled: false,
+                last_status: None,
+                last_run_error_message: None,
+                created_at: 0,
+                updated_at: 0,
+            },
+            url: "https://user:KnownSecretPassword@hooks.example.com/KnownSecretPath".to_string(),
+            environment: Environment {
+                id: "e-1".to_string(),
+                project_id: "p-1".to_string(),
+                name: "Development".to_string(),
+                slug: "dev".to_string(),
+                position: 0,
+                created_at: 0,
+                updated_at: 0,
+            },
+        };
+        for shown in [format!("{create:?}"), format!("{view:?}")] {
+            assert!(!shown.contains("KnownSecret"), "{shown}");
+            assert!(shown.contains("https://hooks.example.com"), "{shown}");
+        }
+        assert!(format!("{create:?}").contains("[redacted]"));
     }
 }
