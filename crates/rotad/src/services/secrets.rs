@@ -232,6 +232,18 @@ impl App {
             .get_secret(&loc.folder.id, key.trim(), secret_type)
             .await?
             .ok_or_else(|| not_found(key))?;
+        // A past version of a rotation's secret is one of its earlier tokens: reading it takes
+        // the right to read the rotation's generated credentials (checked before looking the
+        // version up, so the answer says nothing about which versions exist).
+        if row.rotation_id.is_some() && version.is_some_and(|v| v != row.version) {
+            self.authorize(
+                ctx,
+                &loc.project.id,
+                Subject::SecretRotation,
+                Action::ReadGeneratedCredentials,
+            )
+            .await?;
+        }
         let data_key = self.data_key(&loc.project.id).await?;
         self.audit(
             ctx,
