@@ -6,12 +6,12 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::CONTENT_TYPE;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -186,19 +186,58 @@ pub async fn render(app: &AppState) -> Result<String, StatusCode> {
     Ok(out)
 }
 
-/// Counts each API request under its matched route (a route layer: unmatched paths carry no
-/// route and are not counted, so arbitrary URLs cannot grow the label set).
-pub async fn track_http(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string());
-    let method = request.method().as_str().to_string();
-    let response = next.run(request).await;
-    if let Some(route) = route {
-        global().http_request(&method, &route, response.status().as_u16());
+/// The route label of a request no route matched.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+/// The method label of any method but the standard nine.
+pub const OTHER_METHOD: &str = "other";
+
+/// A method's label: the standard methods by name, anything else [`OTHER_METHOD`], so a
+/// caller cannot add a series by inventing a method.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => OTHER_METHOD,
     }
+}
+
+/// Where [`tag_route`] leaves the matched route template for [`track_http`].
+#[derive(Clone, Default)]
+struct RouteSlot(Arc<OnceLock<MatchedPath>>);
+
+/// Counts every API request, whatever answers it, under fixed labels only: its method
+/// ([`method_label`]), the route template it matched or [`UNMATCHED_ROUTE`], and the status.
+/// Neither an invented method nor an arbitrary URL can grow the label set.
+pub async fn track_http(mut request: Request, next: Next) -> Response {
+    let method = method_label(request.method());
+    let slot = RouteSlot::default();
+    request.extensions_mut().insert(slot.clone());
+    let response = next.run(request).await;
+    let route = slot
+        .0
+        .get()
+        .map(MatchedPath::as_str)
+        .unwrap_or(UNMATCHED_ROUTE);
+    global().http_request(method, route, response.status().as_u16());
     response
+}
+
+/// A route layer: records the template of the route the request matched for [`track_http`].
+pub async fn tag_route(request: Request, next: Next) -> Response {
+    if let (Some(path), Some(slot)) = (
+        request.extensions().get::<MatchedPath>(),
+        request.extensions().get::<RouteSlot>(),
+    ) {
+        let _ = slot.0.set(path.clone());
+    }
+    next.run(request).await
 }
 
 async fn metrics_handler(State(app): State<AppState>) -> Response {

@@ -41,12 +41,15 @@ pub fn router(app: AppState) -> Router {
                 async move { axum::Json(doc) }
             }),
         )
-        .route_layer(axum::middleware::from_fn(crate::metrics::track_http))
+        .route_layer(axum::middleware::from_fn(crate::metrics::tag_route))
         .fallback(error::fallback)
         .with_state(app)
         .layer(axum::middleware::from_fn(extract::reject_nul_path))
         .layer(CatchPanicLayer::custom(|_| error::internal_error()))
         .layer(RequestBodyLimitLayer::new(extract::BODY_LIMIT))
         .layer(axum::middleware::from_fn(error::request_envelope))
+        // Outside the envelope, the body limit and the panic guard: every request is counted
+        // with the status it was answered with.
+        .layer(axum::middleware::from_fn(crate::metrics::track_http))
         .layer(TraceLayer::new_for_http())
 }
