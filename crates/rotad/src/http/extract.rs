@@ -45,11 +45,9 @@ impl FromRequestParts<AppState> for Auth {
             .map(|(_, token)| token.trim())
             .filter(|token| !token.is_empty())
             .ok_or_else(|| Error::unauthorized("Token missing"))?;
-        let actor = app.authenticate(token).await?;
-        Ok(Auth(Ctx {
-            actor,
-            meta: request_meta(parts),
-        }))
+        let meta = request_meta(parts);
+        let actor = app.authenticate(token, &meta.ip_address).await?;
+        Ok(Auth(Ctx { actor, meta }))
     }
 }
 

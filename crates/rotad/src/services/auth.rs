@@ -195,13 +195,16 @@ impl App {
         ))
     }
 
-    /// Resolves a Bearer token to its actor.
-    pub async fn authenticate(&self, bearer: &str) -> Result<Actor> {
+    /// Resolves a Bearer token, used from address `ip`, to its actor.
+    pub async fn authenticate(&self, bearer: &str, ip: &str) -> Result<Actor> {
         let (row, identity) = self.token_row(bearer).await?;
         if let Some(expires_at) = row.expires_at {
             if expires_at <= now_ms() {
                 return Err(Error::unauthorized(INVALID_TOKEN));
             }
+        }
+        if row.auth_method == "universal-auth" {
+            self.check_access_token_ip(&identity.id, ip).await?;
         }
         Ok(Actor {
             identity_id: identity.id,

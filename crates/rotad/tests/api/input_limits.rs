@@ -2,12 +2,29 @@
 //!
 //! - Past versions of a secret a rotation manages are the rotation's earlier tokens: only who
 //!   may read a rotation's generated credentials may read them.
+//! - The identity, universal-auth and membership bodies refuse unknown keys (422 naming them),
+//!   and settings rotad does not enforce are refused when set (422 naming the field) instead of
+//!   being stored and ignored; access-token trusted IPs are enforced.
 
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{json, Value};
 
-use crate::helpers::assert_envelope;
+use crate::helpers::{assert_envelope, Answer, TestApp};
 use crate::rotation_support::Rig;
+
+/// A 422 in the upstream envelope with an issue whose path starts with `path`.
+fn assert_names(res: &Answer, path: Value) {
+    let issues = assert_envelope(res, 422);
+    let path = path.as_array().cloned().unwrap_or_default();
+    let named = issues.as_array().is_some_and(|issues| {
+        issues.iter().any(|issue| {
+            issue["path"]
+                .as_array()
+                .is_some_and(|p| p.len() >= path.len() && p[..path.len()] == path[..])
+        })
+    });
+    assert!(named, "an issue names {path:?}: {issues}");
+}
 
 /// Rotate twice: version 1 of the mapped secret is the first token (live until the second
 /// rotation, then revoked, but a token all the same). Viewers and members read the current
@@ -51,7 +68,12 @@ async fn old_versions_of_a_rotated_secret_need_the_generated_credentials_permiss
         }
         // Versions that do not exist are no different: no hint of how many there are.
         let res = app
-            .call(Method::GET, &format!("{base}&version=99"), Some(&token), None)
+            .call(
+                Method::GET,
+                &format!("{base}&version=99"),
+                Some(&token),
+                None,
+            )
             .await;
         assert_envelope(&res, 403);
         // The current value, with or without its version number, stays readable.
@@ -97,4 +119,287 @@ async fn old_versions_of_a_plain_secret_stay_readable_to_viewers() {
     let res = app.call(Method::GET, &path, Some(&viewer), None).await;
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(res.body["secret"]["secretValue"], "one");
+}
+
+/// An identity without universal auth; returns its id.
+async fn bare_identity(app: &TestApp, name: &str) -> String {
+    let res = app
+        .post(
+            "/api/v1/identities",
+            json!({"name": name, "organizationId": app.org_id, "role": "no-access"}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    res.body["identity"]["id"].as_str().expect("id").to_string()
+}
+
+#[tokio::test]
+async fn unknown_keys_in_identity_and_membership_bodies_get_422_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let project = app.project("keys").await;
+
+    // POST /api/v1/identities
+    let res = app
+        .post(
+            "/api/v1/identities",
+            json!({"name": "sneaky", "organizationId": app.org_id, "role": "no-access", "bogus": 1}),
+        )
+        .await;
+    assert_names(&res, json!(["bogus"]));
+    let list = app.get("/api/v1/identities").await;
+    assert!(
+        !list.body.to_string().contains("sneaky"),
+        "no identity was created: {}",
+        list.body
+    );
+
+    // POST /api/v1/auth/universal-auth/identities/{id}: nothing attached, nothing changed.
+    let id = bare_identity(&app, "keys").await;
+    let ua = format!("/api/v1/auth/universal-auth/identities/{id}");
+    assert_names(&app.post(&ua, json!({"bogus": 1})).await, json!(["bogus"]));
+    assert_envelope(&app.get(&ua).await, 404);
+    let res = app.post(&ua, json!({"accessTokenTTL": 100})).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let res = app
+        .post(&ua, json!({"accessTokenTTL": 200, "bogus": 1}))
+        .await;
+    assert_names(&res, json!(["bogus"]));
+    let res = app
+        .post(
+            &ua,
+            json!({"accessTokenTTL": 300, "accessTokenTrustedIps": [{"ipAddress": "10.0.0.0/8", "bogus": 1}]}),
+        )
+        .await;
+    assert_names(&res, json!(["accessTokenTrustedIps", 0, "bogus"]));
+    let res = app.get(&ua).await;
+    assert_eq!(res.body["identityUniversalAuth"]["accessTokenTTL"], 100);
+
+    // POST .../client-secrets: no secret made.
+    let secrets = format!("{ua}/client-secrets");
+    let res = app
+        .post(&secrets, json!({"description": "ci", "bogus": 1}))
+        .await;
+    assert_names(&res, json!(["bogus"]));
+    let res = app.get(&secrets).await;
+    assert_eq!(res.body["clientSecretData"], json!([]), "{}", res.body);
+
+    // POST /api/v1/projects/{projectId}/memberships/identities/{identityId}, and its roles.
+    let membership = format!("/api/v1/projects/{project}/memberships/identities/{id}");
+    let res = app
+        .post(
+            &membership,
+            json!({"roles": [{"role": "viewer", "isTemporary": false}], "bogus": 1}),
+        )
+        .await;
+    assert_names(&res, json!(["bogus"]));
+    let res = app
+        .post(
+            &membership,
+            json!({"roles": [{"role": "viewer", "isTemporary": false, "bogus": 1}]}),
+        )
+        .await;
+    assert_names(&res, json!(["roles", 0, "bogus"]));
+    assert_envelope(&app.get(&membership).await, 404);
+    let res = app.post(&membership, json!({"role": "viewer"})).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let res = app
+        .post(
+            &membership,
+            json!({"roles": [{"role": "admin", "bogus": 1}]}),
+        )
+        .await;
+    assert_names(&res, json!(["roles", 0, "bogus"]));
+
+    // Unknown role slugs.
+    let res = app
+        .post(&membership, json!({"roles": [{"role": "owner"}]}))
+        .await;
+    assert_names(&res, json!(["roles", 0, "role"]));
+    assert_names(
+        &app.post(&membership, json!({"role": "owner"})).await,
+        json!(["role"]),
+    );
+    let res = app
+        .post(
+            "/api/v1/identities",
+            json!({"name": "owner", "organizationId": app.org_id, "role": "owner"}),
+        )
+        .await;
+    assert_names(&res, json!(["role"]));
+
+    let res = app.get(&membership).await;
+    assert_eq!(
+        res.body["identityMembership"]["roles"],
+        json!([{"role": "viewer"}]),
+        "{}",
+        res.body
+    );
+}
+
+#[tokio::test]
+async fn settings_rotad_does_not_enforce_get_422_naming_them() {
+    let app = TestApp::spawn().await;
+    let project = app.project("settings").await;
+    let id = bare_identity(&app, "settings").await;
+    let ua = format!("/api/v1/auth/universal-auth/identities/{id}");
+    for (field, value) in [
+        ("accessTokenPeriod", json!(3600)),
+        ("accessTokenNumUsesLimit", json!(5)),
+        ("lockoutEnabled", json!(true)),
+        ("lockoutThreshold", json!(5)),
+        ("lockoutDurationSeconds", json!(600)),
+        ("lockoutCounterResetSeconds", json!(60)),
+        (
+            "clientSecretTrustedIps",
+            json!([{"ipAddress": "10.0.0.0/8"}]),
+        ),
+        (
+            "clientSecretTrustedIps",
+            json!([{"ipAddress": "0.0.0.0/0"}]),
+        ),
+        ("clientSecretTrustedIps", json!([])),
+        ("accessTokenTrustedIps", json!([])),
+    ] {
+        let res = app.post(&ua, json!({ field: value })).await;
+        assert_names(&res, json!([field]));
+        assert_envelope(&app.get(&ua).await, 404);
+    }
+
+    // Every field upstream documents, at the values rotad enforces, is accepted.
+    let all_open = json!([{"ipAddress": "0.0.0.0/0"}, {"ipAddress": "::/0"}]);
+    let res = app
+        .post(
+            &ua,
+            json!({
+                "clientSecretTrustedIps": all_open,
+                "accessTokenTrustedIps": all_open,
+                "accessTokenTTL": 2_592_000,
+                "accessTokenMaxTTL": 2_592_000,
+                "accessTokenNumUsesLimit": 0,
+                "accessTokenPeriod": 0,
+                "lockoutEnabled": false,
+                "lockoutThreshold": 3,
+                "lockoutDurationSeconds": 300,
+                "lockoutCounterResetSeconds": 30,
+            }),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let client_id = res.body["identityUniversalAuth"]["clientId"]
+        .as_str()
+        .expect("clientId")
+        .to_string();
+    let res = app
+        .post(
+            &format!("{ua}/client-secrets"),
+            json!({"description": "ci", "numUsesLimit": 0, "ttl": 0}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let secret = res.body["clientSecret"]
+        .as_str()
+        .expect("secret")
+        .to_string();
+    let login = app.login(&client_id, &secret).await;
+    assert_eq!(login.status, 200, "{}", login.body);
+
+    // Temporary roles, and more than one role, are not enforced by rotad.
+    let membership = format!("/api/v1/projects/{project}/memberships/identities/{id}");
+    let temporary = json!({"role": "viewer", "isTemporary": true, "temporaryMode": "relative",
+        "temporaryRange": "1h", "temporaryAccessStartTime": "2030-01-01T00:00:00.000Z"});
+    for (body, path) in [
+        (
+            json!({"roles": [temporary]}),
+            json!(["roles", 0, "isTemporary"]),
+        ),
+        (
+            json!({"roles": [{"role": "viewer", "isTemporary": false, "temporaryRange": "1h"}]}),
+            json!(["roles", 0, "temporaryRange"]),
+        ),
+        (
+            json!({"roles": [{"role": "viewer"}, {"role": "admin"}]}),
+            json!(["roles"]),
+        ),
+        (
+            json!({"role": "admin", "roles": [{"role": "viewer"}]}),
+            json!(["role"]),
+        ),
+    ] {
+        let res = app.post(&membership, body.clone()).await;
+        assert_names(&res, path);
+        assert_envelope(&app.get(&membership).await, 404);
+    }
+    // Identity metadata is not stored by rotad.
+    let res = app
+        .post(
+            "/api/v1/identities",
+            json!({"name": "meta", "organizationId": app.org_id, "role": "no-access",
+                "metadata": [{"key": "team", "value": "data"}]}),
+        )
+        .await;
+    assert_names(&res, json!(["metadata"]));
+
+    // The shapes real clients send (tests/clients/run.py, the README) still work.
+    let res = app
+        .post(
+            &membership,
+            json!({"roles": [{"role": "viewer", "isTemporary": false}]}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let res = app
+        .post(
+            "/api/v1/identities",
+            json!({"name": "meta", "organizationId": app.org_id, "role": "no-access", "metadata": []}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+}
+
+/// `accessTokenTrustedIps` is enforced on every request made with a universal-auth token (the
+/// settings as they are now, not as they were at login).
+#[tokio::test]
+async fn access_token_trusted_ips_are_enforced() {
+    let app = TestApp::spawn().await;
+    let project = app.project("ips").await;
+    let (id, client_id, secret) = app.identity("ips", "no-access").await;
+    let res = app
+        .post(
+            &format!("/api/v1/projects/{project}/memberships/identities/{id}"),
+            json!({"roles": [{"role": "viewer", "isTemporary": false}]}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let ua = format!("/api/v1/auth/universal-auth/identities/{id}");
+    let res = app
+        .post(
+            &ua,
+            json!({"accessTokenTrustedIps": [{"ipAddress": "10.0.0.0/8"}]}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+
+    let login = app.login(&client_id, &secret).await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    let token = login.body["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let read = format!("/api/v1/projects/{project}");
+    let res = app.call(Method::GET, &read, Some(&token), None).await;
+    let message = assert_envelope(&res, 403);
+    assert!(
+        message.as_str().is_some_and(|m| m.contains("IP address")),
+        "{message}"
+    );
+
+    let res = app
+        .post(
+            &ua,
+            json!({"accessTokenTrustedIps": [{"ipAddress": "127.0.0.0/8"}, {"ipAddress": "::1/128"}]}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let res = app.call(Method::GET, &read, Some(&token), None).await;
+    assert_eq!(res.status, 200, "{}", res.body);
 }

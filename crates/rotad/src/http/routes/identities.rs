@@ -9,6 +9,7 @@ use utoipa_axum::routes;
 
 use crate::error::{Issue, Result};
 use crate::http::extract::{uuid_param, Auth, Body, Validate};
+use crate::services::authz::Role;
 use crate::services::identities::{ClientSecretInput, UniversalAuthInput};
 use crate::services::AppState;
 use crate::store::{ClientSecret, Identity, Membership, UniversalAuth};
@@ -65,11 +66,14 @@ pub struct IdentitiesResponse {
 }
 
 #[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateIdentityIn {
     name: String,
     organization_id: String,
     role: String,
+    /// Upstream's identity metadata; rotad keeps none, so only an empty list is accepted.
+    #[schema(value_type = Option<Vec<Object>>, max_items = 0)]
+    metadata: Option<Vec<serde_json::Value>>,
 }
 
 impl Validate for CreateIdentityIn {
@@ -85,8 +89,19 @@ impl Validate for CreateIdentityIn {
                 "Organization ID is required",
             ));
         }
+        if self.metadata.as_ref().is_some_and(|m| !m.is_empty()) {
+            issues.push(unsupported(
+                &["metadata"],
+                "metadata is not supported by rotad: omit it or send []",
+            ));
+        }
         issues
     }
+}
+
+/// A setting upstream accepts that rotad does not enforce: refused rather than ignored.
+fn unsupported(path: &[&str], message: &str) -> Issue {
+    Issue::new("custom", path, message)
 }
 
 /// Creates a machine identity in the organization.
@@ -151,20 +166,37 @@ async fn delete_identity(
     }))
 }
 
+/// Upstream's universal-auth settings. Those rotad does not enforce (client-secret trusted
+/// IPs, access-token use limits, periodic tokens, lockout) are accepted only at the value that
+/// matches what rotad does, and otherwise refused with a 422 naming them.
 #[derive(Deserialize, ToSchema, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UniversalAuthIn {
+    /// Only "every address" (`0.0.0.0/0` and `::/0`, the default) is supported.
+    client_secret_trusted_ips: Option<Vec<TrustedIp>>,
+    /// Enforced on every request made with the identity's universal-auth tokens.
+    access_token_trusted_ips: Option<Vec<TrustedIp>>,
     #[serde(rename = "accessTokenTTL")]
     access_token_ttl: Option<i64>,
     #[serde(rename = "accessTokenMaxTTL")]
     access_token_max_ttl: Option<i64>,
+    /// Only `0` (no limit) is supported.
     access_token_num_uses_limit: Option<i64>,
-    access_token_trusted_ips: Option<Vec<TrustedIp>>,
+    /// Only `0` (no periodic tokens) is supported.
+    access_token_period: Option<i64>,
+    /// Only `false` is supported.
+    lockout_enabled: Option<bool>,
+    /// Only upstream's default, `3`, is accepted.
+    lockout_threshold: Option<f64>,
+    /// Only upstream's default, `300`, is accepted.
+    lockout_duration_seconds: Option<f64>,
+    /// Only upstream's default, `30`, is accepted.
+    lockout_counter_reset_seconds: Option<f64>,
 }
 
 /// An address or CIDR range from which the identity's tokens may be used.
 #[derive(Deserialize, Serialize, ToSchema, Clone)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TrustedIp {
     ip_address: String,
 }
@@ -181,15 +213,90 @@ fn is_ip_or_cidr(text: &str) -> bool {
     prefix.is_none_or(|p| p.parse::<u8>().is_ok_and(|p| p <= max))
 }
 
+fn trusted_ip_issues(issues: &mut Vec<Issue>, field: &str, ips: Option<&Vec<TrustedIp>>) {
+    let Some(ips) = ips else {
+        return;
+    };
+    if ips.is_empty() {
+        issues.push(Issue::new(
+            "too_small",
+            &[field],
+            "Array must contain at least 1 element(s)",
+        ));
+    }
+    for (i, ip) in ips.iter().enumerate() {
+        if !is_ip_or_cidr(ip.ip_address.trim()) {
+            issues.push(Issue::new(
+                "custom",
+                &[field, &i.to_string(), "ipAddress"],
+                "The IP is not a valid IPv4, IPv6, or CIDR block",
+            ));
+        }
+    }
+}
+
 impl Validate for UniversalAuthIn {
     fn validate(&self) -> Vec<Issue> {
         let mut issues = Vec::new();
-        for (i, ip) in self.access_token_trusted_ips.iter().flatten().enumerate() {
-            if !is_ip_or_cidr(ip.ip_address.trim()) {
-                issues.push(Issue::new(
-                    "custom",
-                    &["accessTokenTrustedIps", &i.to_string(), "ipAddress"],
-                    "The IP is not a valid IPv4, IPv6, or CIDR block",
+        trusted_ip_issues(
+            &mut issues,
+            "accessTokenTrustedIps",
+            self.access_token_trusted_ips.as_ref(),
+        );
+        trusted_ip_issues(
+            &mut issues,
+            "clientSecretTrustedIps",
+            self.client_secret_trusted_ips.as_ref(),
+        );
+        if let Some(ips) = &self.client_secret_trusted_ips {
+            let has = |range: &str| ips.iter().any(|ip| ip.ip_address.trim() == range);
+            let open_to_all = has("0.0.0.0/0") && has("::/0");
+            if !ips.is_empty() && !open_to_all {
+                issues.push(unsupported(
+                    &["clientSecretTrustedIps"],
+                    "clientSecretTrustedIps is not supported by rotad: omit it or allow every \
+                     address ([{\"ipAddress\": \"0.0.0.0/0\"}, {\"ipAddress\": \"::/0\"}])",
+                ));
+            }
+        }
+        if self.access_token_num_uses_limit.is_some_and(|n| n != 0) {
+            issues.push(unsupported(
+                &["accessTokenNumUsesLimit"],
+                "accessTokenNumUsesLimit is not supported by rotad: omit it or send 0",
+            ));
+        }
+        if self.access_token_period.is_some_and(|p| p != 0) {
+            issues.push(unsupported(
+                &["accessTokenPeriod"],
+                "accessTokenPeriod is not supported by rotad (no periodic tokens): omit it or \
+                 send 0",
+            ));
+        }
+        if self.lockout_enabled == Some(true) {
+            issues.push(unsupported(
+                &["lockoutEnabled"],
+                "lockoutEnabled is not supported by rotad: omit it or send false",
+            ));
+        }
+        for (field, value, default) in [
+            ("lockoutThreshold", self.lockout_threshold, 3.0),
+            (
+                "lockoutDurationSeconds",
+                self.lockout_duration_seconds,
+                300.0,
+            ),
+            (
+                "lockoutCounterResetSeconds",
+                self.lockout_counter_reset_seconds,
+                30.0,
+            ),
+        ] {
+            if value.is_some_and(|v| v != default) {
+                issues.push(unsupported(
+                    &[field],
+                    &format!(
+                        "{field} is not supported by rotad (no lockout): omit it or send {default}"
+                    ),
                 ));
             }
         }
@@ -278,7 +385,7 @@ async fn get_universal_auth(
 }
 
 #[derive(Deserialize, ToSchema, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClientSecretIn {
     description: Option<String>,
     num_uses_limit: Option<i64>,
@@ -400,32 +507,87 @@ async fn revoke_client_secret(
     }))
 }
 
+/// One role of a membership. Temporary roles are not enforced by rotad: `isTemporary: true`
+/// and the `temporary*` fields are refused (422 naming them).
 #[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RoleIn {
     role: String,
-    #[allow(dead_code)]
     is_temporary: Option<bool>,
+    temporary_mode: Option<serde_json::Value>,
+    temporary_range: Option<serde_json::Value>,
+    temporary_access_start_time: Option<serde_json::Value>,
 }
 
+/// `roles` (one role: rotad gives a membership exactly one) or the older single `role`.
 #[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
 pub struct MembershipIn {
+    #[schema(max_items = 1)]
     roles: Option<Vec<RoleIn>>,
     /// The older single-role form.
     role: Option<String>,
 }
 
+const ROLE_SLUGS: &str = "Role must be one of admin, member, viewer, no-access";
+
 impl Validate for MembershipIn {
     fn validate(&self) -> Vec<Issue> {
-        if self.role.is_none() && self.roles.as_ref().is_none_or(|r| r.is_empty()) {
-            vec![Issue::new(
+        let mut issues = Vec::new();
+        let roles = self.roles.as_deref().unwrap_or_default();
+        if self.role.is_none() && roles.is_empty() {
+            issues.push(Issue::new(
                 "too_small",
                 &["roles"],
                 "At least one role is required",
-            )]
-        } else {
-            Vec::new()
+            ));
         }
+        if roles.len() > 1 {
+            issues.push(unsupported(
+                &["roles"],
+                "A membership has exactly one role in rotad: send one",
+            ));
+        }
+        if let Some(role) = &self.role {
+            if Role::parse(role.trim()).is_none() {
+                issues.push(Issue::new("invalid_enum_value", &["role"], ROLE_SLUGS));
+            } else if roles.first().is_some_and(|r| r.role.trim() != role.trim()) {
+                issues.push(Issue::new(
+                    "custom",
+                    &["role"],
+                    "role and roles name different roles: send one of them",
+                ));
+            }
+        }
+        for (i, r) in roles.iter().enumerate() {
+            let index = i.to_string();
+            if Role::parse(r.role.trim()).is_none() {
+                issues.push(Issue::new(
+                    "invalid_enum_value",
+                    &["roles", &index, "role"],
+                    ROLE_SLUGS,
+                ));
+            }
+            if r.is_temporary == Some(true) {
+                issues.push(unsupported(
+                    &["roles", &index, "isTemporary"],
+                    "Temporary roles are not supported by rotad: omit isTemporary or send false",
+                ));
+            }
+            for (field, value) in [
+                ("temporaryMode", &r.temporary_mode),
+                ("temporaryRange", &r.temporary_range),
+                ("temporaryAccessStartTime", &r.temporary_access_start_time),
+            ] {
+                if value.is_some() {
+                    issues.push(unsupported(
+                        &["roles", &index, field],
+                        &format!("{field} is not supported by rotad (no temporary roles)"),
+                    ));
+                }
+            }
+        }
+        issues
     }
 }
 
@@ -479,7 +641,9 @@ async fn add_membership(
         .roles
         .and_then(|r| r.into_iter().next().map(|r| r.role))
         .or(input.role)
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     let m = app
         .set_membership(&ctx, &project_id, &identity_id, &role)
         .await?;
