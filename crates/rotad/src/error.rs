@@ -45,6 +45,12 @@ pub enum Error {
     Validation(Vec<Issue>),
     #[error("request body is too large")]
     PayloadTooLarge,
+    /// A throttled caller: 429 with `Retry-After`.
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// A failure whose message is meant for the caller (e.g. a failed manual rotation).
     #[error("{0}")]
     Internal(String),

@@ -151,6 +151,7 @@ pub async fn build_app(args: &ServeArgs) -> anyhow::Result<AppState> {
         keys,
         settings,
         engine: Arc::new(engine),
+        login_guard: Default::default(),
     }))
 }
 

@@ -88,6 +88,22 @@ impl IntoResponse for Error {
                 "Request body is too large".into(),
                 None,
             ),
+            Error::TooManyRequests {
+                message,
+                retry_after_secs,
+            } => {
+                let mut response = envelope(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "RateLimitExceeded",
+                    message.into(),
+                    None,
+                );
+                response.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from(retry_after_secs),
+                );
+                response
+            }
             Error::Internal(m) => envelope(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "InternalServerError",

@@ -45,14 +45,24 @@ impl App {
     }
 
     pub(super) async fn audit_login(&self, identity: &Identity, meta: &RequestMeta) {
-        let actor = json!({
-            "type": "identity",
-            "metadata": {"identityId": identity.id, "name": identity.name},
-        });
         let event = Event::new(
             "login-identity-universal-auth",
             json!({"identityId": identity.id}),
         );
+        self.audit_identity(identity, meta, event).await;
+    }
+
+    /// Records an event by `identity` outside an authenticated request (logins).
+    pub(super) async fn audit_identity(
+        &self,
+        identity: &Identity,
+        meta: &RequestMeta,
+        event: Event,
+    ) {
+        let actor = json!({
+            "type": "identity",
+            "metadata": {"identityId": identity.id, "name": identity.name},
+        });
         self.write_audit(audit_row(&identity.org_id, None, actor, meta, event))
             .await;
     }

@@ -2,8 +2,6 @@
 //! into an [`Actor`]. Tokens are HS256-signed JWTs naming a row in `access_tokens`; the row
 //! holds expiry and revocation, so a token can be renewed in place and revoked at once.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -130,19 +128,70 @@ impl App {
         })
     }
 
-    /// Universal-auth login with a client id and secret.
+    /// Universal-auth login with a client id and secret, behind the login guard: throttled
+    /// callers get 429 before any hashing, failures are counted and audited (never the secret).
     pub async fn login(
         &self,
         client_id: &str,
         client_secret: &str,
         meta: &RequestMeta,
     ) -> Result<(IssuedToken, Identity)> {
+        let client_id = client_id.trim();
+        let attempt = self.login_guard.begin(client_id, &meta.ip_address)?;
+        let outcome = {
+            let _turn = attempt.turn().await;
+            self.try_login(client_id, client_secret, meta).await
+        };
+        match &outcome {
+            Ok(_) => attempt.succeeded(),
+            Err(Error::Unauthorized(reason)) => {
+                attempt.failed();
+                self.audit_failed_login(client_id, reason, meta).await;
+            }
+            Err(_) => {}
+        }
+        outcome
+    }
+
+    /// Audits a failed login of a known client id (an unknown one has no organization to
+    /// audit in, and is only logged).
+    async fn audit_failed_login(&self, client_id: &str, reason: &str, meta: &RequestMeta) {
+        let identity = match self.store.get_universal_auth_by_client_id(client_id).await {
+            Ok(Some(ua)) => self
+                .store
+                .get_identity(&ua.identity_id)
+                .await
+                .ok()
+                .flatten(),
+            _ => None,
+        };
+        let Some(identity) = identity else {
+            tracing::warn!(address = %meta.ip_address, "failed login for an unknown client id");
+            return;
+        };
+        let event = super::audit::Event::new(
+            "login-identity-universal-auth-failed",
+            serde_json::json!({"identityId": identity.id, "clientId": client_id, "reason": reason}),
+        );
+        self.audit_identity(&identity, meta, event).await;
+    }
+
+    async fn try_login(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        meta: &RequestMeta,
+    ) -> Result<(IssuedToken, Identity)> {
         let invalid = || Error::unauthorized("Invalid credentials");
-        let ua = self
+        let Some(ua) = self
             .store
-            .get_universal_auth_by_client_id(client_id.trim())
+            .get_universal_auth_by_client_id(client_id)
             .await?
-            .ok_or_else(invalid)?;
+        else {
+            // The same work as a wrong secret: an unknown client id is not told apart by time.
+            self.login_guard.verify_nothing(client_secret).await;
+            return Err(invalid());
+        };
         let identity = self
             .store
             .get_identity(&ua.identity_id)
@@ -159,7 +208,7 @@ impl App {
             if secret.revoked || expired {
                 continue;
             }
-            if verify_secret(client_secret, &secret.hash).await {
+            if self.login_guard.verify(client_secret, &secret.hash).await {
                 matched = Some(secret);
                 break;
             }
@@ -282,34 +331,6 @@ impl App {
         self.store.revoke_access_token(&row.id).await?;
         Ok(())
     }
-}
-
-/// Argon2id hash of a client secret (in a blocking thread: it is slow on purpose).
-pub async fn hash_secret(secret: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-        Argon2::default()
-            .hash_password(secret.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| Error::Unexpected(anyhow::anyhow!("hashing failed: {e}")))
-    })
-    .await
-    .map_err(|e| Error::Unexpected(e.into()))?
-}
-
-async fn verify_secret(secret: &str, hash: &str) -> bool {
-    let (secret, hash) = (secret.to_string(), hash.to_string());
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(secret.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false)
 }
 
 #[cfg(test)]

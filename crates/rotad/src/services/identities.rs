@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::audit::Event;
 use super::authz::{Action, Role, Subject};
-use super::{auth, new_id, App, Ctx};
+use super::{new_id, App, Ctx};
 use crate::crypto::random_hex;
 use crate::error::{Error, Result};
 use crate::store::{ClientSecret, Identity, Membership, UniversalAuth};
@@ -287,7 +287,7 @@ impl App {
             identity_id: identity.id.clone(),
             description: input.description.unwrap_or_default(),
             prefix: clear[..4].to_string(),
-            hash: auth::hash_secret(clear.clone()).await?,
+            hash: self.login_guard.hash(clear.clone()).await?,
             ttl,
             num_uses_limit: uses,
             num_uses: 0,

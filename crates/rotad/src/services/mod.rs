@@ -6,6 +6,7 @@ pub mod authz;
 pub mod connections;
 pub mod identities;
 pub mod keyring;
+pub mod login_guard;
 pub mod projects;
 pub mod rotations;
 pub mod secrets;
@@ -39,6 +40,8 @@ pub struct App {
     pub settings: Settings,
     /// The rotation engine: everything that mints, publishes, sweeps and revokes credentials.
     pub engine: Arc<rotations::Engine>,
+    /// Caps and throttles on login (docs/SECURITY.md, "Login").
+    pub login_guard: login_guard::LoginGuard,
 }
 
 pub type AppState = Arc<App>;

@@ -17,6 +17,7 @@ mod engine_races;
 mod envelope;
 mod exposure;
 mod input_limits;
+mod login_guard;
 mod permissions;
 mod process;
 mod rotation_fault_kinds;
