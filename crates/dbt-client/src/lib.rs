@@ -21,7 +21,7 @@ mod transport;
 pub use client::DbtClient;
 pub use envelope::parse_timestamp;
 pub use error::DbtError;
-pub use instance::validate_instance_url;
+pub use instance::{resolve_instance_url, validate_instance_url, InstanceUrl};
 pub use model::{
     Account, CreatedToken, PermissionGrant, Project, ServiceToken, TokenState, STATE_ACTIVE,
     STATE_DELETED,

@@ -76,8 +76,11 @@ impl Transport {
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
 
+        // No proxy from the environment (it would connect elsewhere than the checked, pinned
+        // addresses) and no redirects (they could lead past the SSRF check).
         let mut builder = reqwest::Client::builder()
             .default_headers(headers)
+            .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(options.connect_timeout)
             .timeout(options.request_timeout)
@@ -222,5 +225,29 @@ impl Transport {
             source = cause.source();
         }
         scrub(&parts.join(": "), self.token.expose())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_takes_no_proxy_and_follows_no_redirect() {
+        let transport = Transport::new(
+            InstanceUrl {
+                base: "https://cloud.example".to_string(),
+                pinned: None,
+            },
+            ApiToken::new("dbtc_token"),
+            ClientOptions::default(),
+        )
+        .expect("transport");
+        let shown = format!("{:?}", transport.http);
+        assert!(
+            !shown.contains("proxies"),
+            "a proxy from the environment: {shown}"
+        );
+        assert!(shown.contains("Policy(None)"), "redirects: {shown}");
     }
 }

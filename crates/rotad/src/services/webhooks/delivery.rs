@@ -5,7 +5,8 @@
 //! until the receiver answers 2xx or the attempts run out. Bodies carry names and paths, never
 //! a secret value.
 
-use std::sync::OnceLock;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
@@ -39,17 +40,32 @@ pub fn signature_header(key: &str, timestamp: i64, body: &str) -> String {
     format!("t={timestamp};{hex}")
 }
 
-fn http_client() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .timeout(SEND_TIMEOUT)
-            .connect_timeout(Duration::from_secs(5))
-            // A redirect could lead past the SSRF check.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default()
-    })
+/// Refuses every lookup: a pinned delivery reaches its host only through the addresses the
+/// SSRF check resolved, never through a second lookup that could answer differently.
+struct NoLookups;
+
+impl reqwest::dns::Resolve for NoLookups {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let message = format!("{} was not resolved by the SSRF check", name.as_str());
+        Box::pin(async move { Err(message.into()) })
+    }
+}
+
+/// The client of one delivery: no proxy from the environment (it would connect elsewhere than
+/// the checked address), no redirects (they could lead past the check), and for a named host
+/// connections to the `pinned` addresses only.
+fn delivery_client(pinned: Option<&(String, Vec<SocketAddr>)>) -> reqwest::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(SEND_TIMEOUT)
+        .connect_timeout(Duration::from_secs(5))
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none());
+    if let Some((domain, addrs)) = pinned {
+        builder = builder
+            .dns_resolver(Arc::new(NoLookups))
+            .resolve_to_addrs(domain, addrs);
+    }
+    builder.build()
 }
 
 fn retry_delay_ms(attempts: i64) -> i64 {
@@ -181,30 +197,47 @@ impl App {
             .open_str(&format!("{}:url", webhook.id), &webhook.url)
             .map_err(|_| "cannot open the webhook URL".to_string())?;
         // Checked again at send time: DNS may have changed since the webhook was created.
-        let url = self
+        let checked = self
             .check_webhook_url(&url)
             .await
             .map_err(|e| e.to_string())?;
-        let mut request = http_client()
-            .post(url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.to_string());
-        if let Some(sealed) = &webhook.secret_key {
-            let secret = key
-                .open_str(&format!("{}:secret-key", webhook.id), sealed)
-                .map_err(|_| "cannot open the webhook key".to_string())?;
-            request = request.header(SIGNATURE_HEADER, signature_header(&secret, now_ms(), body));
-        }
-        match request.send().await {
-            Ok(r) if r.status().is_success() => Ok(()),
-            Ok(r) => Err(format!(
-                "Webhook responded with status {}",
-                r.status().as_u16()
-            )),
-            Err(e) if e.is_timeout() => Err("Webhook timed out".to_string()),
-            Err(e) if e.is_connect() => Err("Webhook could not be reached".to_string()),
-            Err(_) => Err("Webhook request failed".to_string()),
-        }
+        let signature = match &webhook.secret_key {
+            Some(sealed) => {
+                let secret = key
+                    .open_str(&format!("{}:secret-key", webhook.id), sealed)
+                    .map_err(|_| "cannot open the webhook key".to_string())?;
+                Some(signature_header(&secret, now_ms(), body))
+            }
+            None => None,
+        };
+        post(&checked.url, checked.pinned.as_ref(), body, signature).await
+    }
+}
+
+/// POSTs `body` to `url`, connecting only to the `pinned` addresses its host was checked at.
+async fn post(
+    url: &url::Url,
+    pinned: Option<&(String, Vec<SocketAddr>)>,
+    body: &str,
+    signature: Option<String>,
+) -> std::result::Result<(), String> {
+    let client = delivery_client(pinned).map_err(|_| "Webhook request failed".to_string())?;
+    let mut request = client
+        .post(url.clone())
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body.to_string());
+    if let Some(signature) = signature {
+        request = request.header(SIGNATURE_HEADER, signature);
+    }
+    match request.send().await {
+        Ok(r) if r.status().is_success() => Ok(()),
+        Ok(r) => Err(format!(
+            "Webhook responded with status {}",
+            r.status().as_u16()
+        )),
+        Err(e) if e.is_timeout() => Err("Webhook timed out".to_string()),
+        Err(e) if e.is_connect() => Err("Webhook could not be reached".to_string()),
+        Err(_) => Err("Webhook request failed".to_string()),
     }
 }
 
@@ -274,6 +307,8 @@ pub async fn deliver_due(app: &App, limit: i64) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use super::*;
 
     #[test]
@@ -286,6 +321,69 @@ mod tests {
         );
         assert_ne!(header, signature_header("other", 1, "{}"));
         assert_ne!(header, signature_header("key", 2, "{}"));
+    }
+
+    /// A receiver on loopback: `/hook` answers 200 and counts, `/moved` redirects to `/hook`.
+    async fn receiver() -> (SocketAddr, Arc<AtomicUsize>) {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counted = hits.clone();
+        let router = axum::Router::new()
+            .route(
+                "/hook",
+                axum::routing::post(move || {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    async { axum::http::StatusCode::OK }
+                }),
+            )
+            .route(
+                "/moved",
+                axum::routing::post(|| async { axum::response::Redirect::temporary("/hook") }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        (addr, hits)
+    }
+
+    fn url(text: &str) -> url::Url {
+        url::Url::parse(text).expect("url")
+    }
+
+    #[tokio::test]
+    async fn a_delivery_connects_only_to_the_checked_addresses() {
+        let (addr, hits) = receiver().await;
+        let port = addr.port();
+        // `.test` names never resolve (RFC 6761): only the pinned address reaches the receiver.
+        let pinned = ("hooks.test".to_string(), vec![addr]);
+        let hook = url(&format!("http://hooks.test:{port}/hook"));
+        assert_eq!(post(&hook, Some(&pinned), "{}", None).await, Ok(()));
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+        // No other name is looked up, not even one the system resolves to the receiver.
+        let other = url(&format!("http://localhost:{port}/hook"));
+        assert!(post(&other, Some(&pinned), "{}", None).await.is_err());
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+        // A redirect is answered, not followed.
+        let moved = url(&format!("http://hooks.test:{port}/moved"));
+        assert_eq!(
+            post(&moved, Some(&pinned), "{}", None).await,
+            Err("Webhook responded with status 307".to_string())
+        );
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn the_delivery_client_takes_no_proxy_and_follows_no_redirect() {
+        for pinned in [None, Some(("hooks.test".to_string(), Vec::new()))] {
+            let client = delivery_client(pinned.as_ref()).expect("client");
+            let shown = format!("{client:?}");
+            assert!(
+                !shown.contains("proxies"),
+                "a proxy from the environment: {shown}"
+            );
+            assert!(shown.contains("Policy(None)"), "redirects: {shown}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 mod delivery;
 
 use std::fmt;
+use std::net::SocketAddr;
 
 pub use delivery::{deliver_due, signature_header};
 pub(crate) use delivery::{rotation_failed_event, secrets_modified};
@@ -117,10 +118,18 @@ fn clean_path(path: Option<&str>) -> Result<String> {
     })
 }
 
+/// A webhook URL that passed the SSRF rule, and where its host may be reached.
+pub(crate) struct CheckedUrl {
+    pub url: url::Url,
+    /// The addresses a named host resolved to and was checked at; a delivery connects to
+    /// these only ([`dbt_client::InstanceUrl::pinned`]).
+    pub pinned: Option<(String, Vec<SocketAddr>)>,
+}
+
 impl App {
     /// The SSRF rule of dbt instance URLs, for webhook URLs: `https://` to public addresses
     /// only, unless internal connections are allowed; never credentials in the URL.
-    pub(crate) async fn check_webhook_url(&self, raw: &str) -> Result<url::Url> {
+    pub(crate) async fn check_webhook_url(&self, raw: &str) -> Result<CheckedUrl> {
         let invalid = || Error::bad_request("Invalid webhook URL");
         let url = url::Url::parse(raw.trim()).map_err(|_| invalid())?;
         if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
@@ -131,7 +140,7 @@ impl App {
                 "URLs with user credentials (e.g., user:pass@) are not allowed",
             ));
         }
-        dbt_client::validate_instance_url(
+        let checked = dbt_client::resolve_instance_url(
             url.as_str(),
             self.settings.allow_internal_ip_connections,
         )
@@ -143,7 +152,10 @@ impl App {
             }
             _ => invalid(),
         })?;
-        Ok(url)
+        Ok(CheckedUrl {
+            url,
+            pinned: checked.pinned,
+        })
     }
 
     /// The webhook as stored now (after a change), as the API shows it.
@@ -198,7 +210,7 @@ impl App {
             .find_environment(&project.id, &input.environment)
             .await?;
         let secret_path = clean_path(input.secret_path.as_deref())?;
-        let url = self.check_webhook_url(&input.webhook_url).await?;
+        let url = self.check_webhook_url(&input.webhook_url).await?.url;
         let key = self.rotation_key(&project.id).await?;
         let id = new_id();
         let now = now_ms();
