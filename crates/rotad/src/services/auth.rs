@@ -110,6 +110,8 @@ impl App {
             revoked: false,
             created_at: now,
             last_renewed_at: None,
+            num_uses_limit: 0,
+            num_uses: 0,
         };
         match self.store.bootstrap(&org, &identity, &row).await {
             Ok(()) => {}
@@ -230,6 +232,8 @@ impl App {
             revoked: false,
             created_at: now,
             last_renewed_at: None,
+            num_uses_limit: ua.access_token_num_uses_limit.max(0),
+            num_uses: 0,
         };
         self.store.create_access_token(&row).await?;
         let access_token = self.sign(&identity.id, &row.id)?;
@@ -247,10 +251,24 @@ impl App {
     /// Resolves a Bearer token, used from address `ip`, to its actor.
     pub async fn authenticate(&self, bearer: &str, ip: &str) -> Result<Actor> {
         let (row, identity) = self.token_row(bearer).await?;
-        if let Some(expires_at) = row.expires_at {
-            if expires_at <= now_ms() {
-                return Err(Error::unauthorized(INVALID_TOKEN));
-            }
+        let now = now_ms();
+        if row.expires_at.is_some_and(|at| at <= now) {
+            return Err(Error::unauthorized(INVALID_TOKEN));
+        }
+        // accessTokenMaxTTL bounds the token's whole life at every use, renewed or not, also
+        // when its TTL is 0 (docs/SECURITY.md, "Access tokens").
+        if row.max_ttl > 0
+            && now
+                >= row
+                    .created_at
+                    .saturating_add(row.max_ttl.saturating_mul(1000))
+        {
+            return Err(Error::unauthorized(INVALID_TOKEN));
+        }
+        if row.num_uses_limit > 0 && !self.store.use_access_token(&row.id).await? {
+            return Err(Error::unauthorized(
+                "Failed to authenticate: the access token has reached its number of uses limit",
+            ));
         }
         if row.auth_method == "universal-auth" {
             self.check_access_token_ip(&identity.id, ip).await?;

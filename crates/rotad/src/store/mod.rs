@@ -73,6 +73,8 @@ pub trait IdentityStore: Send + Sync {
 
     async fn create_access_token(&self, token: &AccessToken) -> StoreResult<()>;
     async fn get_access_token(&self, id: &str) -> StoreResult<Option<AccessToken>>;
+    /// Counts one use of a token with a uses limit; false once the limit is reached.
+    async fn use_access_token(&self, id: &str) -> StoreResult<bool>;
     async fn renew_access_token(&self, id: &str, expires_at: i64, now: i64) -> StoreResult<()>;
     async fn revoke_access_token(&self, id: &str) -> StoreResult<bool>;
 }

@@ -60,6 +60,9 @@ pub struct AccessToken {
     pub revoked: bool,
     pub created_at: i64,
     pub last_renewed_at: Option<i64>,
+    /// Authenticated requests allowed with this token; 0 is no limit.
+    pub num_uses_limit: i64,
+    pub num_uses: i64,
 }
 
 #[derive(Debug, Clone, FromRow)]

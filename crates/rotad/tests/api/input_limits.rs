@@ -244,7 +244,6 @@ async fn settings_rotad_does_not_enforce_get_422_naming_them() {
     let ua = format!("/api/v1/auth/universal-auth/identities/{id}");
     for (field, value) in [
         ("accessTokenPeriod", json!(3600)),
-        ("accessTokenNumUsesLimit", json!(5)),
         ("lockoutEnabled", json!(true)),
         ("lockoutThreshold", json!(5)),
         ("lockoutDurationSeconds", json!(600)),

@@ -27,5 +27,6 @@ mod rotation_support;
 mod rotations;
 mod scheduler;
 mod secrets;
+mod token_rules;
 mod webhook_sink;
 mod webhooks;

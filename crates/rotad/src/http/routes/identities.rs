@@ -259,10 +259,11 @@ impl Validate for UniversalAuthIn {
                 ));
             }
         }
-        if self.access_token_num_uses_limit.is_some_and(|n| n != 0) {
-            issues.push(unsupported(
+        if self.access_token_num_uses_limit.is_some_and(|n| n < 0) {
+            issues.push(Issue::new(
+                "too_small",
                 &["accessTokenNumUsesLimit"],
-                "accessTokenNumUsesLimit is not supported by rotad: omit it or send 0",
+                "accessTokenNumUsesLimit must be 0 (no limit) or more",
             ));
         }
         if self.access_token_period.is_some_and(|p| p != 0) {

@@ -12,7 +12,8 @@ const UA_COLS: &str = "identity_id, client_id, access_token_ttl, access_token_ma
 const SECRET_COLS: &str =
     "id, identity_id, description, prefix, hash, ttl, num_uses_limit, num_uses, revoked, created_at";
 const TOKEN_COLS: &str =
-    "id, identity_id, auth_method, ttl, max_ttl, expires_at, revoked, created_at, last_renewed_at";
+    "id, identity_id, auth_method, ttl, max_ttl, expires_at, revoked, created_at, last_renewed_at, \
+     num_uses_limit, num_uses";
 
 #[async_trait]
 impl<DB> IdentityStore for SqlStore<DB>
@@ -224,6 +225,17 @@ where
         .await?)
     }
 
+    async fn use_access_token(&self, id: &str) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE access_tokens SET num_uses = num_uses + 1 \
+             WHERE id = $1 AND num_uses < num_uses_limit",
+        )
+        .bind(id)
+        .execute(&self.write)
+        .await?;
+        Ok(DB::rows_affected(&done) == 1)
+    }
+
     async fn renew_access_token(&self, id: &str, expires_at: i64, now: i64) -> StoreResult<()> {
         sqlx::query("UPDATE access_tokens SET expires_at = $2, last_renewed_at = $3 WHERE id = $1")
             .bind(id)
@@ -275,7 +287,8 @@ where
 {
     sqlx::query(
         "INSERT INTO access_tokens (id, identity_id, auth_method, ttl, max_ttl, expires_at, \
-         revoked, created_at, last_renewed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         revoked, created_at, last_renewed_at, num_uses_limit, num_uses) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(token.id.clone())
     .bind(token.identity_id.clone())
@@ -286,4 +299,6 @@ where
     .bind(token.revoked)
     .bind(token.created_at)
     .bind(token.last_renewed_at)
+    .bind(token.num_uses_limit)
+    .bind(token.num_uses)
 }
