@@ -40,6 +40,10 @@ pub struct ServeArgs {
     #[arg(long, env = "ROTAD_ENCRYPTION_KEY_FILE")]
     pub encryption_key_file: Option<PathBuf>,
 
+    /// Start even when the key file is readable by its group or by others.
+    #[arg(long, env = "ROTAD_ALLOW_INSECURE_KEY_FILE", default_value = "false", value_parser = parse_bool("ROTAD_ALLOW_INSECURE_KEY_FILE"))]
+    pub allow_insecure_key_file: bool,
+
     /// Allow loopback/private hosts and `http://` for dbt instance and webhook URLs.
     #[arg(long, env = "ROTAD_ALLOW_INTERNAL_IP_CONNECTIONS", default_value = "false", value_parser = parse_bool("ROTAD_ALLOW_INTERNAL_IP_CONNECTIONS"))]
     pub allow_internal_ip_connections: bool,
@@ -96,6 +100,7 @@ impl std::fmt::Debug for ServeArgs {
                     .map(|_| format_args!("[redacted]")),
             )
             .field("encryption_key_file", &self.encryption_key_file)
+            .field("allow_insecure_key_file", &self.allow_insecure_key_file)
             .field(
                 "allow_internal_ip_connections",
                 &self.allow_internal_ip_connections,
@@ -149,6 +154,7 @@ impl ServeArgs {
             database_url: database_url.into(),
             encryption_key: None,
             encryption_key_file: None,
+            allow_insecure_key_file: false,
             allow_internal_ip_connections: false,
             rotation_time_unit: TimeUnit::Day,
             scheduler_poll_interval: Duration::from_secs(5),

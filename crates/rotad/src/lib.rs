@@ -41,6 +41,11 @@ pub fn load_root_key(args: &ServeArgs) -> anyhow::Result<RootKey> {
         });
     }
     if let Some(path) = &args.encryption_key_file {
+        check_private(
+            path,
+            "ROTAD_ENCRYPTION_KEY_FILE",
+            args.allow_insecure_key_file,
+        )?;
         return read_key_file(path, "ROTAD_ENCRYPTION_KEY_FILE");
     }
     if !args.is_sqlite() {
@@ -48,10 +53,15 @@ pub fn load_root_key(args: &ServeArgs) -> anyhow::Result<RootKey> {
     }
     let path = sqlite_key_path(&args.database_url);
     if path.exists() {
+        check_private(
+            &path,
+            "the generated key file",
+            args.allow_insecure_key_file,
+        )?;
         return read_key_file(&path, "the generated key file");
     }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
+        store::create_private_dir(parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
     }
     write_private(&path, &RootKey::generate_base64())
@@ -62,6 +72,31 @@ pub fn load_root_key(args: &ServeArgs) -> anyhow::Result<RootKey> {
          the data cannot be read without it"
     );
     read_key_file(&path, "the generated key file")
+}
+
+/// Refuses a key file its group or others may read (docs/SECURITY.md, "Files"), unless
+/// `ROTAD_ALLOW_INSECURE_KEY_FILE=true`.
+#[cfg(unix)]
+fn check_private(path: &Path, what: &str, allow: bool) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .with_context(|| format!("{what} {} cannot be read", path.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 && !allow {
+        bail!(
+            "{what} {} is readable by its group or others (mode {:o}); make it private \
+             (chmod 600) or set ROTAD_ALLOW_INSECURE_KEY_FILE=true",
+            path.display(),
+            mode & 0o777
+        );
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_: &Path, _: &str, _: bool) -> anyhow::Result<()> {
+    Ok(())
 }
 
 fn read_key_file(path: &Path, what: &str) -> anyhow::Result<RootKey> {

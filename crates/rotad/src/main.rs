@@ -99,6 +99,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => {
             init_tracing(args.log_format);
+            if std::env::args()
+                .any(|a| a == "--encryption-key" || a.starts_with("--encryption-key="))
+            {
+                tracing::warn!(
+                    "--encryption-key on the command line is visible to every user of this \
+                     machine in the process list; use ROTAD_ENCRYPTION_KEY or \
+                     ROTAD_ENCRYPTION_KEY_FILE instead"
+                );
+            }
             let server = rotad::Server::start(&args).await?;
             tracing::info!(addr = %server.addr, backend = server.app.store.backend(), "rotad listening");
             server.run_until(shutdown_signal()).await?;

@@ -16,6 +16,7 @@ mod engine_leases;
 mod engine_races;
 mod envelope;
 mod exposure;
+mod files;
 mod input_limits;
 mod login_guard;
 mod permissions;

@@ -63,6 +63,34 @@ impl<DB: Database> SqlStore<DB> {
     }
 }
 
+/// Creates a folder (and its parents) readable by its owner only (0700).
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path)
+}
+
+/// Creates an empty file readable by its owner only (0600), unless it exists.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    if path.as_os_str().is_empty() || path.exists() || path.to_string_lossy() == ":memory:" {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Opens the database named by `url`, creating a SQLite file and its folder when missing,
 /// and runs the backend's migrations.
 pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
@@ -73,11 +101,15 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        if let Some(parent) = Path::new(options.get_filename()).parent() {
+        let file = Path::new(options.get_filename());
+        if let Some(parent) = file.parent() {
             if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)?;
+                create_private_dir(parent).map_err(sqlx::Error::Io)?;
             }
         }
+        // The database (and so its WAL and shared-memory files, which SQLite creates with the
+        // database's mode) readable by its owner only.
+        create_private_file(file).map_err(sqlx::Error::Io)?;
         // A local file: the pool need not ping a connection before handing it out (a round
         // trip through SQLite's worker thread per query, about a quarter of a read's cost).
         let write = SqlitePoolOptions::new()
