@@ -5,12 +5,14 @@
 //! - The identity, universal-auth and membership bodies refuse unknown keys (422 naming them),
 //!   and settings rotad does not enforce are refused when set (422 naming the field) instead of
 //!   being stored and ignored; access-token trusted IPs are enforced.
+//! - Every free-text field has a length cap (422 naming the field), and names and paths longer
+//!   than PostgreSQL's btree indexes hold are a 422 on both backends, never a 500.
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::{assert_envelope, Answer, TestApp};
-use crate::rotation_support::Rig;
+use crate::rotation_support::{Rig, ROTATIONS};
 
 /// A 422 in the upstream envelope with an issue whose path starts with `path`.
 fn assert_names(res: &Answer, path: Value) {
@@ -401,4 +403,247 @@ async fn access_token_trusted_ips_are_enforced() {
     assert_eq!(res.status, 200, "{}", res.body);
     let res = app.call(Method::GET, &read, Some(&token), None).await;
     assert_eq!(res.status, 200, "{}", res.body);
+}
+
+/// `n` random lowercase hex characters: valid in names and slugs, and incompressible enough
+/// that PostgreSQL cannot squeeze a long one into an index entry.
+fn text(n: usize) -> String {
+    let mut out = String::with_capacity(n + 32);
+    while out.len() < n {
+        out.push_str(&uuid::Uuid::new_v4().simple().to_string());
+    }
+    out.truncate(n);
+    out
+}
+
+/// Each cap: one past it is a 422 naming the field; at it, accepted.
+#[tokio::test]
+async fn free_text_fields_have_length_caps() {
+    let rig = Rig::new().await;
+    let app = &rig.app;
+    let project = &rig.project;
+
+    // Projects, on both creation routes.
+    for route in ["/api/v2/workspace", "/api/v1/projects"] {
+        for (body, path) in [
+            (json!({"projectName": text(65)}), json!(["projectName"])),
+            (
+                json!({"projectName": "p", "slug": text(65)}),
+                json!(["slug"]),
+            ),
+            (
+                json!({"projectName": "p", "projectDescription": text(257)}),
+                json!(["projectDescription"]),
+            ),
+        ] {
+            assert_names(&app.post(route, body).await, path);
+        }
+    }
+    let res = app
+        .post(
+            "/api/v2/workspace",
+            json!({"projectName": text(64), "slug": text(64), "projectDescription": "é".repeat(256)}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+
+    // Identity name and client-secret description.
+    let res = app
+        .post(
+            "/api/v1/identities",
+            json!({"name": text(65), "organizationId": app.org_id, "role": "no-access"}),
+        )
+        .await;
+    assert_names(&res, json!(["name"]));
+    let id = bare_identity(app, &text(64)).await;
+    let ua = format!("/api/v1/auth/universal-auth/identities/{id}");
+    assert_eq!(app.post(&ua, json!({})).await.status, 200);
+    let secrets = format!("{ua}/client-secrets");
+    let res = app.post(&secrets, json!({"description": text(257)})).await;
+    assert_names(&res, json!(["description"]));
+    let res = app.post(&secrets, json!({"description": text(256)})).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+
+    // Secret comment, on create and update.
+    let write = |comment: String| json!({"workspaceId": project, "environment": "dev", "secretValue": "v", "secretComment": comment});
+    let res = app
+        .post("/api/v3/secrets/raw/COMMENTED", write(text(10_001)))
+        .await;
+    assert_names(&res, json!(["secretComment"]));
+    let res = app
+        .post("/api/v3/secrets/raw/COMMENTED", write(text(10_000)))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let res = app
+        .patch("/api/v3/secrets/raw/COMMENTED", write(text(10_001)))
+        .await;
+    assert_names(&res, json!(["secretComment"]));
+
+    // Folder name.
+    let folder = |name: String| json!({"projectId": project, "environment": "dev", "name": name, "path": "/"});
+    assert_names(
+        &app.post("/api/v2/folders", folder(text(65))).await,
+        json!(["name"]),
+    );
+    assert_eq!(
+        app.post("/api/v2/folders", folder(text(64))).await.status,
+        200
+    );
+
+    // Connection name, description and instance URL.
+    let connection = |name: &str, description: &str, url: String| {
+        json!({"name": name, "description": description, "method": "api-token",
+            "credentials": {"instanceUrl": url, "accountId": rig.emu.account_id().to_string(),
+                "apiToken": rig.emu.admin_token()}})
+    };
+    let base_url = rig.emu.base_url().to_string();
+    let long_url = format!("{base_url}/{}", text(2049 - base_url.len() - 1));
+    assert_eq!(long_url.len(), 2049);
+    for (body, path) in [
+        (connection(&text(33), "", base_url.clone()), json!(["name"])),
+        (
+            connection("c", &text(257), base_url.clone()),
+            json!(["description"]),
+        ),
+        (
+            connection("c", "", long_url.clone()),
+            json!(["credentials", "instanceUrl"]),
+        ),
+    ] {
+        assert_names(&app.post("/api/v1/app-connections/dbt", body).await, path);
+    }
+
+    // Rotation description, number of permission grants, mapped secret name; create and PATCH.
+    let id = rig.rotation("caps", "CAPS_TOKEN").await;
+    let grants: Vec<Value> = (0..51)
+        .map(|i| json!({"permissionSet": "job_runner", "projectId": i}))
+        .collect();
+    let mut cases = Vec::new();
+    let mut body = rig.body("caps-two", "CAPS_TWO");
+    body["description"] = json!(text(257));
+    cases.push((
+        body,
+        json!({"description": text(257)}),
+        json!(["description"]),
+    ));
+    let mut body = rig.body("caps-two", "CAPS_TWO");
+    body["parameters"]["permissionGrants"] = json!(grants);
+    cases.push((
+        body,
+        json!({"parameters": {"tokenName": "t", "permissionGrants": grants}}),
+        json!(["parameters", "permissionGrants"]),
+    ));
+    let mut body = rig.body("caps-two", &text(501));
+    body["secretsMapping"]["serviceToken"] = json!(text(501));
+    cases.push((
+        body,
+        json!({"secretsMapping": {"serviceToken": text(501)}}),
+        json!(["secretsMapping", "serviceToken"]),
+    ));
+    for (create, patch, path) in cases {
+        assert_names(&app.post(ROTATIONS, create).await, path.clone());
+        assert_names(&app.patch(&format!("{ROTATIONS}/{id}"), patch).await, path);
+    }
+    let res = app
+        .patch(
+            &format!("{ROTATIONS}/{id}"),
+            json!({"description": text(256), "parameters": {"tokenName": "t", "permissionGrants": &grants[..50]}}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+}
+
+/// 10,000-character names, and folder paths nested past what a btree index entry holds: a 422
+/// naming the field on both backends, never a 500 (and no dbt token minted for nothing).
+#[tokio::test]
+async fn names_and_paths_too_long_for_an_index_get_422_never_500() {
+    let rig = Rig::new().await;
+    let app = &rig.app;
+    let project = &rig.project;
+    let long = text(10_000);
+
+    let res = app.create_secret(project, "/", &long, "v").await;
+    assert_names(&res, json!(["secretName"]));
+    let res = app.create_secret(project, "/", "SHORT", "v").await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let res = app
+        .patch(
+            "/api/v3/secrets/raw/SHORT",
+            json!({"workspaceId": project, "environment": "dev", "newSecretName": long}),
+        )
+        .await;
+    assert_names(&res, json!(["newSecretName"]));
+    let res = app
+        .get(&format!(
+            "/api/v3/secrets/raw/{long}?workspaceId={project}&environment=dev"
+        ))
+        .await;
+    assert_envelope(&res, 404);
+
+    let res = app
+        .post(
+            "/api/v2/folders",
+            json!({"projectId": project, "environment": "dev", "name": long, "path": "/"}),
+        )
+        .await;
+    assert_names(&res, json!(["name"]));
+
+    let res = app
+        .post(
+            "/api/v2/workspace",
+            json!({"projectName": "p", "slug": long}),
+        )
+        .await;
+    assert_names(&res, json!(["slug"]));
+
+    let before = rig.emu.tokens().len();
+    let res = rig.create(&long, "LONG_NAME").await;
+    assert_names(&res, json!(["name"]));
+    let res = rig.create("long-secret", &long).await;
+    assert_names(&res, json!(["secretsMapping", "serviceToken"]));
+    assert_eq!(rig.emu.tokens().len(), before, "no token minted");
+
+    let res = app
+        .post(
+            "/api/v1/app-connections/dbt",
+            json!({"name": long, "method": "api-token", "credentials": {
+                "instanceUrl": rig.emu.base_url(), "accountId": rig.emu.account_id().to_string(),
+                "apiToken": rig.emu.admin_token()}}),
+        )
+        .await;
+    assert_names(&res, json!(["name"]));
+
+    // Folders of 64-character names, nested 60 deep: 3,900 characters of path, past the
+    // ~2,700 bytes a PostgreSQL btree entry holds. The cap refuses the level that passes it.
+    let mut path = String::from("/");
+    let mut refused = false;
+    for _ in 0..60 {
+        let name = text(64);
+        let res = app
+            .post(
+                "/api/v2/folders",
+                json!({"projectId": project, "environment": "dev", "name": name, "path": path}),
+            )
+            .await;
+        if res.status == 200 {
+            path = res.body["folder"]["path"]
+                .as_str()
+                .expect("path")
+                .to_string();
+        } else {
+            assert_names(&res, json!(["path"]));
+            refused = true;
+            break;
+        }
+    }
+    assert!(
+        path.len() <= 1024,
+        "a folder path of {} characters",
+        path.len()
+    );
+    assert!(
+        refused,
+        "nesting stops at the path cap (reached {} characters)",
+        path.len()
+    );
 }

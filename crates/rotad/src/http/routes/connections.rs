@@ -162,8 +162,18 @@ impl From<CredentialsIn> for DbtCredentials {
     }
 }
 
+/// A dbt instance URL.
+const MAX_INSTANCE_URL: usize = 2048;
+
 impl CredentialsIn {
     fn issues(&self) -> Vec<Issue> {
+        if self.instance_url.trim().chars().count() > MAX_INSTANCE_URL {
+            return vec![Issue::new(
+                "too_big",
+                &["credentials", "instanceUrl"],
+                format!("Instance URL must be at most {MAX_INSTANCE_URL} characters"),
+            )];
+        }
         credential_issues(&DbtCredentials {
             instance_url: self.instance_url.clone(),
             account_id: self.account_id.clone(),

@@ -9,6 +9,7 @@ use utoipa_axum::routes;
 
 use crate::error::{Issue, Result};
 use crate::http::extract::{Auth, Body, Query, Validate};
+use crate::services::projects::normalize_path;
 use crate::services::AppState;
 use crate::store::Folder;
 use crate::time::rfc3339;
@@ -81,9 +82,37 @@ impl FolderIn {
     }
 }
 
+/// A folder name, as `services::projects::create_folder` allows it.
+const MAX_FOLDER_NAME: usize = 64;
+/// A folder's whole path: well inside what a PostgreSQL btree entry holds (about 2,700 bytes,
+/// the `(env_id, path)` unique index), so deep nesting is a 422 rather than a 500.
+const MAX_FOLDER_PATH: usize = 1024;
+
 impl Validate for FolderIn {
     fn validate(&self) -> Vec<Issue> {
         let mut issues = Vec::new();
+        let name = self.name.trim();
+        if name.chars().count() > MAX_FOLDER_NAME {
+            issues.push(Issue::new(
+                "too_big",
+                &["name"],
+                format!("Folder name must be at most {MAX_FOLDER_NAME} characters"),
+            ));
+        } else if let Some(parent) = normalize_path(self.path.as_deref()) {
+            // The path of the folder named `name` under `path` (or `path` itself, for lists).
+            let length = if name.is_empty() || parent == "/" {
+                parent.len() + name.len()
+            } else {
+                parent.len() + 1 + name.len()
+            };
+            if length > MAX_FOLDER_PATH {
+                issues.push(Issue::new(
+                    "too_big",
+                    &["path"],
+                    format!("A folder path must be at most {MAX_FOLDER_PATH} characters"),
+                ));
+            }
+        }
         if self.project().trim().is_empty() {
             issues.push(Issue::new(
                 "invalid_type",

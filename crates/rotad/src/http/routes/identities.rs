@@ -167,8 +167,8 @@ async fn delete_identity(
 }
 
 /// Upstream's universal-auth settings. Those rotad does not enforce (client-secret trusted
-/// IPs, access-token use limits, periodic tokens, lockout) are accepted only at the value that
-/// matches what rotad does, and otherwise refused with a 422 naming them.
+/// IPs, periodic tokens, lockout) are accepted only at the value that matches what rotad does,
+/// and otherwise refused with a 422 naming them.
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UniversalAuthIn {
@@ -180,7 +180,7 @@ pub struct UniversalAuthIn {
     access_token_ttl: Option<i64>,
     #[serde(rename = "accessTokenMaxTTL")]
     access_token_max_ttl: Option<i64>,
-    /// Only `0` (no limit) is supported.
+    /// Requests each access token may make; `0` is no limit.
     access_token_num_uses_limit: Option<i64>,
     /// Only `0` (no periodic tokens) is supported.
     access_token_period: Option<i64>,
@@ -393,7 +393,26 @@ pub struct ClientSecretIn {
     ttl: Option<i64>,
 }
 
-impl Validate for ClientSecretIn {}
+/// A client secret's description.
+const MAX_CLIENT_SECRET_DESCRIPTION: usize = 256;
+
+impl Validate for ClientSecretIn {
+    fn validate(&self) -> Vec<Issue> {
+        if self
+            .description
+            .as_deref()
+            .is_some_and(|d| d.trim().chars().count() > MAX_CLIENT_SECRET_DESCRIPTION)
+        {
+            vec![Issue::new(
+                "too_big",
+                &["description"],
+                format!("Description must be at most {MAX_CLIENT_SECRET_DESCRIPTION} characters"),
+            )]
+        } else {
+            Vec::new()
+        }
+    }
+}
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

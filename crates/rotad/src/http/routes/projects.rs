@@ -92,17 +92,52 @@ pub struct CreateProjectIn {
     project_description: Option<String>,
 }
 
+/// Caps of the project's names, as `services::projects::create_project` checks them, and of
+/// its description.
+const MAX_PROJECT_NAME: usize = 64;
+const MAX_PROJECT_SLUG: usize = 64;
+const MAX_PROJECT_DESCRIPTION: usize = 256;
+
 impl Validate for CreateProjectIn {
     fn validate(&self) -> Vec<Issue> {
-        if self.project_name.trim().is_empty() {
-            vec![Issue::new(
+        let mut issues = Vec::new();
+        let name = self.project_name.trim();
+        if name.is_empty() {
+            issues.push(Issue::new(
                 "too_small",
                 &["projectName"],
                 "Project name is required",
-            )]
-        } else {
-            Vec::new()
+            ));
+        } else if name.chars().count() > MAX_PROJECT_NAME {
+            issues.push(Issue::new(
+                "too_big",
+                &["projectName"],
+                format!("Project name must be at most {MAX_PROJECT_NAME} characters"),
+            ));
         }
+        if self
+            .slug
+            .as_deref()
+            .is_some_and(|s| s.trim().chars().count() > MAX_PROJECT_SLUG)
+        {
+            issues.push(Issue::new(
+                "too_big",
+                &["slug"],
+                format!("slug must be at most {MAX_PROJECT_SLUG} characters"),
+            ));
+        }
+        if self
+            .project_description
+            .as_deref()
+            .is_some_and(|d| d.trim().chars().count() > MAX_PROJECT_DESCRIPTION)
+        {
+            issues.push(Issue::new(
+                "too_big",
+                &["projectDescription"],
+                format!("Project description must be at most {MAX_PROJECT_DESCRIPTION} characters"),
+            ));
+        }
+        issues
     }
 }
 

@@ -286,17 +286,31 @@ pub struct WriteIn {
     new_secret_name: Option<String>,
 }
 
+/// A secret's comment.
+const MAX_SECRET_COMMENT: usize = 10_000;
+
 impl Validate for WriteIn {
     fn validate(&self) -> Vec<crate::error::Issue> {
+        let mut issues = Vec::new();
         if self.environment.trim().is_empty() {
-            vec![crate::error::Issue::new(
+            issues.push(crate::error::Issue::new(
                 "too_small",
                 &["environment"],
                 "Environment required",
-            )]
-        } else {
-            Vec::new()
+            ));
         }
+        if self
+            .secret_comment
+            .as_deref()
+            .is_some_and(|c| c.chars().count() > MAX_SECRET_COMMENT)
+        {
+            issues.push(crate::error::Issue::new(
+                "too_big",
+                &["secretComment"],
+                format!("Secret comment must be at most {MAX_SECRET_COMMENT} characters"),
+            ));
+        }
+        issues
     }
 }
 

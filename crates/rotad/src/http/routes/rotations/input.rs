@@ -32,14 +32,14 @@ pub struct GrantIn {
 pub struct ParametersIn {
     #[schema(min_length = 1, max_length = 255)]
     pub token_name: String,
-    #[schema(min_items = 1)]
+    #[schema(min_items = 1, max_items = 50)]
     pub permission_grants: Vec<GrantIn>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecretsMappingIn {
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, max_length = 500)]
     pub service_token: String,
 }
 
@@ -131,6 +131,11 @@ mod not_null {
         secrets_mapping: SecretsMappingIn => "secretsMapping", "object";
     }
 }
+
+/// Permission grants of one rotation's token.
+const MAX_GRANTS: usize = 50;
+/// The mapped secret's name, capped as secret names are (`services::secrets::check_key`).
+const MAX_SECRET_NAME: usize = 500;
 
 fn check_name(issues: &mut Vec<Issue>, name: &str) {
     let name = name.trim();
@@ -232,6 +237,12 @@ fn check_parameters(issues: &mut Vec<Issue>, p: &ParametersIn) {
             &["parameters", "permissionGrants"],
             "Array must contain at least 1 element(s)",
         ));
+    } else if p.permission_grants.len() > MAX_GRANTS {
+        issues.push(Issue::new(
+            "too_big",
+            &["parameters", "permissionGrants"],
+            format!("Array must contain at most {MAX_GRANTS} element(s)"),
+        ));
     }
     for (i, grant) in p.permission_grants.iter().enumerate() {
         let index = i.to_string();
@@ -265,6 +276,12 @@ fn check_mapping(issues: &mut Vec<Issue>, m: &SecretsMappingIn) {
             "too_small",
             &["secretsMapping", "serviceToken"],
             "String must contain at least 1 character(s)",
+        ));
+    } else if key.len() > MAX_SECRET_NAME {
+        issues.push(Issue::new(
+            "too_big",
+            &["secretsMapping", "serviceToken"],
+            format!("Secret name must be at most {MAX_SECRET_NAME} characters"),
         ));
     } else if key.contains(':') || key.contains('/') {
         issues.push(Issue::new(
