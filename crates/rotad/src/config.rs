@@ -14,6 +14,15 @@ pub enum TimeUnit {
     Second,
 }
 
+/// Who may bootstrap an empty instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BootstrapMode {
+    /// `POST /api/v1/admin/bootstrap`, and `rotad bootstrap`.
+    Api,
+    /// `rotad bootstrap` on the server only.
+    Cli,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Pretty,
@@ -39,6 +48,12 @@ pub struct ServeArgs {
     /// File holding the base64 key.
     #[arg(long, env = "ROTAD_ENCRYPTION_KEY_FILE")]
     pub encryption_key_file: Option<PathBuf>,
+
+    /// Who may bootstrap an empty instance: `api` or `cli` (`rotad bootstrap` only). Default:
+    /// `api` when listening on loopback, `cli` otherwise, so an exposed fresh instance cannot
+    /// be claimed by its first caller.
+    #[arg(long, env = "ROTAD_BOOTSTRAP", value_enum)]
+    pub bootstrap: Option<BootstrapMode>,
 
     /// Start even when the key file is readable by its group or by others.
     #[arg(long, env = "ROTAD_ALLOW_INSECURE_KEY_FILE", default_value = "false", value_parser = parse_bool("ROTAD_ALLOW_INSECURE_KEY_FILE"))]
@@ -100,6 +115,7 @@ impl std::fmt::Debug for ServeArgs {
                     .map(|_| format_args!("[redacted]")),
             )
             .field("encryption_key_file", &self.encryption_key_file)
+            .field("bootstrap", &self.bootstrap)
             .field("allow_insecure_key_file", &self.allow_insecure_key_file)
             .field(
                 "allow_internal_ip_connections",
@@ -154,6 +170,7 @@ impl ServeArgs {
             database_url: database_url.into(),
             encryption_key: None,
             encryption_key_file: None,
+            bootstrap: None,
             allow_insecure_key_file: false,
             allow_internal_ip_connections: false,
             rotation_time_unit: TimeUnit::Day,
@@ -164,6 +181,15 @@ impl ServeArgs {
             dbt_request_timeout: Duration::from_secs(15),
             metrics_listen: None,
             log_format: LogFormat::Pretty,
+        }
+    }
+
+    /// Whether `POST /api/v1/admin/bootstrap` may set up an empty instance.
+    pub fn api_bootstrap(&self) -> bool {
+        match self.bootstrap {
+            Some(BootstrapMode::Api) => true,
+            Some(BootstrapMode::Cli) => false,
+            None => self.listen.ip().is_loopback(),
         }
     }
 

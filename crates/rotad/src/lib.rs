@@ -162,6 +162,7 @@ pub async fn build_app(args: &ServeArgs) -> anyhow::Result<AppState> {
         lease_ms: i64::try_from(args.rotation_lease.as_millis()).unwrap_or(60_000),
         scheduler_poll_ms: i64::try_from(args.scheduler_poll_interval.as_millis()).unwrap_or(5_000),
         dbt_request_timeout: args.dbt_request_timeout,
+        api_bootstrap: args.api_bootstrap(),
     };
     let keys = Arc::new(Keyring::new(root));
     let providers = services::connections::ConnectionProviders::new(

@@ -76,6 +76,18 @@ impl App {
         .map_err(|e| Error::Unexpected(e.into()))
     }
 
+    /// Bootstrap through the API, when `ROTAD_BOOTSTRAP` allows it (docs/SECURITY.md,
+    /// "Bootstrap").
+    pub async fn bootstrap_via_api(&self, organization: &str) -> Result<Bootstrapped> {
+        if !self.settings.api_bootstrap {
+            return Err(Error::forbidden(
+                "Bootstrapping through the API is disabled on this server (ROTAD_BOOTSTRAP=cli); \
+                 run `rotad bootstrap --organization NAME` on the server instead",
+            ));
+        }
+        self.bootstrap(organization).await
+    }
+
     /// Creates the organization and an admin identity with a non-expiring token, once.
     pub async fn bootstrap(&self, organization: &str) -> Result<Bootstrapped> {
         let name = organization.trim();

@@ -31,6 +31,8 @@ pub struct Settings {
     pub scheduler_poll_ms: i64,
     /// Time allowed for one dbt request.
     pub dbt_request_timeout: std::time::Duration,
+    /// Whether the API may bootstrap an empty instance (`ROTAD_BOOTSTRAP`).
+    pub api_bootstrap: bool,
 }
 
 /// Shared state: the store, the keys and the settings.

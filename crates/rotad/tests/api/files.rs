@@ -18,12 +18,13 @@ fn mode(path: &Path) -> u32 {
 }
 
 /// `rotad serve` on a free port with `env`, `args` after `serve`; returns the child and its base URL.
-fn serve(env: &[(&str, String)], args: &[&str]) -> (std::process::Child, String) {
+pub fn serve(env: &[(&str, String)], args: &[&str]) -> (std::process::Child, String) {
     let port = free_port();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rotad"));
     cmd.arg("serve")
         .args(args)
         .env("ROTAD_LISTEN", format!("127.0.0.1:{port}"))
+        .env_remove("ROTAD_BOOTSTRAP")
         .env_remove("ROTAD_ENCRYPTION_KEY")
         .env_remove("ROTAD_ENCRYPTION_KEY_FILE")
         .stdout(Stdio::null())
@@ -51,7 +52,7 @@ fn exited(mut child: std::process::Child) -> (bool, String) {
     )
 }
 
-fn stop(mut child: std::process::Child) -> String {
+pub fn stop(mut child: std::process::Child) -> String {
     let _ = child.kill();
     let output = child.wait_with_output().expect("output");
     String::from_utf8_lossy(&output.stderr).to_string()

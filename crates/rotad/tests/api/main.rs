@@ -4,6 +4,7 @@
 mod helpers;
 
 mod audit;
+mod bootstrap;
 mod auth;
 mod chaos;
 mod connection_access;

@@ -93,7 +93,7 @@ async fn bootstrap(
     Body(input): Body<BootstrapIn>,
 ) -> Result<Json<BootstrapOut>> {
     Ok(Json(bootstrap_out(
-        app.bootstrap(&input.organization).await?,
+        app.bootstrap_via_api(&input.organization).await?,
     )))
 }
 
