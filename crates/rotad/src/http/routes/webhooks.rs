@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use crate::error::{Issue, Result};
 use crate::http::extract::{Auth, Body, Query, Validate};
-use crate::services::webhooks::{CreateWebhook, WebhookView};
+use crate::services::webhooks::{self, CreateWebhook, WebhookView};
 use crate::services::AppState;
 use crate::time::rfc3339;
 
@@ -27,7 +27,8 @@ pub struct WebhookEnvironment {
     slug: String,
 }
 
-/// A webhook; its signing key is never shown.
+/// A webhook; its signing key is never shown, and its URL is shown whole only to those who may
+/// edit webhooks (readers get scheme and host).
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookOut {
@@ -95,7 +96,12 @@ pub struct CreateWebhookIn {
     #[serde(alias = "projectId")]
     workspace_id: String,
     environment: String,
+    /// At most 2048 characters. Shown whole to those who may edit webhooks, to readers as
+    /// scheme and host only.
+    #[schema(max_length = 2048)]
     webhook_url: String,
+    /// Signs each delivery (`x-infisical-signature`); at most 256 characters; never shown.
+    #[schema(max_length = 256)]
     webhook_secret_key: Option<String>,
     /// A folder path; `/**` at the end covers every folder below it. Default `/`.
     secret_path: Option<String>,
@@ -116,6 +122,10 @@ impl Validate for CreateWebhookIn {
         if self.webhook_url.trim().is_empty() {
             issues.push(Issue::new("invalid_string", &["webhookUrl"], "Invalid url"));
         }
+        issues.extend(webhooks::length_issues(
+            &self.webhook_url,
+            self.webhook_secret_key.as_deref(),
+        ));
         issues
     }
 }

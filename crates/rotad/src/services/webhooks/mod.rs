@@ -2,7 +2,9 @@
 //!
 //! Events: `secrets.modified` on every secret write (rotation commits included) and
 //! `secrets.rotation-failed` at the end of every failure episode. The URL and the signing key
-//! are sealed at rest; the key is never returned and neither reaches a log line.
+//! are sealed at rest; the key is never returned and neither reaches a log line. Callers who
+//! may read webhooks but not edit them see the URL as scheme and host only; URLs are capped at
+//! 2048 characters and keys at 256.
 
 mod delivery;
 
@@ -15,14 +17,37 @@ pub(crate) use delivery::{rotation_failed_event, secrets_modified};
 use serde_json::json;
 
 use super::audit::Event;
-use super::authz::{Action, Subject};
+use super::authz::{allows, Action, Subject};
 use super::projects::normalize_path;
 use super::{new_id, App, Ctx};
-use crate::error::{Error, Result};
+use crate::error::{Error, Issue, Result};
 use crate::store::{Environment, WebhookRow};
 use crate::time::now_ms;
 
 pub const GENERAL: &str = "general";
+/// Longest webhook URL taken, in characters.
+pub const MAX_URL_CHARS: usize = 2048;
+/// Longest webhook signing key taken, in characters.
+pub const MAX_SECRET_KEY_CHARS: usize = 256;
+
+/// The length limits of a new webhook's URL and signing key, as 422 issues naming the field.
+pub fn length_issues(webhook_url: &str, secret_key: Option<&str>) -> Vec<Issue> {
+    let too_big = |field: &str, max: usize| {
+        Issue::new(
+            "too_big",
+            &[field],
+            format!("String must contain at most {max} character(s)"),
+        )
+    };
+    let mut issues = Vec::new();
+    if webhook_url.trim().chars().count() > MAX_URL_CHARS {
+        issues.push(too_big("webhookUrl", MAX_URL_CHARS));
+    }
+    if secret_key.is_some_and(|k| k.chars().count() > MAX_SECRET_KEY_CHARS) {
+        issues.push(too_big("webhookSecretKey", MAX_SECRET_KEY_CHARS));
+    }
+    issues
+}
 
 /// A webhook to create. `Debug` shows the URL's scheme and host only and redacts the key.
 #[derive(Clone)]
@@ -196,6 +221,10 @@ impl App {
     }
 
     pub async fn create_webhook(&self, ctx: &Ctx, input: CreateWebhook) -> Result<WebhookView> {
+        let issues = length_issues(&input.webhook_url, input.webhook_secret_key.as_deref());
+        if !issues.is_empty() {
+            return Err(Error::Validation(issues));
+        }
         let project = self
             .authorize(ctx, &input.project_id, Subject::Webhooks, Action::Create)
             .await?;
@@ -256,6 +285,14 @@ impl App {
         let project = self
             .authorize(ctx, project_id, Subject::Webhooks, Action::Read)
             .await?;
+        // A URL may carry a token in its path or query: only those who may edit webhooks see
+        // it whole, readers its scheme and host. (Every other answer with a webhook in it
+        // needs edit or delete, which readers do not have.)
+        let whole_urls = allows(
+            self.project_role(ctx, &project).await?,
+            Subject::Webhooks,
+            Action::Edit,
+        );
         let env_id = match environment.filter(|e| !e.trim().is_empty()) {
             Some(env) => Some(self.find_environment(&project.id, env).await?.id),
             None => None,
@@ -271,7 +308,11 @@ impl App {
             .await?
         {
             if path.as_ref().is_none_or(|p| *p == row.secret_path) {
-                out.push(self.webhook_view(row).await?);
+                let mut view = self.webhook_view(row).await?;
+                if !whole_urls {
+                    view.url = redacted_url(&view.url);
+                }
+                out.push(view);
             }
         }
         Ok(out)
