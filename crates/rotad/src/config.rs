@@ -93,6 +93,20 @@ pub struct ServeArgs {
     #[arg(long, env = "ROTAD_DBT_REQUEST_TIMEOUT", default_value = "15s", value_parser = parse_duration("ROTAD_DBT_REQUEST_TIMEOUT"))]
     pub dbt_request_timeout: Duration,
 
+    /// How long a client may take to send a request's headers before its connection is closed.
+    #[arg(long, env = "ROTAD_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration("ROTAD_HEADER_READ_TIMEOUT"))]
+    pub header_read_timeout: Duration,
+
+    /// How long one request (its body included) may take before it is answered 408; a rotation
+    /// it started goes on.
+    #[arg(long, env = "ROTAD_REQUEST_TIMEOUT", default_value = "60s", value_parser = parse_duration("ROTAD_REQUEST_TIMEOUT"))]
+    pub request_timeout: Duration,
+
+    /// On SIGTERM, how long in-flight requests and rotations may take before the rest is
+    /// handed back and the process exits.
+    #[arg(long, env = "ROTAD_SHUTDOWN_GRACE", default_value = "20s", value_parser = parse_duration("ROTAD_SHUTDOWN_GRACE"))]
+    pub shutdown_grace: Duration,
+
     /// Prometheus `/metrics` address.
     #[arg(long, env = "ROTAD_METRICS_LISTEN", value_parser = parse_addr("ROTAD_METRICS_LISTEN"))]
     pub metrics_listen: Option<SocketAddr>,
@@ -127,6 +141,9 @@ impl std::fmt::Debug for ServeArgs {
             .field("scheduler_concurrency", &self.scheduler_concurrency)
             .field("rotation_lease", &self.rotation_lease)
             .field("dbt_request_timeout", &self.dbt_request_timeout)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("shutdown_grace", &self.shutdown_grace)
             .field("metrics_listen", &self.metrics_listen)
             .field("log_format", &self.log_format)
             .finish()
@@ -179,6 +196,9 @@ impl ServeArgs {
             scheduler_concurrency: 32,
             rotation_lease: Duration::from_secs(60),
             dbt_request_timeout: Duration::from_secs(15),
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(20),
             metrics_listen: None,
             log_format: LogFormat::Pretty,
         }

@@ -163,6 +163,9 @@ pub async fn build_app(args: &ServeArgs) -> anyhow::Result<AppState> {
         scheduler_poll_ms: i64::try_from(args.scheduler_poll_interval.as_millis()).unwrap_or(5_000),
         dbt_request_timeout: args.dbt_request_timeout,
         api_bootstrap: args.api_bootstrap(),
+        request_timeout: args.request_timeout,
+        header_read_timeout: args.header_read_timeout,
+        shutdown_grace: args.shutdown_grace,
     };
     let keys = Arc::new(Keyring::new(root));
     let providers = services::connections::ConnectionProviders::new(
@@ -229,16 +232,16 @@ impl Server {
         let router = http::router(app.clone());
         tokio::spawn(maintenance(app.clone(), shutdown.clone()));
         let scheduler = tokio::spawn(scheduler::run(app.clone(), concurrency, shutdown.clone()));
-        let token = shutdown.clone();
-        let task = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move { token.cancelled().await })
-            .await?;
-            Ok(())
-        });
+        let limits = http::serve::Limits {
+            header_read_timeout: app.settings.header_read_timeout,
+            shutdown_grace: app.settings.shutdown_grace,
+        };
+        let task = tokio::spawn(http::serve::serve(
+            listener,
+            router,
+            limits,
+            shutdown.clone(),
+        ));
         Ok(Server {
             addr,
             metrics_addr: None,

@@ -26,8 +26,6 @@ use crate::services::AppState;
 use crate::store::RotationRow;
 use crate::time::now_ms;
 
-/// How long SIGTERM waits for in-flight rotations before handing them back.
-const DRAIN_GRACE: Duration = Duration::from_secs(20);
 /// Webhook deliveries sent per pass.
 const DELIVERY_BATCH: i64 = 50;
 
@@ -37,7 +35,7 @@ pub fn job_id(rotation_id: &str) -> String {
 }
 
 /// Runs until `shutdown`: then stops claiming, lets in-flight rotations finish for up to
-/// [`DRAIN_GRACE`], and hands back (releases) the leases of any still running.
+/// `ROTAD_SHUTDOWN_GRACE`, and hands back (releases) the leases of any still running.
 pub async fn run(app: AppState, concurrency: usize, shutdown: CancellationToken) {
     let poll = Duration::from_millis(app.settings.scheduler_poll_ms.max(1) as u64);
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
@@ -117,7 +115,7 @@ async fn drain(
     mut tasks: JoinSet<()>,
     running: Arc<Mutex<HashSet<(String, String)>>>,
 ) {
-    let finished = tokio::time::timeout(DRAIN_GRACE, async {
+    let finished = tokio::time::timeout(app.settings.shutdown_grace, async {
         while tasks.join_next().await.is_some() {}
     })
     .await;

@@ -5,10 +5,12 @@ pub mod error;
 pub mod extract;
 mod openapi;
 pub mod routes;
+pub mod serve;
 
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -31,6 +33,7 @@ pub fn api() -> OpenApiRouter<AppState> {
 }
 
 pub fn router(app: AppState) -> Router {
+    let request_timeout = app.settings.request_timeout;
     let (router, doc) = api().split_for_parts();
     let doc = openapi::finish(doc);
     router
@@ -46,6 +49,12 @@ pub fn router(app: AppState) -> Router {
         .with_state(app)
         .layer(axum::middleware::from_fn(extract::reject_nul_path))
         .layer(CatchPanicLayer::custom(|_| error::internal_error()))
+        // Slow clients: a request (its body included) that takes too long is answered 408.
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
+        .layer(RequestBodyTimeoutLayer::new(request_timeout))
         .layer(RequestBodyLimitLayer::new(extract::BODY_LIMIT))
         .layer(axum::middleware::from_fn(error::request_envelope))
         // Outside the envelope, the body limit and the panic guard: every request is counted

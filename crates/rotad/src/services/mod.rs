@@ -33,6 +33,11 @@ pub struct Settings {
     pub dbt_request_timeout: std::time::Duration,
     /// Whether the API may bootstrap an empty instance (`ROTAD_BOOTSTRAP`).
     pub api_bootstrap: bool,
+    /// Time one request may take (`ROTAD_REQUEST_TIMEOUT`).
+    pub request_timeout: std::time::Duration,
+    /// Slow clients and shutdown (`ROTAD_HEADER_READ_TIMEOUT`, `ROTAD_SHUTDOWN_GRACE`).
+    pub header_read_timeout: std::time::Duration,
+    pub shutdown_grace: std::time::Duration,
 }
 
 /// Shared state: the store, the keys and the settings.

@@ -29,6 +29,7 @@ mod rotation_support;
 mod rotations;
 mod scheduler;
 mod secrets;
+mod slow_clients;
 mod token_rules;
 mod webhook_sink;
 mod webhooks;
