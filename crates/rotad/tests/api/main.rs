@@ -4,8 +4,8 @@
 mod helpers;
 
 mod audit;
-mod bootstrap;
 mod auth;
+mod bootstrap;
 mod chaos;
 mod connection_access;
 mod connection_privilege;
