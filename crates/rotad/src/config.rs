@@ -107,6 +107,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ROTAD_SHUTDOWN_GRACE", default_value = "20s", value_parser = parse_duration("ROTAD_SHUTDOWN_GRACE"))]
     pub shutdown_grace: Duration,
 
+    /// Reverse proxies (addresses or CIDR blocks, comma-separated) whose `X-Forwarded-For`
+    /// names the client. Empty: the socket peer is the client, and the header is ignored.
+    #[arg(long, env = "ROTAD_TRUSTED_PROXIES", default_value = "", value_parser = parse_proxies)]
+    pub trusted_proxies: Proxies,
+
     /// Prometheus `/metrics` address.
     #[arg(long, env = "ROTAD_METRICS_LISTEN", value_parser = parse_addr("ROTAD_METRICS_LISTEN"))]
     pub metrics_listen: Option<SocketAddr>,
@@ -144,6 +149,7 @@ impl std::fmt::Debug for ServeArgs {
             .field("header_read_timeout", &self.header_read_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("metrics_listen", &self.metrics_listen)
             .field("log_format", &self.log_format)
             .finish()
@@ -199,6 +205,7 @@ impl ServeArgs {
             header_read_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(20),
+            trusted_proxies: Proxies::default(),
             metrics_listen: None,
             log_format: LogFormat::Pretty,
         }
@@ -231,6 +238,27 @@ fn parse_bool(var: &'static str) -> impl Fn(&str) -> Result<bool, String> + Clon
         "false" | "0" | "no" | "" => Ok(false),
         _ => Err(format!("{var} must be true or false, got {s:?}")),
     }
+}
+
+/// The trusted reverse proxies, as addresses or CIDR blocks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Proxies(pub Vec<String>);
+
+fn parse_proxies(s: &str) -> Result<Proxies, String> {
+    let ranges: Vec<String> = s
+        .split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
+        .collect();
+    for range in &ranges {
+        if !crate::services::identities::is_range(range) {
+            return Err(format!(
+                "ROTAD_TRUSTED_PROXIES must list addresses or CIDR blocks, got {range:?}"
+            ));
+        }
+    }
+    Ok(Proxies(ranges))
 }
 
 fn parse_concurrency(s: &str) -> Result<usize, String> {

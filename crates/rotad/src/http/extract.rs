@@ -45,7 +45,7 @@ impl FromRequestParts<AppState> for Auth {
             .map(|(_, token)| token.trim())
             .filter(|token| !token.is_empty())
             .ok_or_else(|| Error::unauthorized("Token missing"))?;
-        let meta = request_meta(parts);
+        let meta = request_meta(parts, &app.settings.trusted_proxies);
         let actor = app.authenticate(token, &meta.ip_address).await?;
         Ok(Auth(Ctx { actor, meta }))
     }
@@ -54,21 +54,54 @@ impl FromRequestParts<AppState> for Auth {
 /// Caller address and user agent, for the audit log.
 pub struct Meta(pub RequestMeta);
 
-impl<S: Send + Sync> FromRequestParts<S> for Meta {
+impl FromRequestParts<AppState> for Meta {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
-        Ok(Meta(request_meta(parts)))
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Error> {
+        Ok(Meta(request_meta(parts, &app.settings.trusted_proxies)))
     }
 }
 
-fn request_meta(parts: &Parts) -> RequestMeta {
+/// The client's address: the socket peer, or, when the peer is a trusted proxy, the right-most
+/// address of `X-Forwarded-For` that is not itself a trusted proxy (docs/SECURITY.md, "Client
+/// addresses"). A client cannot spoof its address by sending the header itself.
+fn client_address(parts: &Parts, proxies: &[String]) -> String {
+    let Some(peer) = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+    else {
+        return String::new();
+    };
+    let trusted = |ip: std::net::IpAddr| {
+        proxies
+            .iter()
+            .any(|range| crate::services::identities::in_range(ip, range))
+    };
+    if proxies.is_empty() || !trusted(peer) {
+        return peer.to_string();
+    }
+    let forwarded: Vec<std::net::IpAddr> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    forwarded
+        .iter()
+        .rev()
+        .find(|ip| !trusted(**ip))
+        .or(forwarded.first())
+        .copied()
+        .unwrap_or(peer)
+        .to_string()
+}
+
+fn request_meta(parts: &Parts, proxies: &[String]) -> RequestMeta {
     RequestMeta {
-        ip_address: parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string())
-            .unwrap_or_default(),
+        ip_address: client_address(parts, proxies),
         user_agent: parts
             .headers
             .get(header::USER_AGENT)

@@ -36,6 +36,19 @@ pub const ORG_ROLES: [&str; 3] = ["admin", "member", "no-access"];
 /// Whether `ip` (the caller's address) lies in one of the trusted ranges, stored as upstream
 /// shapes them: a JSON list of `{"ipAddress": "<address or CIDR>"}`. Anything unreadable
 /// trusts nothing.
+/// Whether `range` is an address or a CIDR block.
+pub fn is_range(range: &str) -> bool {
+    let (net, prefix) = match range.split_once('/') {
+        Some((net, prefix)) => (net, prefix.parse::<u32>().ok()),
+        None => (range, Some(0)),
+    };
+    match (net.parse::<IpAddr>(), prefix) {
+        (Ok(IpAddr::V4(_)), Some(p)) => p <= 32,
+        (Ok(IpAddr::V6(_)), Some(p)) => p <= 128,
+        _ => false,
+    }
+}
+
 pub fn ip_is_trusted(trusted_ips: &str, ip: &str) -> bool {
     let Ok(ip) = ip.trim().parse::<IpAddr>() else {
         return false;
@@ -55,7 +68,7 @@ pub fn ip_is_trusted(trusted_ips: &str, ip: &str) -> bool {
 }
 
 /// `ip` in `range`, an address or a CIDR block.
-fn in_range(ip: IpAddr, range: &str) -> bool {
+pub(crate) fn in_range(ip: IpAddr, range: &str) -> bool {
     let (net, prefix) = match range.split_once('/') {
         Some((net, prefix)) => match prefix.parse::<u32>() {
             Ok(prefix) => (net, Some(prefix)),

@@ -38,6 +38,8 @@ pub struct Settings {
     /// Slow clients and shutdown (`ROTAD_HEADER_READ_TIMEOUT`, `ROTAD_SHUTDOWN_GRACE`).
     pub header_read_timeout: std::time::Duration,
     pub shutdown_grace: std::time::Duration,
+    /// Proxies whose `X-Forwarded-For` is believed (`ROTAD_TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<String>,
 }
 
 /// Shared state: the store, the keys and the settings.

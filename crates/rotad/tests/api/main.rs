@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod bootstrap;
 mod chaos;
+mod client_address;
 mod connection_access;
 mod connection_privilege;
 mod connections;

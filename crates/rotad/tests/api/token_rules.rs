@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::helpers::TestApp;
 
 /// An identity whose universal auth has `settings`; returns a fresh access token.
-async fn token_with(app: &TestApp, name: &str, settings: Value) -> String {
+pub async fn token_with(app: &TestApp, name: &str, settings: Value) -> String {
     let res = app
         .post(
             "/api/v1/identities",
