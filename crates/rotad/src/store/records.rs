@@ -182,6 +182,8 @@ pub struct AppConnectionRow {
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// JSON array of the permission sets its tokens may get; `None` is the default list.
+    pub allowed_permission_sets: Option<String>,
 }
 
 /// A secret rotation. Credentials and the last message are sealed with the project's data key.

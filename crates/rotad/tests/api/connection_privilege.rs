@@ -133,3 +133,89 @@ async fn a_projects_connections_are_invisible_outside_it() {
         .await;
     assert_eq!(res.status, 200, "{}", res.body);
 }
+
+#[tokio::test]
+async fn only_an_org_admin_widens_what_a_connection_hands_out() {
+    let rig = Rig::new().await;
+    let base = "/api/v1/app-connections/dbt";
+    let credentials = json!({"instanceUrl": rig.emu.base_url(),
+        "accountId": rig.emu.account_id().to_string(), "apiToken": rig.emu.admin_token()});
+    // The org admin lets one connection hand out account_admin (and job_runner only).
+    let res = rig
+        .app
+        .post(
+            base,
+            json!({"name": "dbt-wide", "method": "api-token", "credentials": credentials,
+                "allowedPermissionSets": ["account_admin", "job_runner"]}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(
+        res.body["appConnection"]["allowedPermissionSets"],
+        json!(["account_admin", "job_runner"])
+    );
+    let wide = res.body["appConnection"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let mut body = with_grant(&rig, "admin-token", "account_admin");
+    body["connectionId"] = json!(wide);
+    assert_eq!(rig.app.post(ROTATIONS, body).await.status, 200);
+    let mut body = with_grant(&rig, "other-set", "job_admin");
+    body["connectionId"] = json!(wide);
+    let message = assert_envelope(&rig.app.post(ROTATIONS, body).await, 403);
+    assert!(message.as_str().unwrap_or_default().contains("job_admin"));
+
+    // A project admin without an org role may narrow a project connection, never widen it.
+    let project_admin = rig.app.member_token(&rig.project, "admin").await;
+    let scoped = |sets: Value| {
+        json!({"name": "dbt-own", "method": "api-token", "credentials": credentials.clone(),
+            "projectId": rig.project, "allowedPermissionSets": sets})
+    };
+    let res = rig
+        .app
+        .call(
+            Method::POST,
+            base,
+            Some(&project_admin),
+            Some(scoped(json!(["owner"]))),
+        )
+        .await;
+    let message = assert_envelope(&res, 403);
+    assert!(message.as_str().unwrap_or_default().contains("owner"));
+    let res = rig
+        .app
+        .call(
+            Method::POST,
+            base,
+            Some(&project_admin),
+            Some(scoped(json!(["nonsense"]))),
+        )
+        .await;
+    assert_envelope(&res, 422);
+    let res = rig
+        .app
+        .call(
+            Method::POST,
+            base,
+            Some(&project_admin),
+            Some(scoped(json!(["job_admin"]))),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+
+    // null goes back to the default list.
+    let res = rig
+        .app
+        .patch(
+            &format!("{base}/{wide}"),
+            json!({"allowedPermissionSets": null}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let sets = res.body["appConnection"]["allowedPermissionSets"].clone();
+    assert!(sets
+        .as_array()
+        .is_some_and(|s| s.contains(&json!("job_admin"))));
+    assert!(!sets.to_string().contains("account_admin"), "{sets}");
+}

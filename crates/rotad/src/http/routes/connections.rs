@@ -12,8 +12,8 @@ use utoipa_axum::routes;
 use crate::error::{Issue, Result};
 use crate::http::extract::{uuid_param, Auth, Body, Query, Validate};
 use crate::services::connections::{
-    credential_issues, description_issues, method_issues, name_issues, AppConnection,
-    ConnectionChange, DbtCredentials, NewConnection,
+    credential_issues, description_issues, method_issues, name_issues, permission_set_issues,
+    AppConnection, ConnectionChange, DbtCredentials, NewConnection,
 };
 use crate::services::AppState;
 use crate::time::rfc3339;
@@ -54,6 +54,8 @@ pub struct AppConnectionOut {
     credentials: CredentialsOut,
     is_platform_managed_credentials: bool,
     gateway_id: Option<String>,
+    /// The dbt permission sets the connection hands out to the tokens it mints.
+    allowed_permission_sets: Vec<String>,
     created_at: String,
     updated_at: String,
 }
@@ -75,6 +77,7 @@ impl From<AppConnection> for AppConnectionOut {
             },
             is_platform_managed_credentials: false,
             gateway_id: None,
+            allowed_permission_sets: c.allowed_permission_sets,
             created_at: rfc3339(c.created_at),
             updated_at: rfc3339(c.updated_at),
         }
@@ -192,6 +195,9 @@ pub struct CreateConnectionIn {
     description: Option<String>,
     /// Makes the connection a project's instead of the organization's.
     project_id: Option<String>,
+    /// The dbt permission sets the connection may hand out. Default: every set but `owner`,
+    /// `account_admin`, `security_admin` and `billing_admin`, which only an org admin may add.
+    allowed_permission_sets: Option<Vec<String>>,
 }
 
 impl Validate for CreateConnectionIn {
@@ -200,6 +206,9 @@ impl Validate for CreateConnectionIn {
         issues.extend(description_issues(self.description.as_deref()));
         issues.extend(method_issues(&self.method));
         issues.extend(self.credentials.issues());
+        if let Some(sets) = &self.allowed_permission_sets {
+            issues.extend(permission_set_issues(sets));
+        }
         issues
     }
 }
@@ -214,11 +223,17 @@ pub struct UpdateConnectionIn {
     description: Option<Option<String>>,
     /// Replaces the credentials whole; they are checked against dbt first.
     credentials: Option<CredentialsIn>,
+    /// Replaces the permission sets it hands out; `null` goes back to the default.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>)]
+    allowed_permission_sets: Option<Option<Vec<String>>>,
 }
 
 /// Tells a `null` field (`Some(None)`) from an absent one (`None`).
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 impl Validate for UpdateConnectionIn {
@@ -232,6 +247,9 @@ impl Validate for UpdateConnectionIn {
         }
         if let Some(credentials) = &self.credentials {
             issues.extend(credentials.issues());
+        }
+        if let Some(Some(sets)) = &self.allowed_permission_sets {
+            issues.extend(permission_set_issues(sets));
         }
         issues
     }
@@ -290,6 +308,7 @@ async fn create_connection(
                 project_id: input.project_id,
                 method: input.method,
                 credentials: input.credentials.into(),
+                allowed_permission_sets: input.allowed_permission_sets,
             },
         )
         .await?;
@@ -368,6 +387,7 @@ async fn update_connection(
         name: input.name,
         description: input.description,
         credentials: input.credentials.map(Into::into),
+        allowed_permission_sets: input.allowed_permission_sets,
     };
     Ok(Json(app.update_connection(&ctx, &id, change).await?.into()))
 }

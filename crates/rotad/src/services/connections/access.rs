@@ -9,7 +9,7 @@
 
 use super::{not_found, AppConnection, APP_DBT};
 use crate::error::{Error, Result};
-use crate::providers::dbt::Grant;
+use crate::providers::dbt::{Grant, PERMISSION_SETS};
 use crate::services::authz::{allows, denied, Action, Role, Subject};
 use crate::services::{App, Ctx};
 use crate::store::AppConnectionRow;
@@ -160,16 +160,63 @@ impl App {
     }
 }
 
+/// The permission sets a connection hands out: its stored list, or the default one.
+pub(super) fn allowed_sets(stored: Option<&str>) -> Vec<String> {
+    stored
+        .and_then(|s| serde_json::from_str::<Vec<String>>(s).ok())
+        .unwrap_or_else(|| {
+            PERMISSION_SETS
+                .iter()
+                .filter(|s| !ADMIN_PERMISSION_SETS.contains(s))
+                .map(|s| s.to_string())
+                .collect()
+        })
+}
+
+impl App {
+    /// The stored form of a connection's permission sets (`None` for the default); only an org
+    /// admin may hand out an admin set (403 naming it).
+    pub(super) fn stored_sets(&self, ctx: &Ctx, sets: Option<&[String]>) -> Result<Option<String>> {
+        let Some(sets) = sets else {
+            return Ok(None);
+        };
+        if !ctx.actor.is_org_admin() {
+            if let Some(set) = sets
+                .iter()
+                .find(|s| ADMIN_PERMISSION_SETS.contains(&s.as_str()))
+            {
+                return Err(Error::forbidden(format!(
+                    "Only an organization admin may let an App Connection grant the permission \
+                     set \"{set}\""
+                )));
+            }
+        }
+        let mut sets = sets.to_vec();
+        sets.sort();
+        sets.dedup();
+        serde_json::to_string(&sets)
+            .map(Some)
+            .map_err(|e| Error::Unexpected(e.into()))
+    }
+}
+
 /// Refuses grants of permission sets the connection does not hand out (403 naming the set).
-pub fn check_grants(grants: &[Grant]) -> Result<()> {
-    match grants
-        .iter()
-        .find(|g| ADMIN_PERMISSION_SETS.contains(&g.permission_set.as_str()))
-    {
+pub fn check_grants(connection: &AppConnection, grants: &[Grant]) -> Result<()> {
+    match grants.iter().find(|g| {
+        !connection
+            .allowed_permission_sets
+            .contains(&g.permission_set)
+    }) {
         Some(g) => Err(Error::forbidden(format!(
-            "The App Connection may not grant the permission set \"{}\": it makes the token an \
-             account administrator.",
-            g.permission_set
+            "App Connection \"{}\" may not grant the permission set \"{}\"{}",
+            connection.name,
+            g.permission_set,
+            if ADMIN_PERMISSION_SETS.contains(&g.permission_set.as_str()) {
+                ": it makes the token an account administrator; an organization admin may \
+                 allow it on the connection (allowedPermissionSets)"
+            } else {
+                " (see its allowedPermissionSets)"
+            }
         ))),
         None => Ok(()),
     }

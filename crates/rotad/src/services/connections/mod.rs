@@ -12,6 +12,7 @@ mod providers;
 use dbt_client::{ClientOptions, DbtClient, DbtError};
 use serde_json::json;
 
+use access::allowed_sets;
 pub use access::{check_grants, ADMIN_PERMISSION_SETS};
 pub use model::*;
 pub use providers::ConnectionProviders;
@@ -61,6 +62,7 @@ impl App {
             version: row.version,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            allowed_permission_sets: allowed_sets(row.allowed_permission_sets.as_deref()),
         })
     }
 
@@ -169,6 +171,8 @@ impl App {
             version: 1,
             created_at: now,
             updated_at: now,
+            allowed_permission_sets: self
+                .stored_sets(ctx, input.allowed_permission_sets.as_deref())?,
         };
         match self.store.create_connection(&row).await {
             Ok(()) => {}
@@ -220,6 +224,9 @@ impl App {
             next.description = description
                 .map(|d| d.trim().to_string())
                 .filter(|d| !d.is_empty());
+        }
+        if let Some(sets) = &change.allowed_permission_sets {
+            next.allowed_permission_sets = self.stored_sets(ctx, sets.as_deref())?;
         }
         let credentials_updated = change.credentials.is_some();
         if let Some(credentials) = change.credentials {

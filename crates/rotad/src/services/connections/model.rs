@@ -67,6 +67,8 @@ pub struct AppConnection {
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The permission sets its tokens may get (the default list unless set).
+    pub allowed_permission_sets: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +78,8 @@ pub struct NewConnection {
     pub project_id: Option<String>,
     pub method: String,
     pub credentials: DbtCredentials,
+    /// The permission sets the connection hands out; `None` for the default list.
+    pub allowed_permission_sets: Option<Vec<String>>,
 }
 
 /// A PATCH: absent fields stay as they are; credentials are replaced whole.
@@ -85,6 +89,30 @@ pub struct ConnectionChange {
     /// `Some(None)` clears the description.
     pub description: Option<Option<String>>,
     pub credentials: Option<DbtCredentials>,
+    /// `Some(None)` goes back to the default list.
+    pub allowed_permission_sets: Option<Option<Vec<String>>>,
+}
+
+/// Checks a list of permission sets: known sets, at most every set once.
+pub fn permission_set_issues(sets: &[String]) -> Vec<Issue> {
+    let mut issues = Vec::new();
+    for (i, set) in sets.iter().enumerate() {
+        if !crate::providers::dbt::PERMISSION_SETS.contains(&set.as_str()) {
+            issues.push(Issue::new(
+                "invalid_enum_value",
+                &["allowedPermissionSets", &i.to_string()],
+                format!("Unknown dbt permission set \"{set}\""),
+            ));
+        }
+    }
+    if sets.len() > crate::providers::dbt::PERMISSION_SETS.len() {
+        issues.push(Issue::new(
+            "too_big",
+            &["allowedPermissionSets"],
+            "Each permission set at most once",
+        ));
+    }
+    issues
 }
 
 /// Checks a connection name: 1–32 lowercase letters, digits and hyphens.

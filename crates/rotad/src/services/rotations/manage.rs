@@ -118,7 +118,7 @@ impl App {
         let connection = self
             .usable_connection(ctx, &input.connection_id, &loc.project.id)
             .await?;
-        check_grants(&input.parameters.permission_grants)?;
+        check_grants(&connection, &input.parameters.permission_grants)?;
         if self
             .store
             .get_rotation_by_name(&loc.folder.id, &input.name)
@@ -319,7 +319,12 @@ impl App {
             next.rotate_at_minutes = m;
         }
         if let Some(p) = &input.parameters {
-            check_grants(&p.permission_grants)?;
+            let connection = self
+                .store
+                .get_connection(&row.connection_id)
+                .await?
+                .ok_or_else(|| Error::Unexpected(anyhow::anyhow!("rotation connection missing")))?;
+            check_grants(&self.open_row(connection).await?, &p.permission_grants)?;
             next.parameters = serde_json::to_string(p).map_err(|e| Error::Unexpected(e.into()))?;
         }
         let now = now_ms();

@@ -9,7 +9,7 @@ const IN_USE: &str = "app connection in use";
 const NAME_TAKEN: &str = "app connection name";
 
 const CONNECTION_COLS: &str = "id, org_id, project_id, name, description, app, method, \
-     credentials, version, created_at, updated_at";
+     credentials, version, created_at, updated_at, allowed_permission_sets";
 
 #[async_trait]
 impl<DB> ConnectionStore for SqlStore<DB>
@@ -30,7 +30,7 @@ where
     async fn create_connection(&self, connection: &AppConnectionRow) -> StoreResult<()> {
         sqlx::query(&format!(
             "INSERT INTO app_connections ({CONNECTION_COLS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         ))
         .bind(&connection.id)
         .bind(&connection.org_id)
@@ -43,6 +43,7 @@ where
         .bind(connection.version)
         .bind(connection.created_at)
         .bind(connection.updated_at)
+        .bind(&connection.allowed_permission_sets)
         .execute(&self.write)
         .await
         .map_err(conflict(NAME_TAKEN))?;
@@ -108,7 +109,8 @@ where
     ) -> StoreResult<()> {
         let done = sqlx::query(
             "UPDATE app_connections SET name = $3, description = $4, credentials = $5, \
-             version = $6, updated_at = $7 WHERE id = $1 AND version = $2",
+             version = $6, updated_at = $7, allowed_permission_sets = $8 \
+             WHERE id = $1 AND version = $2",
         )
         .bind(&connection.id)
         .bind(expected_version)
@@ -117,6 +119,7 @@ where
         .bind(&connection.credentials)
         .bind(connection.version)
         .bind(connection.updated_at)
+        .bind(&connection.allowed_permission_sets)
         .execute(&self.write)
         .await
         .map_err(conflict(NAME_TAKEN))?;
