@@ -4,24 +4,25 @@
 
 use std::time::Duration;
 
+use reqwest::Method;
 use serde_json::json;
 
 use crate::rotation_support::{Rig, ROTATIONS};
 
 /// A rotation whose executor is stopped at `step` and has lost its lease, as if it had died
 /// there: its lease is taken from it in the database.
-async fn stranded_at(rig: &Rig, id: &str, step: &'static str) -> tokio::task::JoinHandle<()> {
+async fn stranded_at(
+    rig: &Rig,
+    id: &str,
+    step: &'static str,
+) -> tokio::task::JoinHandle<reqwest::Result<reqwest::Response>> {
     let app = rig.server();
     let mut paused = app.engine.pauses.arm(step);
-    let req = rig
-        .app
-        .http
-        .post(format!("{}{ROTATIONS}/{id}/rotate-secrets", rig.app.base))
-        .bearer_auth(&rig.app.token)
-        .json(&json!({}));
-    let call = tokio::spawn(async move {
-        let _ = req.send().await;
-    });
+    let call = rig.spawn_call(
+        Method::POST,
+        &format!("{ROTATIONS}/{id}/rotate-secrets"),
+        json!({}),
+    );
     assert!(paused.reached().await, "the executor reached {step}");
     rig.app
         .db

@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use dbt_cloud_emulator::{EmulatorConfig, Fault, Operation};
+use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::assert_envelope;
@@ -161,13 +162,11 @@ async fn a_client_that_hangs_up_mid_rotate_changes_nothing() {
     let id = rig.rotation("patient", "PATIENT").await;
     let app = rig.server();
     let mut paused = app.engine.pauses.arm("issued");
-    let req = rig
-        .app
-        .http
-        .post(format!("{}{ROTATIONS}/{id}/rotate-secrets", rig.app.base))
-        .bearer_auth(&rig.app.token)
-        .json(&json!({}));
-    let call = tokio::spawn(async move { req.send().await });
+    let call = rig.spawn_call(
+        Method::POST,
+        &format!("{ROTATIONS}/{id}/rotate-secrets"),
+        json!({}),
+    );
     assert!(paused.reached().await, "the rotation reached dbt");
     call.abort(); // The client hangs up with the token minted.
     let _ = call.await;
@@ -190,13 +189,11 @@ async fn concurrent_patches_and_a_rotation_lose_nothing() {
     let id = rig.rotation("edited", "EDITED").await;
     let app = rig.server();
     let mut paused = app.engine.pauses.arm("patch-read");
-    let req = rig
-        .app
-        .http
-        .patch(format!("{}{ROTATIONS}/{id}", rig.app.base))
-        .bearer_auth(&rig.app.token)
-        .json(&json!({"name": "renamed"}));
-    let first = tokio::spawn(async move { req.send().await });
+    let first = rig.spawn_call(
+        Method::PATCH,
+        &format!("{ROTATIONS}/{id}"),
+        json!({"name": "renamed"}),
+    );
     assert!(paused.reached().await);
     // While the first PATCH holds an old read, another PATCH and a rotation land.
     let second = rig
@@ -230,13 +227,11 @@ async fn a_commit_survives_a_patch_that_lands_mid_rotation() {
     let id = rig.rotation("busy", "BUSY").await;
     let app = rig.server();
     let mut paused = app.engine.pauses.arm("persisted");
-    let req = rig
-        .app
-        .http
-        .post(format!("{}{ROTATIONS}/{id}/rotate-secrets", rig.app.base))
-        .bearer_auth(&rig.app.token)
-        .json(&json!({}));
-    let rotation = tokio::spawn(async move { req.send().await });
+    let rotation = rig.spawn_call(
+        Method::POST,
+        &format!("{ROTATIONS}/{id}/rotate-secrets"),
+        json!({}),
+    );
     assert!(paused.reached().await);
     let patched = rig
         .app
@@ -257,13 +252,7 @@ async fn a_creation_swept_by_recovery_never_publishes_its_token() {
     let rig = Rig::with(|a| a.rotation_lease = Duration::from_millis(300)).await;
     let app = rig.server();
     let mut paused = app.engine.pauses.arm("persisted");
-    let req = rig
-        .app
-        .http
-        .post(format!("{}{ROTATIONS}", rig.app.base))
-        .bearer_auth(&rig.app.token)
-        .json(&rig.body("late", "LATE"));
-    let create = tokio::spawn(async move { req.send().await });
+    let create = rig.spawn_call(Method::POST, ROTATIONS, rig.body("late", "LATE"));
     assert!(
         paused.reached().await,
         "the first token is minted and persisted"
@@ -378,13 +367,7 @@ async fn a_revocation_keeps_the_account_its_token_was_minted_at() {
     let mut connected = app.engine.pauses.arm("connected");
     let mut body = rig.body("moved", "MOVED");
     body["connectionId"] = json!(connection);
-    let req = rig
-        .app
-        .http
-        .post(format!("{}{ROTATIONS}", rig.app.base))
-        .bearer_auth(&rig.app.token)
-        .json(&body);
-    let create = tokio::spawn(async move { req.send().await });
+    let create = rig.spawn_call(Method::POST, ROTATIONS, body);
     assert!(connected.reached().await);
     let moved = json!({"credentials": {"instanceUrl": elsewhere.base_url(),
         "accountId": elsewhere.account_id().to_string(), "apiToken": elsewhere.admin_token()}});

@@ -285,6 +285,16 @@ impl TestApp {
 
     /// An identity with universal auth and a client secret; returns (id, clientId, clientSecret).
     pub async fn identity(&self, name: &str, org_role: &str) -> (String, String, String) {
+        self.identity_with(name, org_role, json!({})).await
+    }
+
+    /// [`TestApp::identity`] with universal-auth `settings`.
+    pub async fn identity_with(
+        &self,
+        name: &str,
+        org_role: &str,
+        settings: Value,
+    ) -> (String, String, String) {
         let res = self
             .post(
                 "/api/v1/identities",
@@ -296,7 +306,7 @@ impl TestApp {
         let ua = self
             .post(
                 &format!("/api/v1/auth/universal-auth/identities/{id}"),
-                json!({}),
+                settings,
             )
             .await;
         assert_eq!(ua.status, 200, "{}", ua.body);

@@ -77,6 +77,23 @@ impl Rig {
             .to_string()
     }
 
+    /// Sends `method path` with `body` as the rig's admin on a task of its own (to race it, or
+    /// to hang up on it by aborting the task).
+    pub fn spawn_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> tokio::task::JoinHandle<reqwest::Result<reqwest::Response>> {
+        let req = self
+            .app
+            .http
+            .request(method, format!("{}{path}", self.app.base))
+            .bearer_auth(&self.app.token)
+            .json(&body);
+        tokio::spawn(async move { req.send().await })
+    }
+
     pub fn body(&self, name: &str, secret: &str) -> Value {
         json!({
             "name": name,

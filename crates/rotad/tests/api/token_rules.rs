@@ -11,35 +11,7 @@ use crate::helpers::TestApp;
 
 /// An identity whose universal auth has `settings`; returns a fresh access token.
 pub async fn token_with(app: &TestApp, name: &str, settings: Value) -> String {
-    let res = app
-        .post(
-            "/api/v1/identities",
-            json!({"name": name, "organizationId": app.org_id, "role": "member"}),
-        )
-        .await;
-    assert_eq!(res.status, 200, "{}", res.body);
-    let id = res.body["identity"]["id"].as_str().expect("id").to_string();
-    let ua = app
-        .post(
-            &format!("/api/v1/auth/universal-auth/identities/{id}"),
-            settings,
-        )
-        .await;
-    assert_eq!(ua.status, 200, "{}", ua.body);
-    let client_id = ua.body["identityUniversalAuth"]["clientId"]
-        .as_str()
-        .expect("clientId")
-        .to_string();
-    let cs = app
-        .post(
-            &format!("/api/v1/auth/universal-auth/identities/{id}/client-secrets"),
-            json!({}),
-        )
-        .await;
-    let secret = cs.body["clientSecret"]
-        .as_str()
-        .expect("secret")
-        .to_string();
+    let (_, client_id, secret) = app.identity_with(name, "member", settings).await;
     let login = app.login(&client_id, &secret).await;
     assert_eq!(login.status, 200, "{}", login.body);
     login.body["accessToken"]

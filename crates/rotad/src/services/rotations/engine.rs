@@ -308,28 +308,13 @@ impl Engine {
         trigger: &Trigger,
     ) -> std::result::Result<RotationRow, RotateError> {
         // Read under the lease: nothing read before it can be trusted.
-        let row = self
-            .store
-            .get_rotation(rotation_id)
-            .await
-            .map_err(Error::from)?
-            .ok_or_else(|| not_found(rotation_id))?;
+        let row = self.read(rotation_id).await?;
         // What an earlier executor left is settled first. A scheduled rotation whose
         // interrupted attempt gets published by that is done: that was the due rotation.
         if self.settle_leftovers(&row, owner).await? && !trigger.manual {
-            return Ok(self
-                .store
-                .get_rotation(rotation_id)
-                .await
-                .map_err(Error::from)?
-                .ok_or_else(|| not_found(rotation_id))?);
+            return self.read(rotation_id).await;
         }
-        let row = self
-            .store
-            .get_rotation(rotation_id)
-            .await
-            .map_err(Error::from)?
-            .ok_or_else(|| not_found(rotation_id))?;
+        let row = self.read(rotation_id).await?;
         let parameters: DbtParameters =
             serde_json::from_str(&row.parameters).map_err(|e| Error::Unexpected(e.into()))?;
         let provider = match self
@@ -363,13 +348,17 @@ impl Engine {
             return Err(RotateError::InProgress);
         }
         self.pauses.at("committed").await;
-        let updated = self
+        self.read(rotation_id).await
+    }
+
+    /// The rotation as it is now.
+    async fn read(&self, rotation_id: &str) -> std::result::Result<RotationRow, RotateError> {
+        Ok(self
             .store
             .get_rotation(rotation_id)
             .await
             .map_err(Error::from)?
-            .ok_or_else(|| not_found(rotation_id))?;
-        Ok(updated)
+            .ok_or_else(|| not_found(rotation_id))?)
     }
 }
 
