@@ -158,7 +158,7 @@ impl App {
         };
         match &outcome {
             Ok(_) => attempt.succeeded(),
-            Err(Error::Unauthorized(reason)) => {
+            Err(Error::Unauthorized(reason) | Error::Forbidden(reason)) => {
                 attempt.failed();
                 self.audit_failed_login(client_id, reason, meta).await;
             }
@@ -206,6 +206,12 @@ impl App {
             self.login_guard.verify_nothing(client_secret).await;
             return Err(invalid());
         };
+        if !super::identities::ip_is_trusted(&ua.client_secret_trusted_ips, &meta.ip_address) {
+            return Err(Error::forbidden(
+                "Failed to authenticate: logins with this identity's client secrets are not \
+                 allowed from the current IP address (clientSecretTrustedIps)",
+            ));
+        }
         let identity = self
             .store
             .get_identity(&ua.identity_id)

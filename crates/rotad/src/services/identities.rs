@@ -22,6 +22,7 @@ pub struct UniversalAuthInput {
     pub access_token_max_ttl: Option<i64>,
     pub access_token_num_uses_limit: Option<i64>,
     pub trusted_ips: Option<serde_json::Value>,
+    pub client_secret_trusted_ips: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -228,6 +229,10 @@ impl App {
             access_token_num_uses_limit: uses,
             trusted_ips: input
                 .trusted_ips
+                .unwrap_or_else(|| json!([{"ipAddress": "0.0.0.0/0"}, {"ipAddress": "::/0"}]))
+                .to_string(),
+            client_secret_trusted_ips: input
+                .client_secret_trusted_ips
                 .unwrap_or_else(|| json!([{"ipAddress": "0.0.0.0/0"}, {"ipAddress": "::/0"}]))
                 .to_string(),
             created_at: existing.as_ref().map(|e| e.created_at).unwrap_or(now),

@@ -27,8 +27,10 @@ pub struct UniversalAuth {
     pub access_token_ttl: i64,
     pub access_token_max_ttl: i64,
     pub access_token_num_uses_limit: i64,
-    /// JSON array of `{ipAddress}` objects.
+    /// JSON array of `{ipAddress}` objects: where its access tokens may be used from.
     pub trusted_ips: String,
+    /// JSON array of `{ipAddress}` objects: where a login may come from.
+    pub client_secret_trusted_ips: String,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -210,3 +210,34 @@ async fn a_throttled_answer_carries_the_envelope() {
         .await;
     assert_envelope(&res, 429);
 }
+
+#[tokio::test]
+async fn client_secret_trusted_ips_are_enforced_at_login() {
+    let app = TestApp::spawn().await;
+    let (id, client_id, secret) = app
+        .identity_with(
+            "fenced",
+            "member",
+            json!({"clientSecretTrustedIps": [{"ipAddress": "127.0.0.77/32"}]}),
+        )
+        .await;
+    let outside = client_from(Ipv4Addr::new(127, 0, 0, 78));
+    let (status, body, _) = login(&outside, &app.base, &client_id, &secret).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.to_string().contains("clientSecretTrustedIps"),
+        "{body}"
+    );
+    let inside = client_from(Ipv4Addr::new(127, 0, 0, 77));
+    let (status, body, _) = login(&inside, &app.base, &client_id, &secret).await;
+    assert_eq!(status, 200, "{body}");
+    let ua = app
+        .get(&format!("/api/v1/auth/universal-auth/identities/{id}"))
+        .await;
+    assert_eq!(
+        ua.body["identityUniversalAuth"]["clientSecretTrustedIps"],
+        json!([{"ipAddress": "127.0.0.77/32"}]),
+        "stored and shown: {}",
+        ua.body
+    );
+}

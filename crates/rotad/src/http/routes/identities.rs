@@ -248,17 +248,6 @@ impl Validate for UniversalAuthIn {
             "clientSecretTrustedIps",
             self.client_secret_trusted_ips.as_ref(),
         );
-        if let Some(ips) = &self.client_secret_trusted_ips {
-            let has = |range: &str| ips.iter().any(|ip| ip.ip_address.trim() == range);
-            let open_to_all = has("0.0.0.0/0") && has("::/0");
-            if !ips.is_empty() && !open_to_all {
-                issues.push(unsupported(
-                    &["clientSecretTrustedIps"],
-                    "clientSecretTrustedIps is not supported by rotad: omit it or allow every \
-                     address ([{\"ipAddress\": \"0.0.0.0/0\"}, {\"ipAddress\": \"::/0\"}])",
-                ));
-            }
-        }
         if self.access_token_num_uses_limit.is_some_and(|n| n < 0) {
             issues.push(Issue::new(
                 "too_small",
@@ -316,6 +305,7 @@ pub struct UniversalAuthOut {
     access_token_max_ttl: i64,
     access_token_num_uses_limit: i64,
     access_token_trusted_ips: Vec<TrustedIp>,
+    client_secret_trusted_ips: Vec<TrustedIp>,
     created_at: String,
     updated_at: String,
 }
@@ -329,6 +319,8 @@ impl From<UniversalAuth> for UniversalAuthOut {
             access_token_max_ttl: ua.access_token_max_ttl,
             access_token_num_uses_limit: ua.access_token_num_uses_limit,
             access_token_trusted_ips: serde_json::from_str(&ua.trusted_ips).unwrap_or_default(),
+            client_secret_trusted_ips: serde_json::from_str(&ua.client_secret_trusted_ips)
+                .unwrap_or_default(),
             created_at: rfc3339(ua.created_at),
             updated_at: rfc3339(ua.updated_at),
         }
@@ -362,6 +354,9 @@ async fn attach_universal_auth(
                 access_token_num_uses_limit: input.access_token_num_uses_limit,
                 trusted_ips: input
                     .access_token_trusted_ips
+                    .map(|ips| serde_json::json!(ips)),
+                client_secret_trusted_ips: input
+                    .client_secret_trusted_ips
                     .map(|ips| serde_json::json!(ips)),
             },
         )

@@ -8,7 +8,7 @@ use crate::store::{
 
 const IDENTITY_COLS: &str = "id, org_id, name, org_role, created_at, updated_at";
 const UA_COLS: &str = "identity_id, client_id, access_token_ttl, access_token_max_ttl, \
-     access_token_num_uses_limit, trusted_ips, created_at, updated_at";
+     access_token_num_uses_limit, trusted_ips, created_at, updated_at, client_secret_trusted_ips";
 const SECRET_COLS: &str =
     "id, identity_id, description, prefix, hash, ttl, num_uses_limit, num_uses, revoked, created_at";
 const TOKEN_COLS: &str =
@@ -116,10 +116,10 @@ where
 
     async fn upsert_universal_auth(&self, ua: &UniversalAuth) -> StoreResult<()> {
         sqlx::query(&format!(
-            "INSERT INTO universal_auths ({UA_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+            "INSERT INTO universal_auths ({UA_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (identity_id) DO UPDATE SET access_token_ttl = $3, \
              access_token_max_ttl = $4, access_token_num_uses_limit = $5, trusted_ips = $6, \
-             updated_at = $8"
+             updated_at = $8, client_secret_trusted_ips = $9"
         ))
         .bind(&ua.identity_id)
         .bind(&ua.client_id)
@@ -129,6 +129,7 @@ where
         .bind(&ua.trusted_ips)
         .bind(ua.created_at)
         .bind(ua.updated_at)
+        .bind(&ua.client_secret_trusted_ips)
         .execute(&self.write)
         .await?;
         Ok(())
