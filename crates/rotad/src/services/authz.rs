@@ -8,7 +8,10 @@ use std::fmt;
 
 use super::{App, Ctx};
 use crate::error::{Error, Result};
-use crate::store::Project;
+use serde::{Deserialize, Serialize};
+
+use crate::store::{Membership, Project};
+use crate::time::now_ms;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -104,6 +107,78 @@ pub fn allows(role: Role, subject: Subject, action: Action) -> bool {
     }
 }
 
+/// One role of a membership: permanent, or temporary from its start for its range.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberRole {
+    pub role: String,
+    #[serde(default)]
+    pub is_temporary: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temporary_mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temporary_range: Option<String>,
+    /// Milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temporary_access_start_time: Option<i64>,
+    /// Milliseconds: start plus range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temporary_access_end_time: Option<i64>,
+}
+
+impl MemberRole {
+    /// Whether the role holds at `now`: always for a permanent one, between start and end for
+    /// a temporary one.
+    pub fn holds(&self, now: i64) -> bool {
+        !self.is_temporary
+            || (self.temporary_access_start_time.is_some_and(|s| s <= now)
+                && self.temporary_access_end_time.is_some_and(|e| now < e))
+    }
+}
+
+/// How much a role allows, for picking the strongest of several.
+fn rank(role: Role) -> u8 {
+    match role {
+        Role::Admin => 3,
+        Role::Member => 2,
+        Role::Viewer => 1,
+        Role::NoAccess => 0,
+    }
+}
+
+/// The strongest role of a membership that holds at `now` (docs/SECURITY.md, "Roles");
+/// `no-access` when every role has lapsed.
+pub fn effective_role(membership: &Membership, now: i64) -> Role {
+    let roles: Vec<MemberRole> = serde_json::from_str(&membership.roles).unwrap_or_default();
+    if roles.is_empty() {
+        return Role::parse(&membership.role).unwrap_or(Role::NoAccess);
+    }
+    roles
+        .iter()
+        .filter(|r| r.holds(now))
+        .filter_map(|r| Role::parse(&r.role))
+        .max_by_key(|r| rank(*r))
+        .unwrap_or(Role::NoAccess)
+}
+
+/// Parses a relative range as upstream writes it: a number and a unit (`s`, `m`, `h`, `d`,
+/// `w`), e.g. `1h` or `30d`; milliseconds, or `None`.
+pub fn parse_range(range: &str) -> Option<i64> {
+    let range = range.trim();
+    let split = range.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = range.split_at(split);
+    let number: i64 = number.parse().ok().filter(|n| *n > 0)?;
+    let unit_ms = match unit.trim() {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "w" => 604_800_000,
+        _ => return None,
+    };
+    number.checked_mul(unit_ms)
+}
+
 pub fn denied(subject: Subject, action: Action) -> Error {
     Error::forbidden(format!("You are not allowed to {action} on {subject}"))
 }
@@ -121,7 +196,7 @@ impl App {
             .store
             .get_membership(&project.id, &ctx.actor.identity_id)
             .await?
-            .and_then(|m| Role::parse(&m.role))
+            .map(|m| effective_role(&m, now_ms()))
             .unwrap_or(Role::NoAccess))
     }
 

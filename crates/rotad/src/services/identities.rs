@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use serde_json::json;
 
 use super::audit::Event;
-use super::authz::{Action, Role, Subject};
+use super::authz::{Action, MemberRole, Role, Subject};
 use super::{new_id, App, Ctx};
 use crate::crypto::random_hex;
 use crate::error::{Error, Result};
@@ -382,17 +382,23 @@ impl App {
         ctx: &Ctx,
         project_id: &str,
         identity_id: &str,
-        role: &str,
+        roles: Vec<MemberRole>,
     ) -> Result<Membership> {
         let project = self
             .authorize(ctx, project_id, Subject::Identity, Action::Create)
             .await?;
-        if Role::parse(role).is_none() {
-            return Err(Error::invalid(
-                &["roles", "0", "role"],
-                "Role must be one of admin, member, viewer, no-access",
-            ));
+        for (i, r) in roles.iter().enumerate() {
+            if Role::parse(&r.role).is_none() {
+                return Err(Error::invalid(
+                    &["roles", &i.to_string(), "role"],
+                    "Role must be one of admin, member, viewer, no-access",
+                ));
+            }
         }
+        let first = roles
+            .first()
+            .map(|r| r.role.clone())
+            .ok_or_else(|| Error::invalid(&["roles"], "At least one role is required"))?;
         let identity = self.identity_in_org(ctx, identity_id).await?;
         let now = now_ms();
         let membership = self
@@ -401,9 +407,10 @@ impl App {
                 id: new_id(),
                 project_id: project.id.clone(),
                 identity_id: identity.id.clone(),
-                role: role.to_string(),
+                role: first,
                 created_at: now,
                 updated_at: now,
+                roles: serde_json::to_string(&roles).map_err(|e| Error::Unexpected(e.into()))?,
             })
             .await?;
         self.audit(
@@ -411,7 +418,7 @@ impl App {
             Some(&project.id),
             Event::new(
                 "add-identity-to-project",
-                json!({"identityId": identity.id, "role": role}),
+                json!({"identityId": identity.id, "roles": roles}),
             ),
         )
         .await;

@@ -141,6 +141,7 @@ impl App {
             .collect();
         // The creator administers what it creates (org admins already do).
         let membership = (!ctx.actor.is_org_admin()).then(|| Membership {
+            roles: "[]".to_string(),
             id: new_id(),
             project_id: project.id.clone(),
             identity_id: ctx.actor.identity_id.clone(),

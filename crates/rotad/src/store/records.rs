@@ -107,9 +107,12 @@ pub struct Membership {
     pub id: String,
     pub project_id: String,
     pub identity_id: String,
+    /// The first role's slug (the only one of rows written before `roles`).
     pub role: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// JSON array of every role with its expiry (`services::authz::MemberRole`).
+    pub roles: String,
 }
 
 /// A secret with its value and comment sealed by the project's data key.

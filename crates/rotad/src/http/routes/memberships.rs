@@ -9,40 +9,40 @@ use utoipa_axum::routes;
 
 use crate::error::{Issue, Result};
 use crate::http::extract::{uuid_param, Auth, Body, Validate};
-use crate::services::authz::Role;
+use crate::services::authz::{parse_range, MemberRole, Role};
 use crate::services::AppState;
 use crate::store::Membership;
 use crate::time::rfc3339;
-
-use super::identities::unsupported;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(add_membership, get_membership, remove_membership))
 }
 
-/// One role of a membership. Temporary roles are not enforced by rotad: `isTemporary: true`
-/// and the `temporary*` fields are refused (422 naming them).
+/// One role of a membership: permanent, or temporary (`temporaryMode: "relative"`, a
+/// `temporaryRange` like `1h` or `30d` from `temporaryAccessStartTime`); a temporary role lapses
+/// at start + range (docs/SECURITY.md, "Roles").
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RoleIn {
     role: String,
     is_temporary: Option<bool>,
-    temporary_mode: Option<serde_json::Value>,
-    temporary_range: Option<serde_json::Value>,
-    temporary_access_start_time: Option<serde_json::Value>,
+    temporary_mode: Option<String>,
+    temporary_range: Option<String>,
+    temporary_access_start_time: Option<String>,
 }
 
-/// `roles` (one role: rotad gives a membership exactly one) or the older single `role`.
+/// `roles` (one or more, each kept with its own expiry) or the older single `role`.
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct MembershipIn {
-    #[schema(max_items = 1)]
     roles: Option<Vec<RoleIn>>,
-    /// The older single-role form.
+    /// The older single-role form: one permanent role.
     role: Option<String>,
 }
 
 const ROLE_SLUGS: &str = "Role must be one of admin, member, viewer, no-access";
+/// Roles one membership may hold.
+const MAX_ROLES: usize = 16;
 
 impl Validate for MembershipIn {
     fn validate(&self) -> Vec<Issue> {
@@ -55,20 +55,21 @@ impl Validate for MembershipIn {
                 "At least one role is required",
             ));
         }
-        if roles.len() > 1 {
-            issues.push(unsupported(
+        if roles.len() > MAX_ROLES {
+            issues.push(Issue::new(
+                "too_big",
                 &["roles"],
-                "A membership has exactly one role in rotad: send one",
+                format!("At most {MAX_ROLES} roles"),
             ));
         }
         if let Some(role) = &self.role {
             if Role::parse(role.trim()).is_none() {
                 issues.push(Issue::new("invalid_enum_value", &["role"], ROLE_SLUGS));
-            } else if roles.first().is_some_and(|r| r.role.trim() != role.trim()) {
+            } else if !roles.is_empty() {
                 issues.push(Issue::new(
                     "custom",
                     &["role"],
-                    "role and roles name different roles: send one of them",
+                    "Send role or roles, not both",
                 ));
             }
         }
@@ -81,32 +82,106 @@ impl Validate for MembershipIn {
                     ROLE_SLUGS,
                 ));
             }
-            if r.is_temporary == Some(true) {
-                issues.push(unsupported(
-                    &["roles", &index, "isTemporary"],
-                    "Temporary roles are not supported by rotad: omit isTemporary or send false",
+            if r.is_temporary != Some(true) {
+                for (field, present) in [
+                    ("temporaryMode", r.temporary_mode.is_some()),
+                    ("temporaryRange", r.temporary_range.is_some()),
+                    (
+                        "temporaryAccessStartTime",
+                        r.temporary_access_start_time.is_some(),
+                    ),
+                ] {
+                    if present {
+                        issues.push(Issue::new(
+                            "custom",
+                            &["roles", &index, field],
+                            format!("{field} applies to a temporary role (isTemporary: true)"),
+                        ));
+                    }
+                }
+                continue;
+            }
+            if r.temporary_mode.as_deref() != Some("relative") {
+                issues.push(Issue::new(
+                    "invalid_enum_value",
+                    &["roles", &index, "temporaryMode"],
+                    "temporaryMode must be relative",
                 ));
             }
-            for (field, value) in [
-                ("temporaryMode", &r.temporary_mode),
-                ("temporaryRange", &r.temporary_range),
-                ("temporaryAccessStartTime", &r.temporary_access_start_time),
-            ] {
-                if value.is_some() {
-                    issues.push(unsupported(
-                        &["roles", &index, field],
-                        &format!("{field} is not supported by rotad (no temporary roles)"),
-                    ));
-                }
+            if r.temporary_range.as_deref().and_then(parse_range).is_none() {
+                issues.push(Issue::new(
+                    "custom",
+                    &["roles", &index, "temporaryRange"],
+                    "temporaryRange must be a duration like 30m, 1h or 7d",
+                ));
+            }
+            if r.temporary_access_start_time
+                .as_deref()
+                .and_then(crate::time::parse)
+                .is_none()
+            {
+                issues.push(Issue::new(
+                    "custom",
+                    &["roles", &index, "temporaryAccessStartTime"],
+                    "temporaryAccessStartTime must be an ISO 8601 date-time",
+                ));
             }
         }
         issues
     }
 }
 
+impl MembershipIn {
+    /// The roles to store, each temporary one with its end.
+    fn into_roles(self) -> Vec<MemberRole> {
+        if let Some(role) = self.role {
+            return vec![MemberRole {
+                role: role.trim().to_string(),
+                is_temporary: false,
+                temporary_mode: None,
+                temporary_range: None,
+                temporary_access_start_time: None,
+                temporary_access_end_time: None,
+            }];
+        }
+        self.roles
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| {
+                let temporary = r.is_temporary == Some(true);
+                let start = r
+                    .temporary_access_start_time
+                    .as_deref()
+                    .and_then(crate::time::parse)
+                    .filter(|_| temporary);
+                let range = r.temporary_range.clone().filter(|_| temporary);
+                let end = match (start, range.as_deref().and_then(parse_range)) {
+                    (Some(s), Some(r)) => Some(s.saturating_add(r)),
+                    _ => None,
+                };
+                MemberRole {
+                    role: r.role.trim().to_string(),
+                    is_temporary: temporary,
+                    temporary_mode: r.temporary_mode.filter(|_| temporary),
+                    temporary_range: range,
+                    temporary_access_start_time: start,
+                    temporary_access_end_time: end,
+                }
+            })
+            .collect()
+    }
+}
+
+/// One role as upstream answers it.
 #[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct RoleOut {
     role: String,
+    is_temporary: bool,
+    temporary_mode: Option<String>,
+    temporary_range: Option<String>,
+    temporary_access_start_time: Option<String>,
+    temporary_access_end_time: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -122,11 +197,32 @@ pub struct MembershipOut {
 
 impl From<Membership> for MembershipOut {
     fn from(m: Membership) -> Self {
+        let mut roles: Vec<MemberRole> = serde_json::from_str(&m.roles).unwrap_or_default();
+        if roles.is_empty() {
+            roles.push(MemberRole {
+                role: m.role.clone(),
+                is_temporary: false,
+                temporary_mode: None,
+                temporary_range: None,
+                temporary_access_start_time: None,
+                temporary_access_end_time: None,
+            });
+        }
         Self {
             id: m.id,
             identity_id: m.identity_id,
             project_id: m.project_id,
-            roles: vec![RoleOut { role: m.role }],
+            roles: roles
+                .into_iter()
+                .map(|r| RoleOut {
+                    role: r.role,
+                    is_temporary: r.is_temporary,
+                    temporary_mode: r.temporary_mode,
+                    temporary_range: r.temporary_range,
+                    temporary_access_start_time: r.temporary_access_start_time.map(rfc3339),
+                    temporary_access_end_time: r.temporary_access_end_time.map(rfc3339),
+                })
+                .collect(),
             created_at: rfc3339(m.created_at),
             updated_at: rfc3339(m.updated_at),
         }
@@ -150,15 +246,8 @@ async fn add_membership(
     Body(input): Body<MembershipIn>,
 ) -> Result<Json<MembershipResponse>> {
     let identity_id = uuid_param("identityId", &identity_id)?;
-    let role = input
-        .roles
-        .and_then(|r| r.into_iter().next().map(|r| r.role))
-        .or(input.role)
-        .unwrap_or_default()
-        .trim()
-        .to_string();
     let m = app
-        .set_membership(&ctx, &project_id, &identity_id, &role)
+        .set_membership(&ctx, &project_id, &identity_id, input.into_roles())
         .await?;
     Ok(Json(MembershipResponse {
         identity_membership: m.into(),

@@ -6,7 +6,7 @@ use crate::store::{Environment, Folder, Membership, Project, ProjectStore, Store
 const PROJECT_COLS: &str = "id, org_id, name, slug, description, created_at, updated_at";
 const ENV_COLS: &str = "id, project_id, name, slug, position, created_at, updated_at";
 const FOLDER_COLS: &str = "id, project_id, env_id, parent_id, name, path, created_at, updated_at";
-const MEMBER_COLS: &str = "id, project_id, identity_id, role, created_at, updated_at";
+const MEMBER_COLS: &str = "id, project_id, identity_id, role, created_at, updated_at, roles";
 
 #[async_trait]
 impl<DB> ProjectStore for SqlStore<DB>
@@ -176,8 +176,9 @@ where
 
     async fn upsert_membership(&self, m: &Membership) -> StoreResult<Membership> {
         sqlx::query(&format!(
-            "INSERT INTO memberships ({MEMBER_COLS}) VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (project_id, identity_id) DO UPDATE SET role = $4, updated_at = $6"
+            "INSERT INTO memberships ({MEMBER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (project_id, identity_id) DO UPDATE SET role = $4, updated_at = $6, \
+             roles = $7"
         ))
         .bind(&m.id)
         .bind(&m.project_id)
@@ -185,6 +186,7 @@ where
         .bind(&m.role)
         .bind(m.created_at)
         .bind(m.updated_at)
+        .bind(&m.roles)
         .execute(&self.write)
         .await?;
         Ok(sqlx::query_as::<DB, Membership>(&format!(
@@ -264,8 +266,8 @@ where
     for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     sqlx::query(
-        "INSERT INTO memberships (id, project_id, identity_id, role, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO memberships (id, project_id, identity_id, role, created_at, updated_at, \
+         roles) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(m.id.clone())
     .bind(m.project_id.clone())
@@ -273,4 +275,5 @@ where
     .bind(m.role.clone())
     .bind(m.created_at)
     .bind(m.updated_at)
+    .bind(m.roles.clone())
 }
