@@ -23,6 +23,18 @@ pub enum BootstrapMode {
     Cli,
 }
 
+/// How read events (secret and rotation reads) reach the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditReads {
+    /// Buffered in memory and written in batches (every 50 ms or 1,000 events, and at
+    /// shutdown): a crash can lose up to one batch of read events.
+    Batched,
+    /// Written by the request that reads, before it answers.
+    Sync,
+    /// Not recorded. Writes are always recorded.
+    Off,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Pretty,
@@ -112,6 +124,18 @@ pub struct ServeArgs {
     #[arg(long, env = "ROTAD_TRUSTED_PROXIES", default_value = "", value_parser = parse_proxies)]
     pub trusted_proxies: Proxies,
 
+    /// How read events reach the audit log: `batched`, `sync` or `off`.
+    #[arg(long, env = "ROTAD_AUDIT_READS", default_value = "batched", value_enum)]
+    pub audit_reads: AuditReads,
+
+    /// Entries the read caches may hold, all together.
+    #[arg(long, env = "ROTAD_CACHE_MAX_ENTRIES", default_value = "100000", value_parser = parse_count("ROTAD_CACHE_MAX_ENTRIES"))]
+    pub cache_max_entries: usize,
+
+    /// Bytes the read caches may hold, all together (estimated), e.g. `67108864`.
+    #[arg(long, env = "ROTAD_CACHE_MAX_BYTES", default_value = "67108864", value_parser = parse_count("ROTAD_CACHE_MAX_BYTES"))]
+    pub cache_max_bytes: usize,
+
     /// Prometheus `/metrics` address.
     #[arg(long, env = "ROTAD_METRICS_LISTEN", value_parser = parse_addr("ROTAD_METRICS_LISTEN"))]
     pub metrics_listen: Option<SocketAddr>,
@@ -150,6 +174,9 @@ impl std::fmt::Debug for ServeArgs {
             .field("request_timeout", &self.request_timeout)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("audit_reads", &self.audit_reads)
+            .field("cache_max_entries", &self.cache_max_entries)
+            .field("cache_max_bytes", &self.cache_max_bytes)
             .field("metrics_listen", &self.metrics_listen)
             .field("log_format", &self.log_format)
             .finish()
@@ -206,6 +233,9 @@ impl ServeArgs {
             request_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(20),
             trusted_proxies: Proxies::default(),
+            audit_reads: AuditReads::Batched,
+            cache_max_entries: 100_000,
+            cache_max_bytes: 64 * 1024 * 1024,
             metrics_listen: None,
             log_format: LogFormat::Pretty,
         }
@@ -259,6 +289,15 @@ fn parse_proxies(s: &str) -> Result<Proxies, String> {
         }
     }
     Ok(Proxies(ranges))
+}
+
+fn parse_count(var: &'static str) -> impl Fn(&str) -> Result<usize, String> + Clone {
+    move |s| match s.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "{var} must be a whole number of at least 1, got {s:?}"
+        )),
+    }
 }
 
 fn parse_concurrency(s: &str) -> Result<usize, String> {

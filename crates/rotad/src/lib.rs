@@ -186,12 +186,22 @@ pub async fn build_app(args: &ServeArgs) -> anyhow::Result<AppState> {
             dbt_request_timeout: settings.dbt_request_timeout,
         },
     );
+    let caches = services::cache::Caches::new(
+        store.changes(),
+        services::cache::CacheSettings {
+            max_entries: args.cache_max_entries,
+            max_bytes: u64::try_from(args.cache_max_bytes).unwrap_or(u64::MAX),
+            ..Default::default()
+        },
+    );
     Ok(Arc::new(App {
         store,
         keys,
         settings,
         engine: Arc::new(engine),
         login_guard: Default::default(),
+        caches,
+        read_audit: services::read_audit::ReadAudit::new(args.audit_reads),
     }))
 }
 
@@ -204,6 +214,7 @@ pub struct Server {
     shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
     scheduler: JoinHandle<()>,
+    read_audit: JoinHandle<()>,
 }
 
 impl Server {
@@ -232,6 +243,10 @@ impl Server {
         let shutdown = CancellationToken::new();
         let router = http::router(app.clone());
         tokio::spawn(maintenance(app.clone(), shutdown.clone()));
+        let follower = app.clone();
+        let until = shutdown.clone();
+        tokio::spawn(async move { follower.store.follow_changes(until).await });
+        let read_audit = tokio::spawn(services::read_audit::run(app.clone(), shutdown.clone()));
         let scheduler = tokio::spawn(scheduler::run(app.clone(), concurrency, shutdown.clone()));
         let limits = http::serve::Limits {
             header_read_timeout: app.settings.header_read_timeout,
@@ -250,6 +265,7 @@ impl Server {
             shutdown,
             task,
             scheduler,
+            read_audit,
         })
     }
 
@@ -265,6 +281,11 @@ impl Server {
         if let Err(e) = self.scheduler.await {
             tracing::warn!(error = %e, "the scheduler task ended abnormally");
         }
+        // Every request has been answered: the read events they queued are written now.
+        if let Err(e) = self.read_audit.await {
+            tracing::warn!(error = %e, "the audit writer ended abnormally");
+        }
+        self.app.flush_read_audit().await;
         served
     }
 

@@ -5,8 +5,12 @@
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
+use super::cache::{Entry, TokenContext};
 use super::{new_id, Actor, App, RequestMeta};
 use crate::error::{Error, Result};
+use crate::store::changes::scope;
 use crate::store::{AccessToken, Identity, Organization, StoreError};
 use crate::time::now_ms;
 
@@ -266,9 +270,22 @@ impl App {
         ))
     }
 
-    /// Resolves a Bearer token, used from address `ip`, to its actor.
+    /// Resolves a Bearer token, used from address `ip`, to its actor: the signature, then the
+    /// token's context from the cache or, on a miss, one statement (docs/ARCHITECTURE.md,
+    /// "Caches"). A revoked or renewed token, a changed identity or universal auth is seen
+    /// at the next request on this replica and within a second on the others.
     pub async fn authenticate(&self, bearer: &str, ip: &str) -> Result<Actor> {
-        let (row, identity) = self.token_row(bearer).await?;
+        let claims = self.verify(bearer)?;
+        let context = self
+            .token_context(&claims.jti)
+            .await?
+            .filter(|c| !c.value.token.revoked && c.value.token.identity_id == claims.sub)
+            .ok_or_else(|| Error::unauthorized(INVALID_TOKEN))?;
+        let TokenContext {
+            token: row,
+            identity,
+            trusted_ips,
+        } = &context.value;
         let now = now_ms();
         if row.expires_at.is_some_and(|at| at <= now) {
             return Err(Error::unauthorized(INVALID_TOKEN));
@@ -283,34 +300,76 @@ impl App {
         {
             return Err(Error::unauthorized(INVALID_TOKEN));
         }
+        // Uses are counted in the database at every use, never from the cache.
         if row.num_uses_limit > 0 && !self.store.use_access_token(&row.id).await? {
             return Err(Error::unauthorized(
                 "Failed to authenticate: the access token has reached its number of uses limit",
             ));
         }
         if row.auth_method == "universal-auth" {
-            self.check_access_token_ip(&identity.id, ip).await?;
+            if let Some(ips) = trusted_ips {
+                if !super::identities::ip_is_trusted(ips, ip) {
+                    return Err(Error::forbidden(
+                        "You are not allowed to access this resource from the current IP address",
+                    ));
+                }
+            }
         }
         Ok(Actor {
-            identity_id: identity.id,
-            name: identity.name,
-            org_id: identity.org_id,
-            org_role: identity.org_role,
-            token_id: row.id,
+            identity_id: identity.id.clone(),
+            name: identity.name.clone(),
+            org_id: identity.org_id.clone(),
+            org_role: identity.org_role.clone(),
+            token_id: row.id.clone(),
         })
     }
 
-    async fn token_row(&self, bearer: &str) -> Result<(AccessToken, Identity)> {
+    /// The token's context, cached under its id.
+    async fn token_context(&self, token_id: &str) -> Result<Option<Arc<Entry<TokenContext>>>> {
+        let shelf = &self.caches.tokens;
+        if let Some(hit) = shelf.get(token_id) {
+            return Ok(Some(hit));
+        }
+        let at = shelf.snapshot();
+        let Some(row) = self.store.get_token_context(token_id).await? else {
+            return Ok(None);
+        };
+        let context = TokenContext {
+            identity: row.identity(),
+            trusted_ips: row.access_token_trusted_ips,
+            token: row.token,
+        };
+        let scopes = vec![
+            scope::token(token_id),
+            scope::identity(&context.identity.id),
+        ];
+        let bytes = 256 + context.trusted_ips.as_ref().map_or(0, String::len);
+        Ok(Some(shelf.put(
+            token_id.to_string(),
+            context,
+            scopes,
+            at,
+            bytes,
+        )))
+    }
+
+    /// Checks the token's signature and reads its claims.
+    fn verify(&self, bearer: &str) -> Result<Claims> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.validate_exp = false;
         validation.required_spec_claims.clear();
-        let claims = decode::<Claims>(
+        Ok(decode::<Claims>(
             bearer.trim(),
             &DecodingKey::from_secret(&self.keys.root().signing_key()),
             &validation,
         )
         .map_err(|_| Error::unauthorized(INVALID_TOKEN))?
-        .claims;
+        .claims)
+    }
+
+    /// The token's row and identity, from the database (renew and revoke).
+    async fn token_row(&self, bearer: &str) -> Result<(AccessToken, Identity)> {
+        let claims = self.verify(bearer)?;
         let row = self
             .store
             .get_access_token(&claims.jti)

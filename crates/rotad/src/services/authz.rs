@@ -5,9 +5,12 @@
 //! rotation credentials and managing members; `viewer` reads; `no-access` nothing.
 
 use std::fmt;
+use std::sync::Arc;
 
+use super::cache::{Entry, ProjectAccess};
 use super::{App, Ctx};
 use crate::error::{Error, Result};
+use crate::store::changes::scope;
 use serde::{Deserialize, Serialize};
 
 use crate::store::{Membership, Project};
@@ -183,7 +186,55 @@ pub fn denied(subject: Subject, action: Action) -> Error {
     Error::forbidden(format!("You are not allowed to {action} on {subject}"))
 }
 
+/// The caller's role given the project and its membership (org admins are project admins).
+fn role_in(ctx: &Ctx, access: &ProjectAccess) -> Role {
+    if access.project.org_id != ctx.actor.org_id {
+        return Role::NoAccess;
+    }
+    if ctx.actor.is_org_admin() {
+        return Role::Admin;
+    }
+    access
+        .membership
+        .as_ref()
+        .map(|m| effective_role(m, now_ms()))
+        .unwrap_or(Role::NoAccess)
+}
+
 impl App {
+    /// The project and the caller's membership in it, cached (docs/ARCHITECTURE.md,
+    /// "Caches"); one statement on a miss. Temporary roles are judged at each use, so one
+    /// that lapses stops counting at once.
+    pub(crate) async fn project_access(
+        &self,
+        ctx: &Ctx,
+        project_id: &str,
+    ) -> Result<Option<Arc<Entry<ProjectAccess>>>> {
+        let shelf = &self.caches.access;
+        let key = (project_id.to_string(), ctx.actor.identity_id.clone());
+        if let Some(hit) = shelf.get(&key) {
+            return Ok(Some(hit));
+        }
+        let at = shelf.snapshot();
+        let Some(row) = self
+            .store
+            .get_project_access(project_id, &ctx.actor.identity_id)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let access = ProjectAccess {
+            membership: row.membership(),
+            project: row.project,
+        };
+        let scopes = vec![
+            scope::project(project_id),
+            scope::identity(&ctx.actor.identity_id),
+        ];
+        let bytes = 256 + access.membership.as_ref().map_or(0, |m| m.roles.len());
+        Ok(Some(shelf.put(key, access, scopes, at, bytes)))
+    }
+
     /// The caller's role in a project (org admins are project admins).
     pub async fn project_role(&self, ctx: &Ctx, project: &Project) -> Result<Role> {
         if project.org_id != ctx.actor.org_id {
@@ -193,10 +244,9 @@ impl App {
             return Ok(Role::Admin);
         }
         Ok(self
-            .store
-            .get_membership(&project.id, &ctx.actor.identity_id)
+            .project_access(ctx, &project.id)
             .await?
-            .map(|m| effective_role(&m, now_ms()))
+            .map(|a| role_in(ctx, &a.value))
             .unwrap_or(Role::NoAccess))
     }
 
@@ -209,15 +259,13 @@ impl App {
         subject: Subject,
         action: Action,
     ) -> Result<Project> {
-        let project = self
-            .store
-            .get_project(project_id)
+        let access = self
+            .project_access(ctx, project_id)
             .await?
-            .filter(|p| p.org_id == ctx.actor.org_id)
+            .filter(|a| a.value.project.org_id == ctx.actor.org_id)
             .ok_or_else(|| Error::not_found(format!("Project with ID '{project_id}' not found")))?;
-        let role = self.project_role(ctx, &project).await?;
-        if allows(role, subject, action) {
-            Ok(project)
+        if allows(role_in(ctx, &access.value), subject, action) {
+            Ok(access.value.project.clone())
         } else {
             Err(denied(subject, action))
         }

@@ -253,15 +253,6 @@ impl App {
 
     /// Refuses a universal-auth token used from outside the identity's `accessTokenTrustedIps`
     /// (the settings as they are now).
-    pub(crate) async fn check_access_token_ip(&self, identity_id: &str, ip: &str) -> Result<()> {
-        match self.store.get_universal_auth(identity_id).await? {
-            Some(ua) if !ip_is_trusted(&ua.trusted_ips, ip) => Err(Error::forbidden(
-                "You are not allowed to access this resource from the current IP address",
-            )),
-            _ => Ok(()),
-        }
-    }
-
     pub async fn get_universal_auth(&self, ctx: &Ctx, identity_id: &str) -> Result<UniversalAuth> {
         self.authorize_org(ctx, Subject::Identity, Action::Read)?;
         let identity = self.identity_in_org(ctx, identity_id).await?;

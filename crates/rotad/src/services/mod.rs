@@ -3,11 +3,13 @@
 pub mod audit;
 pub mod auth;
 pub mod authz;
+pub mod cache;
 pub mod connections;
 pub mod identities;
 pub mod keyring;
 pub mod login_guard;
 pub mod projects;
+pub mod read_audit;
 pub mod rotations;
 pub mod secrets;
 pub mod webhooks;
@@ -51,6 +53,10 @@ pub struct App {
     pub engine: Arc<rotations::Engine>,
     /// Caps and throttles on login (docs/SECURITY.md, "Login").
     pub login_guard: login_guard::LoginGuard,
+    /// The read path's caches (docs/ARCHITECTURE.md, "Caches").
+    pub caches: cache::Caches,
+    /// Read events waiting for the audit log's background writer.
+    pub read_audit: read_audit::ReadAudit,
 }
 
 pub type AppState = Arc<App>;

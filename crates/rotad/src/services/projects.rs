@@ -6,6 +6,7 @@ use super::audit::Event;
 use super::authz::{Action, Role, Subject};
 use super::{new_id, App, Ctx};
 use crate::error::{Error, Result};
+use crate::store::changes::scope;
 use crate::store::{Environment, Folder, Membership, Project, StoreError};
 use crate::time::now_ms;
 
@@ -273,6 +274,7 @@ impl App {
             })
     }
 
+    /// The environment and folder a call addresses, cached (docs/ARCHITECTURE.md, "Caches").
     pub async fn locate_in(
         &self,
         project: Project,
@@ -281,10 +283,28 @@ impl App {
     ) -> Result<Location> {
         let path = normalize_path(path)
             .ok_or_else(|| Error::invalid(&["secretPath"], "Invalid secret path"))?;
+        let shelf = &self.caches.locations;
+        let key = (project.id.clone(), environment.to_string(), path);
+        if let Some(hit) = shelf.get(&key) {
+            return Ok(hit.value.clone());
+        }
+        let at = shelf.snapshot();
+        let location = self.read_location(project, environment, &key.2).await?;
+        let scopes = vec![scope::project(&location.project.id)];
+        let bytes = 512 + location.folder.path.len();
+        Ok(shelf.put(key, location, scopes, at, bytes).value.clone())
+    }
+
+    async fn read_location(
+        &self,
+        project: Project,
+        environment: &str,
+        path: &str,
+    ) -> Result<Location> {
         let environment = self.find_environment(&project.id, environment).await?;
         let folder = self
             .store
-            .get_folder_by_path(&environment.id, &path)
+            .get_folder_by_path(&environment.id, path)
             .await?
             .ok_or_else(|| {
                 Error::not_found(format!(

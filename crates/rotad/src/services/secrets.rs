@@ -1,16 +1,20 @@
 //! Secrets: versioned, sealed with the project's data key, addressed by project, environment,
 //! folder path and key. Secrets a rotation owns are read-only here.
 
+use std::sync::Arc;
+
 use serde_json::json;
 
 use super::audit::Event;
 use super::authz::{Action, Subject};
+use super::cache::Entry;
 use super::keyring::project_scope;
 use super::projects::Location;
 use super::webhooks::secrets_modified;
 use super::{new_id, App, Ctx};
 use crate::crypto::DataKey;
 use crate::error::{Error, Result};
+use crate::store::changes::scope;
 use crate::store::{SecretRow, SecretVersionRow, StoreError, Trail};
 use crate::time::now_ms;
 
@@ -228,10 +232,10 @@ impl App {
         let secret_type = check_type(secret_type).map_err(|_| not_found(key))?;
         let loc = self.locate_scope(ctx, scope, Action::Read).await?;
         let row = self
-            .store
-            .get_secret(&loc.folder.id, key.trim(), secret_type)
+            .cached_secret(&loc, key.trim(), secret_type)
             .await?
             .ok_or_else(|| not_found(key))?;
+        let row = row.value.clone();
         // A past version of a rotation's secret is one of its earlier tokens: reading it takes
         // the right to read the rotation's generated credentials (checked before looking the
         // version up, so the answer says nothing about which versions exist).
@@ -245,7 +249,7 @@ impl App {
             .await?;
         }
         let data_key = self.data_key(&loc.project.id).await?;
-        self.audit(
+        self.audit_read(
             ctx,
             Some(&loc.project.id),
             secret_event(&loc, "get-secret", &row),
@@ -300,7 +304,7 @@ impl App {
                 .unwrap_or_else(|| loc.folder.path.clone());
             out.push(self.open(&data_key, &loc, &path, row)?);
         }
-        self.audit(
+        self.audit_read(
             ctx,
             Some(&loc.project.id),
             Event::new(
@@ -402,6 +406,36 @@ impl App {
             return Err(not_found(key));
         }
         Ok(secret)
+    }
+
+    /// A secret's sealed row, cached (docs/ARCHITECTURE.md, "Caches"): values stay sealed in
+    /// memory and are opened at each read.
+    async fn cached_secret(
+        &self,
+        loc: &Location,
+        key: &str,
+        secret_type: &str,
+    ) -> Result<Option<Arc<Entry<SecretRow>>>> {
+        let shelf = &self.caches.secrets;
+        let cache_key = (
+            loc.folder.id.clone(),
+            key.to_string(),
+            secret_type.to_string(),
+        );
+        if let Some(hit) = shelf.get(&cache_key) {
+            return Ok(Some(hit));
+        }
+        let at = shelf.snapshot();
+        let Some(row) = self
+            .store
+            .get_secret(&loc.folder.id, key, secret_type)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let scopes = vec![scope::secrets(&loc.project.id)];
+        let bytes = 256 + row.key.len() + row.value.len() + row.comment.len();
+        Ok(Some(shelf.put(cache_key, row, scopes, at, bytes)))
     }
 
     async fn locate_scope(&self, ctx: &Ctx, scope: &Scope, action: Action) -> Result<Location> {

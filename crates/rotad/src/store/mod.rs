@@ -1,13 +1,16 @@
 //! Persistence behind one trait. Services see domain-shaped methods; the SQL lives in [`sql`],
 //! written once for both backends, with the few real differences in [`Dialect`].
 
+pub mod changes;
 mod records;
+mod records_reads;
 mod records_webhooks;
 mod sql;
 
 use async_trait::async_trait;
 
 pub use records::*;
+pub use records_reads::*;
 pub use records_webhooks::*;
 pub use sql::{connect, create_private_dir, SqlStore};
 
@@ -147,9 +150,33 @@ pub trait SecretStore: Send + Sync {
     ) -> StoreResult<Option<SecretVersionRow>>;
 }
 
+/// The read path's joined queries (docs/ARCHITECTURE.md, "Caches"): one statement each.
+#[async_trait]
+pub trait ReadStore: Send + Sync {
+    /// An access token, its identity and where its tokens may be used from.
+    async fn get_token_context(&self, token_id: &str) -> StoreResult<Option<TokenContextRow>>;
+    /// A project and `identity_id`'s membership in it.
+    async fn get_project_access(
+        &self,
+        project_id: &str,
+        identity_id: &str,
+    ) -> StoreResult<Option<ProjectAccessRow>>;
+    /// A rotation with its environment, folder path and connection name.
+    async fn get_rotation_view(&self, id: &str) -> StoreResult<Option<RotationViewRow>>;
+    /// A project's rotations, oldest first, a page at a time.
+    async fn list_rotation_views(
+        &self,
+        project_id: &str,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<RotationViewRow>>;
+}
+
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     async fn insert_audit(&self, row: &AuditRow) -> StoreResult<()>;
+    /// Writes many entries in one transaction, a few hundred rows per statement.
+    async fn insert_audit_batch(&self, rows: &[AuditRow]) -> StoreResult<()>;
     async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRow>>;
 }
 
@@ -312,16 +339,25 @@ pub trait WebhookStore: Send + Sync {
 }
 
 /// Everything the services need from persistence.
+#[async_trait]
 pub trait Store:
     MetaStore
     + IdentityStore
     + ProjectStore
     + SecretStore
     + AuditStore
+    + ReadStore
     + ConnectionStore
     + RotationStore
     + SchedulerStore
     + WebhookStore
 {
     fn backend(&self) -> &'static str;
+
+    /// Which scopes committed writes changed, for the caches (docs/ARCHITECTURE.md, "Caches").
+    fn changes(&self) -> std::sync::Arc<changes::Changes>;
+
+    /// Follows the other replicas' writes until `shutdown` (PostgreSQL `LISTEN`; nothing to
+    /// follow on SQLite, which has one process).
+    async fn follow_changes(&self, _shutdown: tokio_util::sync::CancellationToken) {}
 }

@@ -16,12 +16,16 @@ pub use engine::{Engine, EngineSettings, RotateError, Trigger};
 pub use manage::{CreateRotation, DeleteOptions, UpdateRotation};
 pub use pause::{PausePoints, Paused};
 
+use std::sync::Arc;
+
+use super::cache::Entry;
 use super::keyring::project_scope;
 use super::App;
 use crate::config::TimeUnit;
 use crate::crypto::DataKey;
 use crate::error::{Error, Result};
 use crate::providers::Credential;
+use crate::store::changes::scope;
 use crate::store::{Environment, RotationRow};
 use schedule::{RotateAt, Schedule};
 
@@ -112,6 +116,10 @@ impl App {
 
     /// Builds the API view of a rotation row.
     pub(crate) async fn rotation_view(&self, row: RotationRow) -> Result<RotationView> {
+        if let Some(view) = self.cached_rotation_view(&row.id).await? {
+            return Ok(view.value.clone());
+        }
+        // Deleted: built from the row the caller holds.
         let environment = self
             .store
             .list_environments(&row.project_id)
@@ -131,6 +139,47 @@ impl App {
             .await?
             .map(|c| c.name)
             .unwrap_or_default();
+        self.view_of(row, environment, folder_path, connection_name)
+            .await
+    }
+
+    /// A rotation's view, cached (docs/ARCHITECTURE.md, "Caches"); one statement on a miss.
+    pub(crate) async fn cached_rotation_view(
+        &self,
+        id: &str,
+    ) -> Result<Option<Arc<Entry<RotationView>>>> {
+        let shelf = &self.caches.rotations;
+        if let Some(hit) = shelf.get(id) {
+            return Ok(Some(hit));
+        }
+        let at = shelf.snapshot();
+        let Some(found) = self.store.get_rotation_view(id).await? else {
+            return Ok(None);
+        };
+        let environment = found.environment();
+        let folder_path = found.folder_path.unwrap_or_else(|| "/".to_string());
+        let connection_name = found.connection_name.unwrap_or_default();
+        let row = found.rotation;
+        let scopes = vec![
+            scope::rotation(&row.id),
+            scope::project(&row.project_id),
+            scope::connection(&row.connection_id),
+        ];
+        let bytes = 2048 + row.parameters.len() + row.secrets_mapping.len() + row.credentials.len();
+        let view = self
+            .view_of(row, environment, folder_path, connection_name)
+            .await?;
+        Ok(Some(shelf.put(id.to_string(), view, scopes, at, bytes)))
+    }
+
+    /// The view of rows read together (one statement, see `ReadStore`).
+    pub(crate) async fn view_of(
+        &self,
+        row: RotationRow,
+        environment: Environment,
+        folder_path: String,
+        connection_name: String,
+    ) -> Result<RotationView> {
         let last_message = match &row.last_rotation_message {
             Some(sealed) => Some(
                 self.rotation_key(&row.project_id)

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::{
-    failure_message, open_slots, GeneratedCredentials, RotationView, DBT_NAME, DBT_TYPE,
+    failure_message, not_found, open_slots, GeneratedCredentials, RotationView, DBT_NAME, DBT_TYPE,
     IN_PROGRESS,
 };
 use crate::error::{Error, Result};
@@ -12,12 +12,32 @@ use crate::services::authz::{Action, Subject};
 use crate::services::{App, Ctx};
 use crate::time::now_ms;
 
+/// The most rotations one list answers.
+const MAX_LISTED: i64 = 10_000;
+
 impl App {
+    /// One rotation, from the cache when it is current (no statement at all then).
     pub async fn get_rotation(&self, ctx: &Ctx, id: &str) -> Result<RotationView> {
-        let row = self.authorized_rotation(ctx, id, Action::Read).await?;
-        let view = self.rotation_view(row).await?;
-        self.audit_read(ctx, &view, "get-secret-rotation").await;
-        Ok(view)
+        let view = self
+            .cached_rotation_view(id)
+            .await?
+            .filter(|v| v.value.row.org_id == ctx.actor.org_id)
+            .ok_or_else(|| not_found(id))?;
+        let view = &view.value;
+        self.authorize(
+            ctx,
+            &view.row.project_id,
+            Subject::SecretRotation,
+            Action::Read,
+        )
+        .await?;
+        if view.row.rotation_type != DBT_TYPE {
+            return Err(Error::bad_request(format!(
+                "Secret Rotation with ID \"{id}\" is not configured for {DBT_NAME}"
+            )));
+        }
+        self.audit_view(ctx, view, "get-secret-rotation").await;
+        Ok(view.clone())
     }
 
     pub async fn get_rotation_by_name(
@@ -46,7 +66,7 @@ impl App {
                 ))
             })?;
         let view = self.rotation_view(row).await?;
-        self.audit_read(ctx, &view, "get-secret-rotation").await;
+        self.audit_view(ctx, &view, "get-secret-rotation").await;
         Ok(view)
     }
 
@@ -59,17 +79,32 @@ impl App {
         let project = self
             .authorize(ctx, project_id, Subject::SecretRotation, Action::Read)
             .await?;
+        // One statement for the whole list, however long.
         let mut out = Vec::new();
-        for row in self.store.list_rotations(&project.id).await? {
-            if !only_dbt || row.rotation_type == DBT_TYPE {
-                out.push(self.rotation_view(row).await?);
+        for found in self
+            .store
+            .list_rotation_views(&project.id, 0, MAX_LISTED)
+            .await?
+        {
+            if only_dbt && found.rotation.rotation_type != DBT_TYPE {
+                continue;
             }
+            let environment = found.environment();
+            out.push(
+                self.view_of(
+                    found.rotation,
+                    environment,
+                    found.folder_path.unwrap_or_else(|| "/".to_string()),
+                    found.connection_name.unwrap_or_default(),
+                )
+                .await?,
+            );
         }
         let mut metadata = json!({"count": out.len(), "rotationIds": out.iter().map(|v| v.row.id.clone()).collect::<Vec<_>>()});
         if only_dbt {
             metadata["type"] = json!(DBT_TYPE);
         }
-        self.audit(
+        self.audit_read(
             ctx,
             Some(&project.id),
             Event::new("get-secret-rotations", metadata),
@@ -78,8 +113,8 @@ impl App {
         Ok(out)
     }
 
-    async fn audit_read(&self, ctx: &Ctx, view: &RotationView, kind: &'static str) {
-        self.audit(
+    async fn audit_view(&self, ctx: &Ctx, view: &RotationView, kind: &'static str) {
+        self.audit_read(
             ctx,
             Some(&view.row.project_id),
             Event::new(kind, json!({"type": DBT_TYPE, "rotationId": view.row.id, "secretPath": view.folder_path, "environment": view.environment.slug})),

@@ -33,6 +33,42 @@ where
         .await
     }
 
+    async fn insert_audit_batch(&self, rows: &[AuditRow]) -> StoreResult<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write.begin().await?;
+        // 9 parameters a row: 500 rows stay under both backends' limits on parameters.
+        for chunk in rows.chunks(500) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|r| {
+                    let marks: Vec<String> = (1..=9).map(|c| format!("${}", r * 9 + c)).collect();
+                    format!("({})", marks.join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO audit_logs ({AUDIT_COLS}) VALUES {}",
+                values.join(", ")
+            );
+            let mut query = sqlx::query::<DB>(&sql);
+            for row in chunk {
+                query = query
+                    .bind(&row.id)
+                    .bind(&row.org_id)
+                    .bind(&row.project_id)
+                    .bind(&row.event_type)
+                    .bind(&row.actor)
+                    .bind(&row.metadata)
+                    .bind(&row.ip_address)
+                    .bind(&row.user_agent)
+                    .bind(row.created_at);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn list_audit(&self, f: &AuditFilter) -> StoreResult<Vec<AuditRow>> {
         // Optional filters are written as `($n IS NULL OR column = $n)` so one statement serves
         // every combination. Event types are matched against a comma-joined list.

@@ -1,6 +1,7 @@
 use async_trait::async_trait;
 
-use super::{conflict, Dialect, SqlStore};
+use super::{announce, conflict, Dialect, SqlStore};
+use crate::store::changes::scope;
 use crate::store::{AppConnectionRow, ConnectionStore, StoreError, StoreResult};
 
 /// The conflict of a delete refused because a rotation uses the connection.
@@ -107,6 +108,8 @@ where
         connection: &AppConnectionRow,
         expected_version: i64,
     ) -> StoreResult<()> {
+        let scopes = [scope::connection(&connection.id)];
+        let mut tx = self.write.begin().await?;
         let done = sqlx::query(
             "UPDATE app_connections SET name = $3, description = $4, credentials = $5, \
              version = $6, updated_at = $7, allowed_permission_sets = $8 \
@@ -120,19 +123,24 @@ where
         .bind(connection.version)
         .bind(connection.updated_at)
         .bind(&connection.allowed_permission_sets)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await
         .map_err(conflict(NAME_TAKEN))?;
         if DB::rows_affected(&done) != 1 {
             return Err(StoreError::Conflict("app connection changed concurrently"));
         }
+        announce::<DB>(&mut tx, &scopes).await?;
+        tx.commit().await?;
+        self.changed(&scopes);
         Ok(())
     }
 
     async fn delete_connection(&self, id: &str) -> StoreResult<bool> {
+        let scopes = [scope::connection(id)];
+        let mut tx = self.write.begin().await?;
         let done = sqlx::query("DELETE FROM app_connections WHERE id = $1")
             .bind(id)
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await
             .map_err(|e| match &e {
                 // A rotation started using it since the caller checked.
@@ -141,6 +149,9 @@ where
                 }
                 _ => StoreError::Database(e),
             })?;
+        announce::<DB>(&mut tx, &scopes).await?;
+        tx.commit().await?;
+        self.changed(&scopes);
         Ok(DB::rows_affected(&done) == 1)
     }
 

@@ -1,6 +1,7 @@
 use async_trait::async_trait;
 
-use super::{conflict, Dialect, SqlStore};
+use super::{announce, conflict, Dialect, SqlStore};
+use crate::store::changes::scope;
 use crate::store::{
     AccessToken, ClientSecret, Identity, IdentityStore, Organization, StoreError, StoreResult,
     UniversalAuth,
@@ -94,6 +95,8 @@ where
     }
 
     async fn update_identity(&self, identity: &Identity) -> StoreResult<()> {
+        let scopes = [scope::identity(&identity.id)];
+        let mut tx = self.write.begin().await?;
         sqlx::query(
             "UPDATE identities SET name = $2, org_role = $3, updated_at = $4 WHERE id = $1",
         )
@@ -101,20 +104,30 @@ where
         .bind(&identity.name)
         .bind(&identity.org_role)
         .bind(identity.updated_at)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?;
+        announce::<DB>(&mut tx, &scopes).await?;
+        tx.commit().await?;
+        self.changed(&scopes);
         Ok(())
     }
 
     async fn delete_identity(&self, id: &str) -> StoreResult<bool> {
+        let scopes = [scope::identity(id)];
+        let mut tx = self.write.begin().await?;
         let done = sqlx::query("DELETE FROM identities WHERE id = $1")
             .bind(id)
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
+        announce::<DB>(&mut tx, &scopes).await?;
+        tx.commit().await?;
+        self.changed(&scopes);
         Ok(DB::rows_affected(&done) == 1)
     }
 
     async fn upsert_universal_auth(&self, ua: &UniversalAuth) -> StoreResult<()> {
+        let scopes = [scope::identity(&ua.identity_id)];
+        let mut tx = self.write.begin().await?;
         sqlx::query(&format!(
             "INSERT INTO universal_auths ({UA_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (identity_id) DO UPDATE SET access_token_ttl = $3, \
@@ -130,8 +143,11 @@ where
         .bind(ua.created_at)
         .bind(ua.updated_at)
         .bind(&ua.client_secret_trusted_ips)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?;
+        announce::<DB>(&mut tx, &scopes).await?;
+        tx.commit().await?;
+        self.changed(&scopes);
         Ok(())
     }
 
@@ -238,21 +254,31 @@ where
     }
 
     async fn renew_access_token(&self, id: &str, expires_at: i64, now: i64) -> StoreResult<()> {
+        let scopes = [scope::token(id)];
+        let mut tx = self.write.begin().await?;
         sqlx::query("UPDATE access_tokens SET expires_at = $2, last_renewed_at = $3 WHERE id = $1")
             .bind(id)
             .bind(expires_at)
             .bind(now)
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
+        announce::<DB>(&mut tx, &scopes).await?;
+        tx.commit().await?;
+        self.changed(&scopes);
         Ok(())
     }
 
     async fn revoke_access_token(&self, id: &str) -> StoreResult<bool> {
+        let scopes = [scope::token(id)];
+        let mut tx = self.write.begin().await?;
         let done = sqlx::query("UPDATE access_tokens SET revoked = $2 WHERE id = $1")
             .bind(id)
             .bind(true)
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
+        announce::<DB>(&mut tx, &scopes).await?;
+        tx.commit().await?;
+        self.changed(&scopes);
         Ok(DB::rows_affected(&done) == 1)
     }
 }

@@ -8,7 +8,9 @@
 mod audit;
 mod connections;
 mod identities;
+mod listen;
 mod projects;
+mod reads;
 mod rotations;
 mod scheduling;
 mod secrets;
@@ -23,6 +25,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Database, Pool, Postgres, Sqlite};
 
+use super::changes::{payload, Changes, CHANNEL};
 use super::{MetaStore, Store, StoreError, StoreResult};
 
 /// What differs between the backends.
@@ -31,12 +34,16 @@ pub trait Dialect: Database {
     /// Appended to a `SELECT` that picks rows to claim: PostgreSQL skips rows another
     /// transaction is claiming; SQLite has one writer, so a conditional `UPDATE` is enough.
     const SKIP_LOCKED: &'static str;
+    /// Sends a write's changed scopes to the other replicas, inside the write's transaction
+    /// (so they hear of it exactly when it commits). SQLite has one process: nothing to send.
+    const NOTIFY: Option<&'static str>;
     fn rows_affected(result: &Self::QueryResult) -> u64;
 }
 
 impl Dialect for Sqlite {
     const NAME: &'static str = "sqlite";
     const SKIP_LOCKED: &'static str = "";
+    const NOTIFY: Option<&'static str> = None;
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }
@@ -45,6 +52,7 @@ impl Dialect for Sqlite {
 impl Dialect for Postgres {
     const NAME: &'static str = "postgres";
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+    const NOTIFY: Option<&'static str> = Some("SELECT pg_notify($1, $2)");
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }
@@ -55,12 +63,40 @@ pub struct SqlStore<DB: Database> {
     write: Pool<DB>,
     /// Pool for plain reads.
     read: Pool<DB>,
+    /// Scopes bumped by each committed write, for the caches (docs/ARCHITECTURE.md, "Caches").
+    changes: Arc<Changes>,
 }
 
 impl<DB: Database> SqlStore<DB> {
     pub fn pool(&self) -> &Pool<DB> {
         &self.write
     }
+
+    /// After a write committed: the caches of this process forget what it changed.
+    fn changed(&self, scopes: &[String]) {
+        self.changes.bump(scopes);
+    }
+}
+
+/// Within a write's transaction, tells the other replicas which scopes it changes.
+pub(super) async fn announce<DB>(conn: &mut DB::Connection, scopes: &[String]) -> StoreResult<()>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    if let Some(sql) = DB::NOTIFY {
+        if !scopes.is_empty() {
+            sqlx::query::<DB>(sql)
+                .bind(CHANNEL)
+                .bind(payload(scopes))
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Creates a folder (and its parents) readable by its owner only (0700).
@@ -123,7 +159,11 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
             .test_before_acquire(false)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Arc::new(SqlStore { write, read }))
+        Ok(Arc::new(SqlStore {
+            write,
+            read,
+            changes: Arc::default(),
+        }))
     } else {
         let pool = PgPoolOptions::new()
             .max_connections(16)
@@ -134,6 +174,7 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
         Ok(Arc::new(SqlStore {
             write: pool.clone(),
             read: pool,
+            changes: Arc::default(),
         }))
     }
 }
@@ -213,6 +254,7 @@ where
     }
 }
 
+#[async_trait]
 impl<DB> Store for SqlStore<DB>
 where
     DB: Dialect,
@@ -221,6 +263,7 @@ where
         + super::ProjectStore
         + super::SecretStore
         + super::AuditStore
+        + super::ReadStore
         + super::ConnectionStore
         + super::RotationStore
         + super::SchedulerStore
@@ -228,5 +271,16 @@ where
 {
     fn backend(&self) -> &'static str {
         <DB as Dialect>::NAME
+    }
+
+    fn changes(&self) -> Arc<Changes> {
+        self.changes.clone()
+    }
+
+    async fn follow_changes(&self, shutdown: tokio_util::sync::CancellationToken) {
+        let pool: &dyn std::any::Any = &self.write;
+        if let Some(pool) = pool.downcast_ref::<Pool<Postgres>>() {
+            listen::follow(pool, &self.changes, shutdown).await;
+        }
     }
 }

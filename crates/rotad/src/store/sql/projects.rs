@@ -1,6 +1,7 @@
 use async_trait::async_trait;
 
-use super::{conflict, Dialect, SqlStore};
+use super::{announce, conflict, Dialect, SqlStore};
+use crate::store::changes::scope;
 use crate::store::{Environment, Folder, Membership, Project, ProjectStore, StoreResult};
 
 const PROJECT_COLS: &str = "id, org_id, name, slug, description, created_at, updated_at";
@@ -22,6 +23,7 @@ where
     for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
     for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
 {
     async fn create_project(
         &self,
@@ -97,10 +99,15 @@ where
     }
 
     async fn delete_project(&self, id: &str) -> StoreResult<bool> {
+        let scopes = [scope::project(id), scope::secrets(id)];
+        let mut tx = self.write.begin().await?;
         let done = sqlx::query("DELETE FROM projects WHERE id = $1")
             .bind(id)
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
+        announce::<DB>(&mut tx, &scopes).await?;
+        tx.commit().await?;
+        self.changed(&scopes);
         Ok(DB::rows_affected(&done) == 1)
     }
 
@@ -167,14 +174,23 @@ where
     }
 
     async fn delete_folder(&self, id: &str) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM folders WHERE id = $1")
-            .bind(id)
-            .execute(&self.write)
-            .await?;
-        Ok(DB::rows_affected(&done) == 1)
+        let mut tx = self.write.begin().await?;
+        let project = sqlx::query_scalar::<DB, String>(
+            "DELETE FROM folders WHERE id = $1 RETURNING project_id",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let scopes: Vec<String> = project.iter().map(|p| scope::project(p)).collect();
+        announce::<DB>(&mut tx, &scopes).await?;
+        tx.commit().await?;
+        self.changed(&scopes);
+        Ok(project.is_some())
     }
 
     async fn upsert_membership(&self, m: &Membership) -> StoreResult<Membership> {
+        let scopes = [scope::identity(&m.identity_id)];
+        let mut tx = self.write.begin().await?;
         sqlx::query(&format!(
             "INSERT INTO memberships ({MEMBER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (project_id, identity_id) DO UPDATE SET role = $4, updated_at = $6, \
@@ -187,15 +203,19 @@ where
         .bind(m.created_at)
         .bind(m.updated_at)
         .bind(&m.roles)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?;
-        Ok(sqlx::query_as::<DB, Membership>(&format!(
+        let stored = sqlx::query_as::<DB, Membership>(&format!(
             "SELECT {MEMBER_COLS} FROM memberships WHERE project_id = $1 AND identity_id = $2"
         ))
         .bind(&m.project_id)
         .bind(&m.identity_id)
-        .fetch_one(&self.write)
-        .await?)
+        .fetch_one(&mut *tx)
+        .await?;
+        announce::<DB>(&mut tx, &scopes).await?;
+        tx.commit().await?;
+        self.changed(&scopes);
+        Ok(stored)
     }
 
     async fn get_membership(
@@ -213,12 +233,17 @@ where
     }
 
     async fn delete_membership(&self, project_id: &str, identity_id: &str) -> StoreResult<bool> {
+        let scopes = [scope::identity(identity_id)];
+        let mut tx = self.write.begin().await?;
         let done =
             sqlx::query("DELETE FROM memberships WHERE project_id = $1 AND identity_id = $2")
                 .bind(project_id)
                 .bind(identity_id)
-                .execute(&self.write)
+                .execute(&mut *tx)
                 .await?;
+        announce::<DB>(&mut tx, &scopes).await?;
+        tx.commit().await?;
+        self.changed(&scopes);
         Ok(DB::rows_affected(&done) == 1)
     }
 

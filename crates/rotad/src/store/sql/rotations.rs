@@ -2,7 +2,8 @@ use async_trait::async_trait;
 
 use super::audit::write_trail;
 use super::secrets::{insert_secret, insert_version, update_secret};
-use super::{conflict, Dialect, SqlStore};
+use super::{announce, conflict, Dialect, SqlStore};
+use crate::store::changes::scope;
 use crate::store::{
     IntentRow, RevocationRow, RotationCommit, RotationDelete, RotationFailure, RotationRow,
     RotationStore, SecretRow, SecretVersionRow, SecretWrite, StoreError, StoreResult, Trail,
@@ -37,6 +38,7 @@ where
     for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> Option<Vec<u8>>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
 {
     async fn insert_rotation(
         &self,
@@ -100,7 +102,10 @@ where
             return Err(StoreError::Conflict(INTENT_SETTLED));
         }
         write_trail::<DB>(&mut tx, trail).await?;
+        let scopes = [scope::rotation(&r.id), scope::secrets(&r.project_id)];
+        announce::<DB>(&mut tx, &scopes).await?;
         tx.commit().await?;
+        self.changed(&scopes);
         Ok(())
     }
 
@@ -192,23 +197,26 @@ where
             insert_version(&w.version).execute(&mut *tx).await?;
         }
         write_trail::<DB>(&mut tx, trail).await?;
+        let scopes = [scope::rotation(&r.id), scope::secrets(&r.project_id)];
+        announce::<DB>(&mut tx, &scopes).await?;
         tx.commit().await?;
+        self.changed(&scopes);
         Ok(())
     }
 
     async fn delete_rotation(&self, d: &RotationDelete) -> StoreResult<()> {
         let mut tx = self.write.begin().await?;
-        let done = sqlx::query(
-            "DELETE FROM secret_rotations WHERE id = $1 AND lease_owner = $2 AND version = $3",
+        let project = sqlx::query_scalar::<DB, String>(
+            "DELETE FROM secret_rotations WHERE id = $1 AND lease_owner = $2 AND version = $3              RETURNING project_id",
         )
         .bind(&d.rotation_id)
         .bind(&d.lease_owner)
         .bind(d.expected_version)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
-        if DB::rows_affected(&done) != 1 {
+        let Some(project) = project else {
             return Err(StoreError::Conflict(ROTATION_CHANGED));
-        }
+        };
         let release = if d.delete_secrets {
             "DELETE FROM secrets WHERE rotation_id = $1"
         } else {
@@ -222,7 +230,10 @@ where
             insert_revocation(rev).execute(&mut *tx).await?;
         }
         write_trail::<DB>(&mut tx, &d.trail).await?;
+        let scopes = [scope::rotation(&d.rotation_id), scope::secrets(&project)];
+        announce::<DB>(&mut tx, &scopes).await?;
         tx.commit().await?;
+        self.changed(&scopes);
         Ok(())
     }
 
@@ -380,7 +391,13 @@ where
             return Err(StoreError::Conflict(INTENT_SETTLED));
         }
         write_trail::<DB>(&mut tx, &c.trail).await?;
+        let scopes = [
+            scope::rotation(&c.rotation_id),
+            scope::secrets(&c.secret.secret.project_id),
+        ];
+        announce::<DB>(&mut tx, &scopes).await?;
         tx.commit().await?;
+        self.changed(&scopes);
         Ok(())
     }
 
@@ -412,7 +429,10 @@ where
             return Err(StoreError::Conflict(ROTATION_CHANGED));
         }
         write_trail::<DB>(&mut tx, &f.trail).await?;
+        let scopes = [scope::rotation(&f.rotation_id)];
+        announce::<DB>(&mut tx, &scopes).await?;
         tx.commit().await?;
+        self.changed(&scopes);
         Ok(())
     }
 

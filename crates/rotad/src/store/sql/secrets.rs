@@ -1,7 +1,8 @@
 use async_trait::async_trait;
 
 use super::audit::write_trail;
-use super::{conflict, Dialect, SqlStore};
+use super::{announce, conflict, Dialect, SqlStore};
+use crate::store::changes::scope;
 use crate::store::{SecretRow, SecretStore, SecretVersionRow, StoreError, StoreResult, Trail};
 
 const SECRET_COLS: &str = "id, project_id, env_id, folder_id, key, secret_type, version, value, \
@@ -22,6 +23,7 @@ where
     for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
     for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
 {
     async fn insert_secret(
         &self,
@@ -29,6 +31,7 @@ where
         version: &SecretVersionRow,
         trail: &Trail,
     ) -> StoreResult<()> {
+        let scopes = [scope::secrets(&secret.project_id)];
         let mut tx = self.write.begin().await?;
         insert_secret(secret)
             .execute(&mut *tx)
@@ -36,7 +39,9 @@ where
             .map_err(conflict("secret"))?;
         insert_version(version).execute(&mut *tx).await?;
         write_trail::<DB>(&mut tx, trail).await?;
+        announce::<DB>(&mut tx, &scopes).await?;
         tx.commit().await?;
+        self.changed(&scopes);
         Ok(())
     }
 
@@ -67,16 +72,19 @@ where
     }
 
     async fn list_secrets(&self, folder_ids: &[String]) -> StoreResult<Vec<SecretRow>> {
+        // One statement per chunk of folders, not one per folder.
         let mut rows = Vec::new();
-        for folder_id in folder_ids {
-            rows.extend(
-                sqlx::query_as::<DB, SecretRow>(&format!(
-                    "SELECT {SECRET_COLS} FROM secrets WHERE folder_id = $1 ORDER BY key"
-                ))
-                .bind(folder_id)
-                .fetch_all(&self.read)
-                .await?,
+        for chunk in folder_ids.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT {SECRET_COLS} FROM secrets WHERE folder_id IN ({}) ORDER BY key",
+                marks.join(", ")
             );
+            let mut query = sqlx::query_as::<DB, SecretRow>(&sql);
+            for folder_id in chunk {
+                query = query.bind(folder_id);
+            }
+            rows.extend(query.fetch_all(&self.read).await?);
         }
         Ok(rows)
     }
@@ -88,6 +96,7 @@ where
         version: &SecretVersionRow,
         trail: &Trail,
     ) -> StoreResult<()> {
+        let scopes = [scope::secrets(&secret.project_id)];
         let mut tx = self.write.begin().await?;
         let done = update_secret(secret, expected_version)
             .execute(&mut *tx)
@@ -98,21 +107,28 @@ where
         }
         insert_version(version).execute(&mut *tx).await?;
         write_trail::<DB>(&mut tx, trail).await?;
+        announce::<DB>(&mut tx, &scopes).await?;
         tx.commit().await?;
+        self.changed(&scopes);
         Ok(())
     }
 
     async fn delete_secret(&self, id: &str, trail: &Trail) -> StoreResult<bool> {
         let mut tx = self.write.begin().await?;
-        let done = sqlx::query("DELETE FROM secrets WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        if DB::rows_affected(&done) != 1 {
+        let project = sqlx::query_scalar::<DB, String>(
+            "DELETE FROM secrets WHERE id = $1 RETURNING project_id",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(project) = project else {
             return Ok(false);
-        }
+        };
+        let scopes = [scope::secrets(&project)];
         write_trail::<DB>(&mut tx, trail).await?;
+        announce::<DB>(&mut tx, &scopes).await?;
         tx.commit().await?;
+        self.changed(&scopes);
         Ok(true)
     }
 
