@@ -357,7 +357,7 @@ pub trait Store:
     /// Which scopes committed writes changed, for the caches (docs/ARCHITECTURE.md, "Caches").
     fn changes(&self) -> std::sync::Arc<changes::Changes>;
 
-    /// Follows the other replicas' writes until `shutdown` (PostgreSQL `LISTEN`; nothing to
-    /// follow on SQLite, which has one process).
+    /// Follows other processes' writes until `shutdown` (PostgreSQL `LISTEN`; on SQLite, the
+    /// file's change counter).
     async fn follow_changes(&self, _shutdown: tokio_util::sync::CancellationToken) {}
 }

@@ -23,6 +23,7 @@ mod input_limits;
 mod login_guard;
 mod permissions;
 mod process;
+mod replicas;
 mod roles;
 mod rotation_fault_kinds;
 mod rotation_faults;

@@ -15,6 +15,7 @@ use serde_json::Value;
 pub use engine::{Engine, EngineSettings, RotateError, Trigger};
 pub use manage::{CreateRotation, DeleteOptions, UpdateRotation};
 pub use pause::{PausePoints, Paused};
+pub use reads::Page;
 
 use std::sync::Arc;
 

@@ -12,8 +12,17 @@ use crate::services::authz::{Action, Subject};
 use crate::services::{App, Ctx};
 use crate::time::now_ms;
 
-/// The most rotations one list answers.
-const MAX_LISTED: i64 = 10_000;
+/// A page of a list: rows to skip, and at most how many to answer.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub offset: i64,
+    pub limit: i64,
+}
+
+impl Page {
+    /// The most rows one answer holds (and the default).
+    pub const MAX_LIMIT: i64 = 10_000;
+}
 
 impl App {
     /// One rotation, from the cache when it is current (no statement at all then).
@@ -75,6 +84,7 @@ impl App {
         ctx: &Ctx,
         project_id: &str,
         only_dbt: bool,
+        page: Page,
     ) -> Result<Vec<RotationView>> {
         let project = self
             .authorize(ctx, project_id, Subject::SecretRotation, Action::Read)
@@ -83,7 +93,11 @@ impl App {
         let mut out = Vec::new();
         for found in self
             .store
-            .list_rotation_views(&project.id, 0, MAX_LISTED)
+            .list_rotation_views(
+                &project.id,
+                page.offset.max(0),
+                page.limit.clamp(1, Page::MAX_LIMIT),
+            )
             .await?
         {
             if only_dbt && found.rotation.rotation_type != DBT_TYPE {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use sqlx::postgres::PgListener;
-use sqlx::PgPool;
+use sqlx::{Connection, PgPool, SqliteConnection, SqlitePool};
 use tokio_util::sync::CancellationToken;
 
 use crate::store::changes::{Changes, CHANNEL};
@@ -39,6 +39,50 @@ pub(super) async fn follow(pool: &PgPool, changes: &Changes, shutdown: Cancellat
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+        }
+    }
+}
+
+/// How often a SQLite file is checked for other processes' writes.
+const FILE_POLL: Duration = Duration::from_millis(200);
+
+/// SQLite: another process writing the same file (a second `rotad serve` on it) is seen through
+/// `PRAGMA data_version`, which changes whenever another connection commits. This process's own
+/// writes bump their scopes precisely; a change seen here may be anyone's, so everything is
+/// forgotten, at most five times a second.
+pub(super) async fn follow_file(pool: &SqlitePool, changes: &Changes, shutdown: CancellationToken) {
+    let mut last = None;
+    let mut connection = None;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(FILE_POLL) => {}
+        }
+        if connection.is_none() {
+            connection = SqliteConnection::connect_with(&pool.connect_options())
+                .await
+                .map_err(|e| tracing::warn!(error = %e, "cannot watch the database file; retrying"))
+                .ok();
+        }
+        let Some(conn) = connection.as_mut() else {
+            continue;
+        };
+        match sqlx::query_scalar::<_, i64>("PRAGMA data_version")
+            .fetch_one(&mut *conn)
+            .await
+        {
+            Ok(version) => {
+                if last.is_some_and(|l| l != version) {
+                    changes.forget_all();
+                }
+                last = Some(version);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the database file's change counter");
+                changes.forget_all();
+                connection = None;
+                last = None;
+            }
         }
     }
 }

@@ -278,9 +278,11 @@ where
     }
 
     async fn follow_changes(&self, shutdown: tokio_util::sync::CancellationToken) {
-        let pool: &dyn std::any::Any = &self.write;
+        let pool: &dyn std::any::Any = &self.read;
         if let Some(pool) = pool.downcast_ref::<Pool<Postgres>>() {
             listen::follow(pool, &self.changes, shutdown).await;
+        } else if let Some(pool) = pool.downcast_ref::<Pool<Sqlite>>() {
+            listen::follow_file(pool, &self.changes, shutdown).await;
         }
     }
 }

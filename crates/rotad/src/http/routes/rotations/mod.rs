@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use crate::error::{Issue, Result};
 use crate::http::extract::{uuid_param, Auth, Body, Query, Validate};
-use crate::services::rotations::{CreateRotation, DeleteOptions, UpdateRotation, DBT_TYPE};
+use crate::services::rotations::{CreateRotation, DeleteOptions, Page, UpdateRotation, DBT_TYPE};
 use crate::services::AppState;
 use input::{CreateRotationIn, UpdateRotationIn};
 use output::*;
@@ -36,19 +36,51 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct ProjectQuery {
     #[serde(default)]
     project_id: String,
+    /// Rotations to skip, oldest first (rotad's own; upstream answers every rotation).
+    #[param(minimum = 0)]
+    offset: Option<i64>,
+    /// Rotations to answer at most (rotad's own), up to 10,000, which is also the default.
+    #[param(minimum = 1, maximum = 10000)]
+    limit: Option<i64>,
+}
+
+impl ProjectQuery {
+    fn page(&self) -> Page {
+        Page {
+            offset: self.offset.unwrap_or(0),
+            limit: self.limit.unwrap_or(Page::MAX_LIMIT),
+        }
+    }
 }
 
 impl Validate for ProjectQuery {
     fn validate(&self) -> Vec<Issue> {
+        let mut issues = Vec::new();
         if self.project_id.trim().is_empty() {
-            vec![Issue::new(
+            issues.push(Issue::new(
                 "too_small",
                 &["projectId"],
                 "Project ID required",
-            )]
-        } else {
-            Vec::new()
+            ));
         }
+        if self.offset.is_some_and(|o| o < 0) {
+            issues.push(Issue::new(
+                "too_small",
+                &["offset"],
+                "Number must be greater than or equal to 0",
+            ));
+        }
+        if self
+            .limit
+            .is_some_and(|l| !(1..=Page::MAX_LIMIT).contains(&l))
+        {
+            issues.push(Issue::new(
+                "too_big",
+                &["limit"],
+                format!("Number must be from 1 to {}", Page::MAX_LIMIT),
+            ));
+        }
+        issues
     }
 }
 
@@ -123,7 +155,9 @@ async fn list_all(
     Auth(ctx): Auth,
     Query(q): Query<ProjectQuery>,
 ) -> Result<Json<SecretRotationsResponse>> {
-    let views = app.list_rotations(&ctx, q.project_id.trim(), false).await?;
+    let views = app
+        .list_rotations(&ctx, q.project_id.trim(), false, q.page())
+        .await?;
     Ok(Json(SecretRotationsResponse {
         secret_rotations: views.into_iter().map(Into::into).collect(),
     }))
@@ -145,7 +179,9 @@ async fn list(
     Auth(ctx): Auth,
     Query(q): Query<ProjectQuery>,
 ) -> Result<Json<SecretRotationsResponse>> {
-    let views = app.list_rotations(&ctx, q.project_id.trim(), true).await?;
+    let views = app
+        .list_rotations(&ctx, q.project_id.trim(), true, q.page())
+        .await?;
     Ok(Json(SecretRotationsResponse {
         secret_rotations: views.into_iter().map(Into::into).collect(),
     }))
