@@ -6,6 +6,7 @@
 #   bench/run.sh                                 # everything, SQLite and PostgreSQL
 #   bench/run.sh --parts api,scale --backends sqlite
 #   bench/run.sh --rotations 2000 --scale-rows 100000 --duration 5   # a quick look
+#   bench/run.sh --parts sqlite-ab --duration 3 --warmup 1           # sqlx against rusqlite
 #
 # Needs: cargo, curl, jq, sqlite3 (SQLite parts), psql (PostgreSQL parts; a server reachable at
 # --pg-url that can create databases), openssl. Every comparison is made side by side in the
@@ -15,7 +16,9 @@ set -euo pipefail
 usage() {
     cat <<'EOF'
 Usage: bench/run.sh [options]
-  --parts LIST          api,rotation,scale (default: all three)
+  --parts LIST          api,rotation,scale (default: all three); sqlite-ab: sqlx's SQLite
+                        driver against rusqlite with spawn_blocking (no server; uses --duration,
+                        --warmup and --connections as tasks; docs/BENCHMARKS.md)
   --backends LIST       sqlite,postgres (default: both)
   --duration S          measured seconds per API load run (default 8)
   --warmup S            warm-up seconds before each API load run (default 2)
@@ -112,6 +115,10 @@ trap 'exit 143' TERM
 for tool in cargo curl jq openssl; do
     command -v "$tool" >/dev/null || die "$tool is required"
 done
+# The sqlite-ab part needs no database server.
+SERVER_PARTS=0
+for p in api rotation scale; do has "$PARTS" "$p" && SERVER_PARTS=1; done
+[[ $SERVER_PARTS == 0 ]] && BACKENDS=
 has "$BACKENDS" sqlite && { command -v sqlite3 >/dev/null || die "sqlite3 is required for --backends sqlite"; }
 if has "$BACKENDS" postgres; then
     command -v psql >/dev/null || die "psql is required for --backends postgres"
@@ -495,6 +502,29 @@ AND (lease_owner IS NULL OR lease_expires_at < $now) ORDER BY next_rotation_at L
 }
 
 # ---------------------------------------------------------------------------------------------
+# part 4: sqlx's SQLite driver against rusqlite connections driven with spawn_blocking
+
+part_sqlite_ab() {
+    log "sqlite-ab: sqlx against rusqlite, ABBA"
+    local out="$WORK/sqlite-ab.jsonl" op what line
+    "$DRIVER" sqlite-ab --tasks "$CONNECTIONS" --duration "$DURATION" --warmup "$WARMUP" \
+        --dir "$WORK" >"$out" 2>"$WORK/sqlite-ab.log"
+    for op in read write batch; do
+        line=$(jq -c --arg op "$op" 'select(.summary and .op == $op)' "$out")
+        what=$(jq -r .what <<<"$line")
+        record sqlite-ab sqlite "$what: ops/s, p50 / p99, CPU per op: rusqlite vs sqlx" "$(jq -r '
+            def f(d): (. * d | round) / d;
+            .drivers as $d |
+            "\($d.rusqlite.ops_per_s | f(1)) vs \($d.sqlx.ops_per_s | f(1)) ops/s = \(.rusqlite_over_sqlx_ops | f(100))×; " +
+            "\($d.rusqlite.p50_ms | f(100)) / \($d.rusqlite.p99_ms | f(100)) vs \($d.sqlx.p50_ms | f(100)) / \($d.sqlx.p99_ms | f(100)) ms; " +
+            "\($d.rusqlite.cpu_us_per_op | f(10)) vs \($d.sqlx.cpu_us_per_op | f(10)) µs"' <<<"$line")" "—" "—"
+    done
+    local errors
+    errors=$(jq -s '[.[] | select(.summary | not) | .errors] | add' "$out")
+    [[ $errors == 0 ]] || die "sqlite-ab: $errors failed operations (see $WORK/sqlite-ab.log)"
+}
+
+# ---------------------------------------------------------------------------------------------
 
 ENCRYPTION_KEY=$(openssl rand -base64 32)
 log "work directory $WORK"
@@ -505,6 +535,7 @@ for part in api rotation scale; do
         "part_$part" "$backend"
     done
 done
+has "$PARTS" sqlite-ab && part_sqlite_ab
 
 {
     echo "| Part | Backend | Figure | Value | Target | Met |"

@@ -10,6 +10,7 @@
 //! - `wait-rotations`: waits until rotad's `/metrics` counts a number of finished rotations.
 //! - `wait-up`: waits until a URL answers 2xx (start-up time).
 //! - `claim-time`: times rotad's due-rotation claim against a database, through rotad's store.
+//! - `sqlite-ab`: sqlx's SQLite driver against rusqlite connections driven with `spawn_blocking`.
 //!
 //! Everything talks to 127.0.0.1 only; every loop is bounded in count and time.
 
@@ -17,6 +18,7 @@ mod emu;
 mod load;
 mod probe;
 mod setup;
+mod sqlite_ab;
 mod wait;
 
 use std::net::SocketAddr;
@@ -129,6 +131,9 @@ enum Command {
         #[arg(long, default_value = "claim")]
         label: String,
     },
+    /// sqlx's SQLite driver against blocking rusqlite connections driven with `spawn_blocking`:
+    /// point reads, PATCH-shaped write transactions and batched inserts, ABBA order.
+    SqliteAb(sqlite_ab::AbArgs),
     /// Waits until `--url` answers 2xx; prints the time since `--since-unix-ms`.
     WaitUp {
         #[arg(long)]
@@ -142,9 +147,11 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Command::SqliteAb(args) = &cli.command {
+        rt.worker_threads(args.workers.max(1));
+    }
+    let rt = rt.enable_all().build()?;
     rt.block_on(async move {
         match cli.command {
             Command::Baseline { listen, body_bytes } => baseline(listen, body_bytes).await,
@@ -190,6 +197,7 @@ fn main() -> anyhow::Result<()> {
                 repeat,
                 label,
             } => probe::claim_time(&database_url, limit, repeat, &label).await,
+            Command::SqliteAb(args) => sqlite_ab::run(args).await,
             Command::WaitUp {
                 url,
                 since_unix_ms,
