@@ -202,6 +202,7 @@ pub async fn build_app(args: &ServeArgs) -> anyhow::Result<AppState> {
         login_guard: Default::default(),
         caches,
         read_audit: services::read_audit::ReadAudit::new(args.audit_reads),
+        patch_lanes: Default::default(),
     }))
 }
 

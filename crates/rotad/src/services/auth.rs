@@ -275,11 +275,10 @@ impl App {
     /// "Caches"). A revoked or renewed token, a changed identity or universal auth is seen
     /// at the next request on this replica and within a second on the others.
     pub async fn authenticate(&self, bearer: &str, ip: &str) -> Result<Actor> {
-        let claims = self.verify(bearer)?;
         let context = self
-            .token_context(&claims.jti)
+            .token_context(bearer.trim())
             .await?
-            .filter(|c| !c.value.token.revoked && c.value.token.identity_id == claims.sub)
+            .filter(|c| !c.value.token.revoked)
             .ok_or_else(|| Error::unauthorized(INVALID_TOKEN))?;
         let TokenContext {
             token: row,
@@ -324,14 +323,22 @@ impl App {
         })
     }
 
-    /// The token's context, cached under its id.
-    async fn token_context(&self, token_id: &str) -> Result<Option<Arc<Entry<TokenContext>>>> {
+    /// The context of a bearer token, cached under the token itself: a hit needs neither the
+    /// signature check (done when it was read) nor the store.
+    async fn token_context(&self, bearer: &str) -> Result<Option<Arc<Entry<TokenContext>>>> {
         let shelf = &self.caches.tokens;
-        if let Some(hit) = shelf.get(token_id) {
+        if let Some(hit) = shelf.get(bearer) {
             return Ok(Some(hit));
         }
+        let claims = self.verify(bearer)?;
+        let token_id = claims.jti.as_str();
         let at = shelf.snapshot();
-        let Some(row) = self.store.get_token_context(token_id).await? else {
+        let Some(row) = self
+            .store
+            .get_token_context(token_id)
+            .await?
+            .filter(|row| row.token.identity_id == claims.sub)
+        else {
             return Ok(None);
         };
         let context = TokenContext {
@@ -343,9 +350,9 @@ impl App {
             scope::token(token_id),
             scope::identity(&context.identity.id),
         ];
-        let bytes = 256 + context.trusted_ips.as_ref().map_or(0, String::len);
+        let bytes = 256 + bearer.len() + context.trusted_ips.as_ref().map_or(0, String::len);
         Ok(Some(shelf.put(
-            token_id.to_string(),
+            bearer.to_string(),
             context,
             scopes,
             at,

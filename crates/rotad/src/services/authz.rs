@@ -7,7 +7,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::cache::{Entry, ProjectAccess};
+use super::cache::{Entry, Pair, ProjectAccess};
 use super::{App, Ctx};
 use crate::error::{Error, Result};
 use crate::store::changes::scope;
@@ -211,10 +211,10 @@ impl App {
         project_id: &str,
     ) -> Result<Option<Arc<Entry<ProjectAccess>>>> {
         let shelf = &self.caches.access;
-        let key = (project_id.to_string(), ctx.actor.identity_id.clone());
-        if let Some(hit) = shelf.get(&key) {
+        if let Some(hit) = shelf.get(&Pair(project_id, &ctx.actor.identity_id)) {
             return Ok(Some(hit));
         }
+        let key = (project_id.to_string(), ctx.actor.identity_id.clone());
         let at = shelf.snapshot();
         let Some(row) = self
             .store

@@ -6,11 +6,11 @@
 //! defence, should a change ever go unheard). Values stay sealed where the store seals them:
 //! secrets are decrypted on every read, never cached in clear.
 
-use std::borrow::Borrow;
 use std::hash::Hash;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use quick_cache::sync::Cache;
 use quick_cache::{Equivalent, Weighter};
 
@@ -45,6 +45,36 @@ pub struct Entry<V> {
     snapshot: u64,
     loaded: Instant,
     weight: u64,
+    /// The value's API answer, rendered once (only for values that hold no secret).
+    rendered: OnceLock<Bytes>,
+}
+
+impl<V> Entry<V> {
+    /// The value rendered by `render`, computed at most once per entry. For answers that
+    /// hold no secret in clear (rotation views): a secret's value is decrypted at every read.
+    pub fn rendered(&self, render: impl FnOnce(&V) -> Bytes) -> Bytes {
+        self.rendered.get_or_init(|| render(&self.value)).clone()
+    }
+}
+
+/// A borrowed two-part key, to look up `(String, String)` keys without allocating.
+#[derive(Hash)]
+pub struct Pair<'a>(pub &'a str, pub &'a str);
+
+impl Equivalent<(String, String)> for Pair<'_> {
+    fn equivalent(&self, key: &(String, String)) -> bool {
+        self.0 == key.0 && self.1 == key.1
+    }
+}
+
+/// A borrowed three-part key, to look up `(String, String, String)` keys without allocating.
+#[derive(Hash)]
+pub struct Triple<'a>(pub &'a str, pub &'a str, pub &'a str);
+
+impl Equivalent<(String, String, String)> for Triple<'_> {
+    fn equivalent(&self, key: &(String, String, String)) -> bool {
+        self.0 == key.0 && self.1 == key.1 && self.2 == key.2
+    }
 }
 
 #[derive(Clone)]
@@ -86,7 +116,6 @@ impl<K: Eq + Hash + Clone, V> Shelf<K, V> {
     pub fn get<Q>(&self, key: &Q) -> Option<Arc<Entry<V>>>
     where
         Q: Hash + Equivalent<K> + ?Sized,
-        K: Borrow<Q>,
     {
         let entry = self.map.get(key)?;
         if entry.loaded.elapsed() < self.max_age
@@ -116,6 +145,7 @@ impl<K: Eq + Hash + Clone, V> Shelf<K, V> {
             snapshot,
             loaded: Instant::now(),
             weight,
+            rendered: OnceLock::new(),
         });
         // Changed while it was read: served to this reader only; the next one reads again.
         if self.changes.fresh(&entry.scopes, snapshot) {
@@ -134,6 +164,7 @@ impl<K: Eq + Hash + Clone, V> Shelf<K, V> {
 }
 
 /// What an access token stands for: its row, its identity and where it may be used from.
+/// Cached under the whole bearer token, whose signature was checked when it was read.
 #[derive(Clone)]
 pub struct TokenContext {
     pub token: AccessToken,
@@ -151,7 +182,7 @@ pub struct ProjectAccess {
 
 /// The caches of one server.
 pub struct Caches {
-    /// Access token id → its context.
+    /// Bearer token (signature checked) → its context.
     pub tokens: Shelf<String, TokenContext>,
     /// (project id, identity id) → the project and the membership.
     pub access: Shelf<(String, String), ProjectAccess>,

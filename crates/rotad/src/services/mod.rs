@@ -57,6 +57,8 @@ pub struct App {
     pub caches: cache::Caches,
     /// Read events waiting for the audit log's background writer.
     pub read_audit: read_audit::ReadAudit,
+    /// This process's PATCHes, queued per rotation.
+    pub patch_lanes: rotations::PatchLanes,
 }
 
 pub type AppState = Arc<App>;

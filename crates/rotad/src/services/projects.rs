@@ -4,6 +4,7 @@ use serde_json::json;
 
 use super::audit::Event;
 use super::authz::{Action, Role, Subject};
+use super::cache::Triple;
 use super::{new_id, App, Ctx};
 use crate::error::{Error, Result};
 use crate::store::changes::scope;
@@ -284,10 +285,10 @@ impl App {
         let path = normalize_path(path)
             .ok_or_else(|| Error::invalid(&["secretPath"], "Invalid secret path"))?;
         let shelf = &self.caches.locations;
-        let key = (project.id.clone(), environment.to_string(), path);
-        if let Some(hit) = shelf.get(&key) {
+        if let Some(hit) = shelf.get(&Triple(&project.id, environment, &path)) {
             return Ok(hit.value.clone());
         }
+        let key = (project.id.clone(), environment.to_string(), path);
         let at = shelf.snapshot();
         let location = self.read_location(project, environment, &key.2).await?;
         let scopes = vec![scope::project(&location.project.id)];

@@ -2,7 +2,14 @@
 //! reads"). A read appends its audit entry to an in-memory buffer; a background writer flushes
 //! the buffer in one transaction every 50 ms, as soon as it holds 1,000 entries, and at
 //! shutdown. Writes never come here: their entries stay in the transaction of their change.
+//!
+//! Identical read events of one batch (same caller, event, resource, address and user agent;
+//! a client polling one secret) are written as one entry whose metadata counts them (`count`)
+//! and gives the last one's time (`lastAt`, milliseconds): a consumer polling a secret a
+//! thousand times a second adds some twenty entries a second, not a thousand.
 
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -20,12 +27,51 @@ pub const FLUSH_EVERY: Duration = Duration::from_millis(50);
 pub const FLUSH_AT: usize = 1_000;
 /// Past this many entries (a database that stays down), new read events are dropped and
 /// counted rather than held without bound.
-const MAX_PENDING: usize = 100_000;
+const MAX_PENDING: usize = 20_000;
+
+/// A read event, compared on what it says (not its id or time).
+struct Read(AuditRow);
+
+impl PartialEq for Read {
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (&self.0, &other.0);
+        a.org_id == b.org_id
+            && a.project_id == b.project_id
+            && a.event_type == b.event_type
+            && a.actor == b.actor
+            && a.metadata == b.metadata
+            && a.ip_address == b.ip_address
+            && a.user_agent == b.user_agent
+    }
+}
+
+impl Eq for Read {}
+
+impl Hash for Read {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let r = &self.0;
+        (
+            &r.org_id,
+            &r.project_id,
+            &r.event_type,
+            &r.actor,
+            &r.metadata,
+        )
+            .hash(state);
+        (&r.ip_address, &r.user_agent).hash(state);
+    }
+}
+
+/// How many times an event happened in this batch, and when last.
+struct Seen {
+    count: u64,
+    last_at: i64,
+}
 
 /// The buffer of read events not yet written.
 pub struct ReadAudit {
     pub mode: AuditReads,
-    pending: Mutex<Vec<AuditRow>>,
+    pending: Mutex<HashMap<Read, Seen>>,
     full: Notify,
     /// Serialises flushes, so that a caller who flushes knows every earlier event is written.
     flushing: tokio::sync::Mutex<()>,
@@ -37,7 +83,7 @@ impl ReadAudit {
     pub fn new(mode: AuditReads) -> Self {
         Self {
             mode,
-            pending: Mutex::new(Vec::new()),
+            pending: Mutex::new(HashMap::new()),
             full: Notify::new(),
             flushing: tokio::sync::Mutex::new(()),
             dropped: AtomicU64::new(0),
@@ -59,17 +105,40 @@ impl ReadAudit {
             }
             return;
         }
-        pending.push(row);
+        let at = row.created_at;
+        let seen = pending.entry(Read(row)).or_insert(Seen {
+            count: 0,
+            last_at: at,
+        });
+        seen.count += 1;
+        seen.last_at = seen.last_at.max(at);
         if pending.len() >= FLUSH_AT {
             self.full.notify_one();
         }
     }
 
+    /// Everything queued, one entry per distinct event.
     fn take(&self) -> Vec<AuditRow> {
-        self.pending
+        let pending = self
+            .pending
             .lock()
             .map(|mut p| std::mem::take(&mut *p))
-            .unwrap_or_default()
+            .unwrap_or_default();
+        pending
+            .into_iter()
+            .map(|(Read(mut row), seen)| {
+                if seen.count > 1 {
+                    if let Ok(serde_json::Value::Object(mut m)) =
+                        serde_json::from_str::<serde_json::Value>(&row.metadata)
+                    {
+                        m.insert("count".into(), seen.count.into());
+                        m.insert("lastAt".into(), seen.last_at.into());
+                        row.metadata = serde_json::Value::Object(m).to_string();
+                    }
+                }
+                row
+            })
+            .collect()
     }
 }
 
@@ -98,9 +167,19 @@ impl App {
         if let Err(e) = self.store.insert_audit_batch(&batch).await {
             tracing::error!(error = %e, entries = batch.len(), "could not write read events to the audit log; will retry");
             if let Ok(mut pending) = self.read_audit.pending.lock() {
-                let newer = std::mem::replace(&mut *pending, batch);
-                pending.extend(newer);
-                pending.truncate(MAX_PENDING);
+                for row in batch {
+                    if pending.len() >= MAX_PENDING {
+                        break;
+                    }
+                    let at = row.created_at;
+                    pending
+                        .entry(Read(row))
+                        .or_insert(Seen {
+                            count: 0,
+                            last_at: at,
+                        })
+                        .count += 1;
+                }
             }
         }
     }

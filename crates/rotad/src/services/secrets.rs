@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::audit::Event;
 use super::authz::{Action, Subject};
-use super::cache::Entry;
+use super::cache::{Entry, Triple};
 use super::keyring::project_scope;
 use super::projects::Location;
 use super::webhooks::secrets_modified;
@@ -417,14 +417,14 @@ impl App {
         secret_type: &str,
     ) -> Result<Option<Arc<Entry<SecretRow>>>> {
         let shelf = &self.caches.secrets;
+        if let Some(hit) = shelf.get(&Triple(&loc.folder.id, key, secret_type)) {
+            return Ok(Some(hit));
+        }
         let cache_key = (
             loc.folder.id.clone(),
             key.to_string(),
             secret_type.to_string(),
         );
-        if let Some(hit) = shelf.get(&cache_key) {
-            return Ok(Some(hit));
-        }
         let at = shelf.snapshot();
         let Some(row) = self
             .store

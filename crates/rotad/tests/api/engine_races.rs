@@ -195,12 +195,23 @@ async fn concurrent_patches_and_a_rotation_lose_nothing() {
         json!({"name": "renamed"}),
     );
     assert!(paused.reached().await);
-    // While the first PATCH holds an old read, another PATCH and a rotation land.
+    // While the first PATCH holds an old read, another replica's PATCH and a rotation land.
+    // (This replica queues its own PATCHes of one rotation, so the racing PATCH comes from
+    // another server on the same database.)
+    let replica = rotad::Server::start(&rig.app.args)
+        .await
+        .expect("second replica starts");
     let second = rig
         .app
-        .patch(&format!("{ROTATIONS}/{id}"), json!({"rotationInterval": 7}))
-        .await;
-    assert_eq!(second.status, 200, "{}", second.body);
+        .http
+        .patch(format!("{}{ROTATIONS}/{id}", replica.url()))
+        .bearer_auth(&rig.app.token)
+        .json(&json!({"rotationInterval": 7}))
+        .send()
+        .await
+        .expect("second PATCH");
+    assert_eq!(second.status(), 200);
+    replica.stop().await.expect("replica stops");
     let rotated = rig.rotate(&id).await;
     assert_eq!(rotated.status, 200, "{}", rotated.body);
     paused.release();

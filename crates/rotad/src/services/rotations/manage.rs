@@ -266,41 +266,74 @@ impl App {
         id: &str,
         input: UpdateRotation,
     ) -> Result<RotationView> {
-        let mut applied = false;
-        for _ in 0..PATCH_ATTEMPTS {
-            let row = self.authorized_rotation(ctx, id, Action::Edit).await?;
-            if self.try_update(ctx, &row, &input).await? {
-                applied = true;
-                break;
-            }
-        }
-        if !applied {
-            return Err(Error::Unexpected(anyhow::anyhow!(
-                "rotation {id} kept changing during a PATCH"
-            )));
-        }
-        let row = self
-            .store
-            .get_rotation(id)
-            .await?
-            .ok_or_else(|| not_found(id))?;
-        self.rotation_view(row).await
+        let lane = self.patch_lanes.enter(id);
+        let outcome = self.update_in_lane(ctx, id, &input, &lane).await;
+        self.patch_lanes.leave(id, lane);
+        outcome
     }
 
-    /// One attempt of a PATCH on `row`; false when the row changed since it was read.
+    async fn update_in_lane(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        input: &UpdateRotation,
+        lane: &tokio::sync::Mutex<Option<RotationView>>,
+    ) -> Result<RotationView> {
+        let mut last = lane.lock().await;
+        for attempt in 0..PATCH_ATTEMPTS {
+            // The first attempt starts from what the lane's previous PATCH committed, or the
+            // cached view: the write is fenced on the row's version, so a stale start only
+            // costs another attempt, which reads the row from the store.
+            let known = match last.take() {
+                Some(view) => Some(view),
+                None => self
+                    .cached_rotation_view(id)
+                    .await?
+                    .map(|v| v.value.clone()),
+            };
+            let view = match known {
+                Some(view) if attempt == 0 => view,
+                _ => self
+                    .fresh_rotation_view(id)
+                    .await?
+                    .ok_or_else(|| not_found(id))?,
+            };
+            if view.row.org_id != ctx.actor.org_id {
+                return Err(not_found(id));
+            }
+            self.authorize(
+                ctx,
+                &view.row.project_id,
+                Subject::SecretRotation,
+                Action::Edit,
+            )
+            .await?;
+            if view.row.rotation_type != DBT_TYPE {
+                return Err(Error::bad_request(format!(
+                    "Secret Rotation with ID \"{id}\" is not configured for {DBT_NAME}"
+                )));
+            }
+            if let Some(updated) = self.try_update(ctx, &view, input).await? {
+                *last = Some(updated.clone());
+                return Ok(updated);
+            }
+        }
+        Err(Error::Unexpected(anyhow::anyhow!(
+            "rotation {id} kept changing during a PATCH"
+        )))
+    }
+
+    /// One attempt of a PATCH on the rotation as `view` shows it: the view as committed, or
+    /// `None` when the row changed since it was read.
     async fn try_update(
         &self,
         ctx: &Ctx,
-        row: &RotationRow,
+        view: &RotationView,
         input: &UpdateRotation,
-    ) -> Result<bool> {
+    ) -> Result<Option<RotationView>> {
         self.engine.pauses.at("patch-read").await;
-        let folder_path = self
-            .store
-            .get_folder(&row.folder_id)
-            .await?
-            .map(|f| f.path)
-            .unwrap_or_else(|| "/".into());
+        let row = &view.row;
+        let folder_path = view.folder_path.clone();
         let mut next = row.clone();
         if let Some(name) = &input.name {
             next.name = name.clone();
@@ -389,10 +422,20 @@ impl App {
             .update_rotation_settings(&next, row.version, secret_write.as_ref(), &trail)
             .await
         {
-            Ok(()) => Ok(true),
+            Ok(()) => {
+                // What was committed: `next`, one version on (no need to read it back).
+                next.version = row.version + 1;
+                let mut updated = view.clone();
+                updated.parameters =
+                    serde_json::from_str(&next.parameters).unwrap_or(serde_json::Value::Null);
+                updated.secrets_mapping =
+                    serde_json::from_str(&next.secrets_mapping).unwrap_or(serde_json::Value::Null);
+                updated.row = next;
+                Ok(Some(updated))
+            }
             // A commit, a failure or another PATCH landed since the read: start again from
             // the committed row, so nothing it wrote is lost.
-            Err(StoreError::Conflict(ROTATION_CHANGED | SECRET_CHANGED)) => Ok(false),
+            Err(StoreError::Conflict(ROTATION_CHANGED | SECRET_CHANGED)) => Ok(None),
             Err(StoreError::Conflict("rotation name")) => Err(name_taken(&next.name, &folder_path)),
             Err(StoreError::Conflict(_)) => {
                 let key = input

@@ -3,6 +3,7 @@
 
 mod commit;
 mod engine;
+mod lanes;
 mod manage;
 mod pause;
 mod reads;
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use engine::{Engine, EngineSettings, RotateError, Trigger};
+pub use lanes::PatchLanes;
 pub use manage::{CreateRotation, DeleteOptions, UpdateRotation};
 pub use pause::{PausePoints, Paused};
 pub use reads::Page;
@@ -171,6 +173,23 @@ impl App {
             .view_of(row, environment, folder_path, connection_name)
             .await?;
         Ok(Some(shelf.put(id.to_string(), view, scopes, at, bytes)))
+    }
+
+    /// A rotation's view read from the store now, past the cache.
+    pub(crate) async fn fresh_rotation_view(&self, id: &str) -> Result<Option<RotationView>> {
+        let Some(found) = self.store.get_rotation_view(id).await? else {
+            return Ok(None);
+        };
+        let environment = found.environment();
+        let view = self
+            .view_of(
+                found.rotation,
+                environment,
+                found.folder_path.unwrap_or_else(|| "/".to_string()),
+                found.connection_name.unwrap_or_default(),
+            )
+            .await?;
+        Ok(Some(view))
     }
 
     /// The view of rows read together (one statement, see `ReadStore`).

@@ -1,5 +1,7 @@
 //! Reading rotations and their credentials, and checking that the published one is live.
 
+use std::sync::Arc;
+
 use serde_json::json;
 
 use super::{
@@ -9,6 +11,7 @@ use super::{
 use crate::error::{Error, Result};
 use crate::services::audit::Event;
 use crate::services::authz::{Action, Subject};
+use crate::services::cache::Entry;
 use crate::services::{App, Ctx};
 use crate::time::now_ms;
 
@@ -27,12 +30,21 @@ impl Page {
 impl App {
     /// One rotation, from the cache when it is current (no statement at all then).
     pub async fn get_rotation(&self, ctx: &Ctx, id: &str) -> Result<RotationView> {
-        let view = self
+        Ok(self.get_rotation_entry(ctx, id).await?.value.clone())
+    }
+
+    /// [`App::get_rotation`] as the cache holds it, so that its answer can be rendered once.
+    pub async fn get_rotation_entry(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+    ) -> Result<Arc<Entry<RotationView>>> {
+        let entry = self
             .cached_rotation_view(id)
             .await?
             .filter(|v| v.value.row.org_id == ctx.actor.org_id)
             .ok_or_else(|| not_found(id))?;
-        let view = &view.value;
+        let view = &entry.value;
         self.authorize(
             ctx,
             &view.row.project_id,
@@ -46,7 +58,7 @@ impl App {
             )));
         }
         self.audit_view(ctx, view, "get-secret-rotation").await;
-        Ok(view.clone())
+        Ok(entry)
     }
 
     pub async fn get_rotation_by_name(

@@ -4,7 +4,8 @@ mod input;
 mod output;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -253,11 +254,17 @@ async fn get(
     State(app): State<AppState>,
     Auth(ctx): Auth,
     Path(id): Path<String>,
-) -> Result<Json<SecretRotationResponse>> {
+) -> Result<Response> {
     let id = uuid_param("rotationId", &id)?;
-    Ok(Json(SecretRotationResponse {
-        secret_rotation: app.get_rotation(&ctx, &id).await?.into(),
-    }))
+    let entry = app.get_rotation_entry(&ctx, &id).await?;
+    // A view holds no secret: its answer is rendered once per cached entry.
+    let body = entry.rendered(|view| {
+        let answer = SecretRotationResponse {
+            secret_rotation: view.clone().into(),
+        };
+        serde_json::to_vec(&answer).unwrap_or_default().into()
+    });
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// Updates the specified DBT Service Token Rotation.
