@@ -250,6 +250,26 @@ impl App {
             .unwrap_or(Role::NoAccess))
     }
 
+    /// [`App::authorize`] without handing the project back.
+    pub async fn authorize_only(
+        &self,
+        ctx: &Ctx,
+        project_id: &str,
+        subject: Subject,
+        action: Action,
+    ) -> Result<()> {
+        let access = self
+            .project_access(ctx, project_id)
+            .await?
+            .filter(|a| a.value.project.org_id == ctx.actor.org_id)
+            .ok_or_else(|| Error::not_found(format!("Project with ID '{project_id}' not found")))?;
+        if allows(role_in(ctx, &access.value), subject, action) {
+            Ok(())
+        } else {
+            Err(denied(subject, action))
+        }
+    }
+
     /// Loads the project and checks the caller may do `action` on `subject` in it:
     /// 404 for an unknown project, 403 when not allowed.
     pub async fn authorize(

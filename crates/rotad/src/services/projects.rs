@@ -4,7 +4,9 @@ use serde_json::json;
 
 use super::audit::Event;
 use super::authz::{Action, Role, Subject};
-use super::cache::Triple;
+use std::sync::Arc;
+
+use super::cache::{Entry, Triple};
 use super::{new_id, App, Ctx};
 use crate::error::{Error, Result};
 use crate::store::changes::scope;
@@ -282,18 +284,56 @@ impl App {
         environment: &str,
         path: Option<&str>,
     ) -> Result<Location> {
+        let project_id = project.id.clone();
+        Ok(self
+            .shared_location(&project_id, Some(project), environment, path)
+            .await?
+            .value
+            .clone())
+    }
+
+    /// [`App::locate`] as the cache holds it (no copy), for the hot reads.
+    pub(crate) async fn locate_shared(
+        &self,
+        ctx: &Ctx,
+        project_id: &str,
+        environment: &str,
+        path: Option<&str>,
+        subject: Subject,
+        action: Action,
+    ) -> Result<Arc<Entry<Location>>> {
+        self.authorize_only(ctx, project_id, subject, action)
+            .await?;
+        self.shared_location(project_id, None, environment, path)
+            .await
+    }
+
+    /// The cached location; `project` (or, when `None`, the project read again) on a miss.
+    async fn shared_location(
+        &self,
+        project_id: &str,
+        project: Option<Project>,
+        environment: &str,
+        path: Option<&str>,
+    ) -> Result<Arc<Entry<Location>>> {
         let path = normalize_path(path)
             .ok_or_else(|| Error::invalid(&["secretPath"], "Invalid secret path"))?;
         let shelf = &self.caches.locations;
-        if let Some(hit) = shelf.get(&Triple(&project.id, environment, &path)) {
-            return Ok(hit.value.clone());
+        if let Some(hit) = shelf.get(&Triple(project_id, environment, &path)) {
+            return Ok(hit);
         }
-        let key = (project.id.clone(), environment.to_string(), path);
         let at = shelf.snapshot();
+        let project = match project {
+            Some(project) => project,
+            None => self.store.get_project(project_id).await?.ok_or_else(|| {
+                Error::not_found(format!("Project with ID '{project_id}' not found"))
+            })?,
+        };
+        let key = (project_id.to_string(), environment.to_string(), path);
         let location = self.read_location(project, environment, &key.2).await?;
-        let scopes = vec![scope::project(&location.project.id)];
+        let scopes = vec![scope::project(project_id)];
         let bytes = 512 + location.folder.path.len();
-        Ok(shelf.put(key, location, scopes, at, bytes).value.clone())
+        Ok(shelf.put(key, location, scopes, at, bytes))
     }
 
     async fn read_location(

@@ -152,19 +152,19 @@ impl App {
             .await
     }
 
-    fn open(&self, key: &DataKey, loc: &Location, path: &str, row: SecretRow) -> Result<Secret> {
+    fn open(&self, key: &DataKey, loc: &Location, path: &str, row: &SecretRow) -> Result<Secret> {
         Ok(Secret {
             value: key.open_str(&format!("{}:value", row.id), &row.value)?,
             comment: key.open_str(&format!("{}:comment", row.id), &row.comment)?,
-            id: row.id,
-            project_id: row.project_id,
+            id: row.id.clone(),
+            project_id: row.project_id.clone(),
             environment: loc.environment.slug.clone(),
             secret_path: path.to_string(),
-            key: row.key,
+            key: row.key.clone(),
             version: row.version,
-            secret_type: row.secret_type,
+            secret_type: row.secret_type.clone(),
             skip_multiline: row.skip_multiline,
-            rotation_id: row.rotation_id,
+            rotation_id: row.rotation_id.clone(),
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -218,7 +218,7 @@ impl App {
             Err(StoreError::Conflict(_)) => return Err(Error::bad_request("Secret already exist")),
             Err(e) => return Err(e.into()),
         }
-        self.open(&data_key, &loc, &loc.folder.path, row)
+        self.open(&data_key, &loc, &loc.folder.path, &row)
     }
 
     pub async fn get_secret(
@@ -230,12 +230,22 @@ impl App {
         version: Option<i64>,
     ) -> Result<Secret> {
         let secret_type = check_type(secret_type).map_err(|_| not_found(key))?;
-        let loc = self.locate_scope(ctx, scope, Action::Read).await?;
-        let row = self
-            .cached_secret(&loc, key.trim(), secret_type)
+        let loc = self
+            .locate_shared(
+                ctx,
+                &scope.project_id,
+                &scope.environment,
+                scope.secret_path.as_deref(),
+                Subject::Secrets,
+                Action::Read,
+            )
+            .await?;
+        let loc = &loc.value;
+        let cached = self
+            .cached_secret(loc, key.trim(), secret_type)
             .await?
             .ok_or_else(|| not_found(key))?;
-        let row = row.value.clone();
+        let row = &cached.value;
         // A past version of a rotation's secret is one of its earlier tokens: reading it takes
         // the right to read the rotation's generated credentials (checked before looking the
         // version up, so the answer says nothing about which versions exist).
@@ -252,7 +262,7 @@ impl App {
         self.audit_read(
             ctx,
             Some(&loc.project.id),
-            secret_event(&loc, "get-secret", &row),
+            secret_event(loc, "get-secret", row),
         )
         .await;
         match version {
@@ -266,14 +276,14 @@ impl App {
                             "Secret with name '{key}' and version {v} not found"
                         ))
                     })?;
-                let mut secret = self.open(&data_key, &loc, &loc.folder.path, row)?;
+                let mut secret = self.open(&data_key, loc, &loc.folder.path, row)?;
                 secret.value = data_key.open_str(&format!("{}:value", old.id), &old.value)?;
                 secret.comment = data_key.open_str(&format!("{}:comment", old.id), &old.comment)?;
                 secret.key = old.key;
                 secret.version = old.version;
                 Ok(secret)
             }
-            _ => self.open(&data_key, &loc, &loc.folder.path, row),
+            _ => self.open(&data_key, loc, &loc.folder.path, row),
         }
     }
 
@@ -302,7 +312,7 @@ impl App {
                 .find(|f| f.id == row.folder_id)
                 .map(|f| f.path.clone())
                 .unwrap_or_else(|| loc.folder.path.clone());
-            out.push(self.open(&data_key, &loc, &path, row)?);
+            out.push(self.open(&data_key, &loc, &path, &row)?);
         }
         self.audit_read(
             ctx,
@@ -342,7 +352,7 @@ impl App {
             return Err(Error::bad_request("Cannot update rotated secret"));
         }
         let data_key = self.data_key(&loc.project.id).await?;
-        let current = self.open(&data_key, &loc, &loc.folder.path, row.clone())?;
+        let current = self.open(&data_key, &loc, &loc.folder.path, &row)?;
         let mut next = row.clone();
         if let Some(k) = new_key.filter(|k| *k != row.key) {
             if self
@@ -379,7 +389,7 @@ impl App {
             }
             Err(e) => return Err(e.into()),
         }
-        self.open(&data_key, &loc, &loc.folder.path, next)
+        self.open(&data_key, &loc, &loc.folder.path, &next)
     }
 
     pub async fn delete_secret(
@@ -400,7 +410,7 @@ impl App {
             return Err(Error::bad_request("Cannot delete rotated secrets"));
         }
         let data_key = self.data_key(&loc.project.id).await?;
-        let secret = self.open(&data_key, &loc, &loc.folder.path, row.clone())?;
+        let secret = self.open(&data_key, &loc, &loc.folder.path, &row)?;
         let trail = self.secret_trail(ctx, &loc, "delete-secret", &row).await;
         if !self.store.delete_secret(&row.id, &trail).await? {
             return Err(not_found(key));

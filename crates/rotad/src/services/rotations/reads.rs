@@ -45,7 +45,7 @@ impl App {
             .filter(|v| v.value.row.org_id == ctx.actor.org_id)
             .ok_or_else(|| not_found(id))?;
         let view = &entry.value;
-        self.authorize(
+        self.authorize_only(
             ctx,
             &view.row.project_id,
             Subject::SecretRotation,

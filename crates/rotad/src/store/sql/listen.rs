@@ -46,10 +46,11 @@ pub(super) async fn follow(pool: &PgPool, changes: &Changes, shutdown: Cancellat
 /// How often a SQLite file is checked for other processes' writes.
 const FILE_POLL: Duration = Duration::from_millis(200);
 
-/// SQLite: another process writing the same file (a second `rotad serve` on it) is seen through
-/// `PRAGMA data_version`, which changes whenever another connection commits. This process's own
-/// writes bump their scopes precisely; a change seen here may be anyone's, so everything is
-/// forgotten, at most five times a second.
+/// SQLite: another process writing the same file (a second `rotad serve` on it, or an operator's
+/// `sqlite3`) is seen through `PRAGMA data_version` on a connection of its own, which changes
+/// whenever another connection commits. That includes this process's writer, whose writes were
+/// already bumped precisely; a change cannot be told apart, so everything is forgotten, at most
+/// five times a second.
 pub(super) async fn follow_file(pool: &SqlitePool, changes: &Changes, shutdown: CancellationToken) {
     let mut last = None;
     let mut connection = None;
