@@ -19,8 +19,9 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
-use crate::services::rotations::{RotateError, Trigger};
+use crate::services::rotations::{RotateError, Trigger, ROTATION_SPAN_TARGET};
 use crate::services::webhooks::deliver_due;
 use crate::services::AppState;
 use crate::store::RotationRow;
@@ -72,6 +73,7 @@ pub async fn run(app: AppState, concurrency: usize, shutdown: CancellationToken)
                     now + app.settings.lease_ms,
                     held.len() as i64,
                 )
+                .instrument(tracing::debug_span!(target: ROTATION_SPAN_TARGET, "claim"))
                 .await
             {
                 Ok(rows) => rows,

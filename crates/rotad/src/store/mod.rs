@@ -9,7 +9,7 @@ use async_trait::async_trait;
 
 pub use records::*;
 pub use records_webhooks::*;
-pub use sql::{connect, create_private_dir, SqlStore};
+pub use sql::{connect, create_private_dir, SqlStore, WRITER_TRIP_TARGET};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

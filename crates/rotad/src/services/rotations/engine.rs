@@ -7,6 +7,8 @@
 
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use super::pause::PausePoints;
 use super::{not_found, IN_PROGRESS};
 use crate::config::TimeUnit;
@@ -18,6 +20,15 @@ use crate::services::keyring::{project_scope, Keyring};
 use crate::services::new_id;
 use crate::store::{IntentRow, RotationRow, Store, StoreError};
 use crate::time::Clock;
+
+/// The tracing target of [`rotation_span`] and of the scheduler's claim span.
+pub const ROTATION_SPAN_TARGET: &str = "rotad::rotation";
+
+/// The span one rotation attempt runs in, at DEBUG: what it logs and every SQL statement it
+/// makes (sqlx traces statements in the caller's span) can be told from the background loops'.
+pub fn rotation_span(rotation_id: &str) -> tracing::Span {
+    tracing::debug_span!(target: ROTATION_SPAN_TARGET, "rotation", rotation_id = %rotation_id)
+}
 
 /// Who asked for a rotation.
 #[derive(Debug, Clone)]
@@ -252,23 +263,27 @@ impl Engine {
         owner: &str,
         trigger: Trigger,
     ) -> std::result::Result<RotationRow, RotateError> {
-        self.pauses.at("lease").await;
-        let started = std::time::Instant::now();
-        let outcome = self
-            .holding_lease(
-                rotation_id,
-                owner,
-                self.rotate_leased(rotation_id, owner, &trigger),
-            )
-            .await;
-        crate::metrics::global().rotation(outcome.is_ok(), started.elapsed());
-        if let Err(e) = self.store.release_lease(rotation_id, owner).await {
-            tracing::warn!(rotation_id, error = %e, "could not release rotation lease; it will expire");
+        async {
+            self.pauses.at("lease").await;
+            let started = std::time::Instant::now();
+            let outcome = self
+                .holding_lease(
+                    rotation_id,
+                    owner,
+                    self.rotate_leased(rotation_id, owner, &trigger),
+                )
+                .await;
+            crate::metrics::global().rotation(outcome.is_ok(), started.elapsed());
+            if let Err(e) = self.store.release_lease(rotation_id, owner).await {
+                tracing::warn!(rotation_id, error = %e, "could not release rotation lease; it will expire");
+            }
+            // Displaced tokens (after a success) and swept orphans (after an ambiguous failure)
+            // are revoked now, not at some later pass.
+            self.work_revocations(Some(rotation_id)).await;
+            outcome
         }
-        // Displaced tokens (after a success) and swept orphans (after an ambiguous failure)
-        // are revoked now, not at some later pass.
-        self.work_revocations(Some(rotation_id)).await;
-        outcome
+        .instrument(rotation_span(rotation_id))
+        .await
     }
 
     /// Runs `work` while renewing the rotation's lease every third of its length, so a slow
