@@ -10,9 +10,15 @@ use crate::helpers::TestDb;
 use crate::rotation_support::Rig;
 use crate::statements::{self, Kind, Record};
 
-/// Statements per scheduled rotation.
-const STATEMENTS: usize = 8;
-/// Trips to SQLite's writer per scheduled rotation.
+/// Statements per scheduled rotation (transaction control not counted: SQLite's driver does not
+/// trace it, PostgreSQL adds one `COMMIT`). One per table write and no reads: the claim, which
+/// reads everything the pass needs; the intent, then its credential, before and right after dbt
+/// is called (a crash anywhere leaves something to resume or sweep); the commit, one transaction
+/// of six (the rotation, the published secret, its version row, the displaced token's queue
+/// entry, the intent, the audit entry); the queue entry's deletion once dbt confirms the
+/// revocation.
+const STATEMENTS: usize = 10;
+/// Trips to SQLite's writer per scheduled rotation: claim, intent, credential, commit, revoked.
 const WRITER_TRIPS: usize = 5;
 
 /// Writer trips among one rotation's `records` on PostgreSQL, which has no single writer: the
@@ -105,4 +111,37 @@ async fn a_scheduled_rotation_stays_within_its_statement_budget() {
             "rotad_store_writer_trips_total counts every trip"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_dbt_client_serves_a_connection_until_it_is_edited() {
+    let rig = Rig::new().await;
+    let id = rig.rotation("reused", "REUSED").await;
+    let engine = rig.server().engine.clone();
+    let built = engine.clients_built();
+    assert!(built >= 1, "the creation built the connection's client");
+    for _ in 0..3 {
+        let res = rig.rotate(&id).await;
+        assert_eq!(res.status, 200, "{}", res.body);
+    }
+    assert_eq!(
+        engine.clients_built(),
+        built,
+        "rotations and revocations reuse the connection's client"
+    );
+    // An edit (a new version of the connection) gets a client of its own, once.
+    let edited = rig
+        .app
+        .patch(
+            &format!("/api/v1/app-connections/dbt/{}", rig.connection),
+            serde_json::json!({"description": "edited"}),
+        )
+        .await;
+    assert_eq!(edited.status, 200, "{}", edited.body);
+    for _ in 0..2 {
+        let res = rig.rotate(&id).await;
+        assert_eq!(res.status, 200, "{}", res.body);
+    }
+    assert_eq!(engine.clients_built(), built + 1);
+    rig.assert_invariants(&id, "REUSED", "reused-token").await;
 }
