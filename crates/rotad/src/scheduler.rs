@@ -65,6 +65,7 @@ pub async fn run(app: AppState, concurrency: usize, shutdown: CancellationToken)
                 }
             }
             let now = now_ms();
+            let span = tracing::debug_span!(target: ROTATION_SPAN_TARGET, "claim");
             let claimed = match app
                 .store
                 .claim_due_rotations(
@@ -73,7 +74,7 @@ pub async fn run(app: AppState, concurrency: usize, shutdown: CancellationToken)
                     now + app.settings.lease_ms,
                     held.len() as i64,
                 )
-                .instrument(tracing::debug_span!(target: ROTATION_SPAN_TARGET, "claim"))
+                .instrument(span.clone())
                 .await
             {
                 Ok(rows) => rows,
@@ -82,6 +83,11 @@ pub async fn run(app: AppState, concurrency: usize, shutdown: CancellationToken)
                     Vec::new()
                 }
             };
+            span.in_scope(|| {
+                for claim in &claimed {
+                    tracing::trace!(target: ROTATION_SPAN_TARGET, rotation_id = %claim.row.id, "claimed");
+                }
+            });
             let full_batch = claimed.len() == held.len();
             for (claim, permit) in claimed.into_iter().zip(held.drain(..)) {
                 let app = app.clone();

@@ -32,6 +32,8 @@ pub enum Kind {
     Acquire,
     /// A `rotation` span closed: its attempt is over.
     RotationDone,
+    /// The scheduler's claim (the `claim` span it is in) handed out this `rotation`.
+    Claimed,
 }
 
 /// One traced happening, with where it happened.
@@ -96,6 +98,7 @@ impl std::fmt::Display for Record {
             Kind::WriterTrip => write!(f, "-- writer trip"),
             Kind::Acquire => write!(f, "-- connection acquired"),
             Kind::RotationDone => write!(f, "-- rotation attempt over"),
+            Kind::Claimed => write!(f, "-- claimed"),
         }
     }
 }
@@ -137,7 +140,7 @@ impl<S> Filter<S> for Wanted {
         match meta.target() {
             STATEMENT_TARGET | ACQUIRE_TARGET => meta.is_event(),
             rotad::store::WRITER_TRIP_TARGET => meta.is_event(),
-            rotad::services::rotations::ROTATION_SPAN_TARGET => meta.is_span(),
+            rotad::services::rotations::ROTATION_SPAN_TARGET => true,
             _ => false,
         }
     }
@@ -219,9 +222,13 @@ where
             }
             rotad::store::WRITER_TRIP_TARGET => Kind::WriterTrip,
             ACQUIRE_TARGET => Kind::Acquire,
+            rotad::services::rotations::ROTATION_SPAN_TARGET => Kind::Claimed,
             _ => return,
         };
-        let (mut rotation, mut claim) = (None, None);
+        // A claim's event names the rotation it handed out; anything else belongs to the
+        // rotation whose span it is in.
+        let (mut rotation, mut claim) =
+            (fields.rotation_id.filter(|_| kind == Kind::Claimed), None);
         if let Some(scope) = ctx.event_scope(event) {
             for span in scope {
                 match span.name() {
@@ -266,19 +273,18 @@ fn push(record: Record) {
     }
 }
 
-/// The records of one rotation attempt among `records`: those in its `rotation` span, and the
-/// scheduler claim that handed it out (the claim whose statement returned rows; only one
-/// rotation is due in a budget test, so that claim is this rotation's).
+/// The records of one rotation attempt among `records`: those in its `rotation` span, and those
+/// of the scheduler claim that handed it out.
 pub fn of_rotation(records: &[Record], rotation_id: &str) -> Vec<Record> {
     let claims: Vec<u64> = records
         .iter()
-        .filter(|r| r.claim.is_some() && r.sql().is_some() && r.rows_returned > 0)
+        .filter(|r| r.kind == Kind::Claimed && r.rotation.as_deref() == Some(rotation_id))
         .filter_map(|r| r.claim)
         .collect();
     records
         .iter()
         .filter(|r| {
-            r.kind != Kind::RotationDone
+            !matches!(r.kind, Kind::RotationDone | Kind::Claimed)
                 && (r.rotation.as_deref() == Some(rotation_id)
                     || r.claim.is_some_and(|c| claims.contains(&c)))
         })
