@@ -316,28 +316,45 @@ impl Engine {
     /// Runs `work` while renewing the rotation's lease every third of its length, so a slow
     /// provider never lets the lease lapse under a live executor (another executor would
     /// then mint a second token). A lost lease is only logged: every write checks the owner.
+    ///
+    /// The renewals run beside `work`, never instead of it: a renewal waits for what `work`'s
+    /// own transaction holds (the rotation's row lock on PostgreSQL, the single writer on
+    /// SQLite), so `work` must go on while one waits, or neither would.
     pub(super) async fn holding_lease<T>(
         &self,
         rotation_id: &str,
         owner: &str,
         work: impl std::future::Future<Output = T>,
     ) -> T {
+        let renewals = self.renew_lease_forever(rotation_id, owner);
+        tokio::pin!(work, renewals);
+        tokio::select! {
+            out = &mut work => out,
+            never = &mut renewals => match never {},
+        }
+    }
+
+    /// Renews the lease every third of its length, until dropped.
+    async fn renew_lease_forever(
+        &self,
+        rotation_id: &str,
+        owner: &str,
+    ) -> std::convert::Infallible {
         let period = std::time::Duration::from_millis((self.settings.lease_ms / 3).max(50) as u64);
-        tokio::pin!(work);
         loop {
-            tokio::select! {
-                out = &mut work => return out,
-                _ = tokio::time::sleep(period) => {
-                    let now = self.now();
-                    match self
-                        .store
-                        .renew_lease(rotation_id, owner, now + self.settings.lease_ms)
-                        .await
-                    {
-                        Ok(true) => {}
-                        Ok(false) => tracing::warn!(rotation_id, "rotation lease lost to another executor"),
-                        Err(e) => tracing::warn!(rotation_id, error = %e, "cannot renew the rotation lease"),
-                    }
+            tokio::time::sleep(period).await;
+            let now = self.now();
+            match self
+                .store
+                .renew_lease(rotation_id, owner, now + self.settings.lease_ms)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(rotation_id, "rotation lease lost to another executor")
+                }
+                Err(e) => {
+                    tracing::warn!(rotation_id, error = %e, "cannot renew the rotation lease")
                 }
             }
         }
