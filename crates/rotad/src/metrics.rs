@@ -61,6 +61,7 @@ pub struct Metrics {
     oldest_overdue: Gauge<f64, AtomicU64>,
     revocations: Gauge,
     deliveries: Gauge,
+    writer_trips: Counter,
 }
 
 pub fn global() -> &'static Metrics {
@@ -80,6 +81,7 @@ impl Metrics {
             oldest_overdue: Gauge::default(),
             revocations: Gauge::default(),
             deliveries: Gauge::default(),
+            writer_trips: Counter::default(),
         };
         for result in ["success", "failed"] {
             // Both series exist from the start, at 0.
@@ -128,6 +130,12 @@ impl Metrics {
             "Webhook deliveries waiting in the outbox",
             m.deliveries.clone(),
         );
+        r.register(
+            "rotad_store_writer_trips",
+            "Acquisitions of SQLite's single writer connection (a transaction or a lone write \
+             statement each; not counted on PostgreSQL)",
+            m.writer_trips.clone(),
+        );
         m.registry = r;
         m
     }
@@ -141,6 +149,16 @@ impl Metrics {
             })
             .inc();
         self.duration.observe(took.as_secs_f64());
+    }
+
+    /// One acquisition of the SQLite writer connection (see `store::sql::connect`).
+    pub fn writer_trip(&self) {
+        self.writer_trips.inc();
+    }
+
+    /// Writer trips so far (the `rotad_store_writer_trips_total` counter).
+    pub fn writer_trips(&self) -> u64 {
+        self.writer_trips.get()
     }
 
     pub fn dbt_call(&self, operation: &'static str, status: &str) {

@@ -19,11 +19,12 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
-use crate::services::rotations::{RotateError, Trigger};
+use crate::services::rotations::{RotateError, Trigger, ROTATION_SPAN_TARGET};
 use crate::services::webhooks::deliver_due;
 use crate::services::AppState;
-use crate::store::RotationRow;
+use crate::store::LeasedRotation;
 use crate::time::now_ms;
 
 /// Webhook deliveries sent per pass.
@@ -64,6 +65,7 @@ pub async fn run(app: AppState, concurrency: usize, shutdown: CancellationToken)
                 }
             }
             let now = now_ms();
+            let span = tracing::debug_span!(target: ROTATION_SPAN_TARGET, "claim");
             let claimed = match app
                 .store
                 .claim_due_rotations(
@@ -72,6 +74,7 @@ pub async fn run(app: AppState, concurrency: usize, shutdown: CancellationToken)
                     now + app.settings.lease_ms,
                     held.len() as i64,
                 )
+                .instrument(span.clone())
                 .await
             {
                 Ok(rows) => rows,
@@ -80,16 +83,21 @@ pub async fn run(app: AppState, concurrency: usize, shutdown: CancellationToken)
                     Vec::new()
                 }
             };
+            span.in_scope(|| {
+                for claim in &claimed {
+                    tracing::trace!(target: ROTATION_SPAN_TARGET, rotation_id = %claim.row.id, "claimed");
+                }
+            });
             let full_batch = claimed.len() == held.len();
-            for (row, permit) in claimed.into_iter().zip(held.drain(..)) {
+            for (claim, permit) in claimed.into_iter().zip(held.drain(..)) {
                 let app = app.clone();
                 let running = running.clone();
-                if let (Ok(mut r), Some(owner)) = (running.lock(), row.lease_owner.clone()) {
-                    r.insert((row.id.clone(), owner));
+                if let (Ok(mut r), Some(owner)) = (running.lock(), claim.row.lease_owner.clone()) {
+                    r.insert((claim.row.id.clone(), owner));
                 }
                 tasks.spawn(async move {
-                    let id = row.id.clone();
-                    run_claimed(&app, row).await;
+                    let id = claim.row.id.clone();
+                    run_claimed(&app, claim).await;
                     if let Ok(mut r) = running.lock() {
                         r.retain(|(held, _)| *held != id);
                     }
@@ -140,25 +148,26 @@ async fn drain(
     );
 }
 
-/// One claimed rotation, under the lease its claim took (an owner of its own): the engine
-/// settles what a dead executor left, else rotates.
-async fn run_claimed(app: &AppState, row: RotationRow) {
-    let Some(owner) = row.lease_owner.clone() else {
+/// One claimed rotation, under the lease its claim took (an owner of its own), from the row and
+/// context the claim read: the engine settles what a dead executor left, else rotates.
+async fn run_claimed(app: &AppState, claim: LeasedRotation) {
+    let Some(owner) = claim.row.lease_owner.clone() else {
         return;
     };
-    let attempt = row.failed_attempts + 1;
+    let id = claim.row.id.clone();
+    let attempt = claim.row.failed_attempts + 1;
     let trigger = Trigger {
         manual: false,
-        job_id: Some(job_id(&row.id)),
+        job_id: Some(job_id(&id)),
         final_attempt: attempt >= i64::from(app.settings.rotation_max_attempts),
     };
-    match app.engine.rotate_claimed(&row.id, &owner, trigger).await {
-        Ok(_) => tracing::info!(rotation_id = %row.id, "scheduled rotation succeeded"),
+    match app.engine.rotate_claimed(claim, &owner, trigger).await {
+        Ok(_) => tracing::info!(rotation_id = %id, "scheduled rotation succeeded"),
         Err(RotateError::Failed(_)) => {
-            tracing::warn!(rotation_id = %row.id, attempt, "scheduled rotation failed")
+            tracing::warn!(rotation_id = %id, attempt, "scheduled rotation failed")
         }
         Err(e) => {
-            tracing::warn!(rotation_id = %row.id, error = %e, "scheduled rotation could not run")
+            tracing::warn!(rotation_id = %id, error = %e, "scheduled rotation could not run")
         }
     }
 }

@@ -118,8 +118,6 @@ pub fn intent_name(base: &str, intent_id: &str, limit: usize) -> String {
     format!("{head}-{suffix}")
 }
 
-/// Builds the provider a rotation's connection stands for. `parameters` is the rotation's
-/// stored `parameters` JSON (`None` for revocations and sweeps, which need none).
 impl Credential {
     /// Whether this is the credential `token_id` at `target` (ids are only unique per target;
     /// an unknown target matches any).
@@ -129,6 +127,8 @@ impl Credential {
     }
 }
 
+/// Builds the provider a rotation's connection stands for. `parameters` is the rotation's
+/// stored `parameters` JSON (`None` for revocations and sweeps, which need none).
 #[async_trait]
 pub trait ProviderFactory: Send + Sync {
     async fn provider(
@@ -136,6 +136,24 @@ pub trait ProviderFactory: Send + Sync {
         connection_id: &str,
         parameters: Option<&str>,
     ) -> Result<Box<dyn RotationProvider>, ProviderError>;
+
+    /// [`ProviderFactory::provider`] when the caller read the connection's `version` already
+    /// (with the rotation, under its lease): a provider kept for that version needs no read.
+    async fn provider_at(
+        &self,
+        connection_id: &str,
+        version: Option<i64>,
+        parameters: Option<&str>,
+    ) -> Result<Box<dyn RotationProvider>, ProviderError> {
+        let _ = version;
+        self.provider(connection_id, parameters).await
+    }
+
+    /// How many provider clients were built so far (each a DNS lookup and a new connection
+    /// pool); for tests and diagnostics.
+    fn clients_built(&self) -> u64 {
+        0
+    }
 }
 
 #[async_trait]

@@ -488,17 +488,43 @@ pub(crate) fn seal_secret(
     value: &str,
     comment: &str,
 ) -> SecretVersionRow {
-    row.value = key.seal_str(&format!("{}:value", row.id), value);
+    row.value = seal_secret_value(key, &row.id, value);
     row.comment = key.seal_str(&format!("{}:comment", row.id), comment);
+    seal_version(
+        key,
+        &row.id,
+        &row.key,
+        row.version,
+        value,
+        comment,
+        row.updated_at,
+    )
+}
+
+/// A secret's value as its row stores it (`<secret id>:value` as associated data).
+pub(crate) fn seal_secret_value(key: &DataKey, secret_id: &str, value: &str) -> Vec<u8> {
+    key.seal_str(&format!("{secret_id}:value"), value)
+}
+
+/// The version row of a secret at `version`, sealed with the version row's own id.
+pub(crate) fn seal_version(
+    key: &DataKey,
+    secret_id: &str,
+    secret_key: &str,
+    version: i64,
+    value: &str,
+    comment: &str,
+    created_at: i64,
+) -> SecretVersionRow {
     let version_id = new_id();
     SecretVersionRow {
         value: key.seal_str(&format!("{version_id}:value"), value),
         comment: key.seal_str(&format!("{version_id}:comment"), comment),
         id: version_id,
-        secret_id: row.id.clone(),
-        version: row.version,
-        key: row.key.clone(),
-        created_at: row.updated_at,
+        secret_id: secret_id.to_string(),
+        version,
+        key: secret_key.to_string(),
+        created_at,
     }
 }
 

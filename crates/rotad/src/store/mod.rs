@@ -12,7 +12,7 @@ use async_trait::async_trait;
 pub use records::*;
 pub use records_reads::*;
 pub use records_webhooks::*;
-pub use sql::{connect, create_private_dir, SqlStore};
+pub use sql::{connect, create_private_dir, SqlStore, WRITER_TRIP_TARGET};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -219,6 +219,9 @@ pub trait RotationStore: Send + Sync {
         trail: &Trail,
     ) -> StoreResult<()>;
     async fn get_rotation(&self, id: &str) -> StoreResult<Option<RotationRow>>;
+    /// The rotation with what the engine needs beside it ([`LeasedRotation`]), in one read; for
+    /// a caller that holds its lease.
+    async fn get_leased_rotation(&self, id: &str) -> StoreResult<Option<LeasedRotation>>;
     async fn get_rotation_by_name(
         &self,
         folder_id: &str,
@@ -251,6 +254,16 @@ pub trait RotationStore: Send + Sync {
         now: i64,
         expires_at: i64,
     ) -> StoreResult<bool>;
+    /// [`RotationStore::acquire_lease`] that also returns the rotation as the statement that
+    /// took the lease left it, with what the engine needs beside it; `None` when another owner
+    /// holds an unexpired lease or the rotation does not exist.
+    async fn lease_rotation(
+        &self,
+        id: &str,
+        owner: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<Option<LeasedRotation>>;
     /// Extends a lease `owner` still holds; false when another owner took it meanwhile (or it
     /// was released), so a lapsed executor never silently regains it.
     async fn renew_lease(&self, id: &str, owner: &str, expires_at: i64) -> StoreResult<bool>;
@@ -273,8 +286,8 @@ pub trait RotationStore: Send + Sync {
     async fn list_intents(&self) -> StoreResult<Vec<IntentRow>>;
 
     /// Applies a successful rotation if `lease_owner` still holds the lease and the row is at
-    /// `expected_version`.
-    async fn commit_rotation(&self, commit: &RotationCommit) -> StoreResult<()>;
+    /// `expected_version`; returns the row as committed.
+    async fn commit_rotation(&self, commit: &RotationCommit) -> StoreResult<RotationRow>;
     async fn record_rotation_failure(&self, failure: &RotationFailure) -> StoreResult<()>;
 
     async fn enqueue_revocations(&self, rows: &[RevocationRow]) -> StoreResult<()>;
@@ -294,14 +307,15 @@ pub trait RotationStore: Send + Sync {
 pub trait SchedulerStore: Send + Sync {
     /// Leases up to `limit` auto-rotations due at `now` that no live executor holds, most
     /// overdue first. Concurrent callers (tasks, replicas) never get the same row. Each row's
-    /// lease owner is `owner_prefix` followed by its id: one owner per task, never shared.
+    /// lease owner is `owner_prefix` followed by its id: one owner per task, never shared. Each
+    /// comes with what the engine needs beside the row, read by the claim itself.
     async fn claim_due_rotations(
         &self,
         now: i64,
         owner_prefix: &str,
         lease_until: i64,
         limit: i64,
-    ) -> StoreResult<Vec<RotationRow>>;
+    ) -> StoreResult<Vec<LeasedRotation>>;
     async fn intents_of(&self, rotation_id: &str) -> StoreResult<Vec<IntentRow>>;
     async fn schedule_stats(&self, now: i64) -> StoreResult<ScheduleStats>;
 }

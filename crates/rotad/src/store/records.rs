@@ -227,6 +227,45 @@ pub struct RotationRow {
     pub version: i64,
 }
 
+/// The secret a rotation publishes, as its commit needs it.
+#[derive(Debug, Clone)]
+pub struct PublishedSecret {
+    pub id: String,
+    pub key: String,
+    pub version: i64,
+    /// Sealed (`<id>:comment`).
+    pub comment: Vec<u8>,
+}
+
+/// A rotation as the engine reads it under its lease, with what one pass needs beside the row,
+/// all read by the one statement that takes the lease (the scheduler's claim, a manual
+/// rotation's lease) or reads the row under it (docs/ARCHITECTURE.md, "The engine").
+#[derive(Debug, Clone)]
+pub struct LeasedRotation {
+    pub row: RotationRow,
+    /// Whether intents are left (an earlier executor's, to settle first).
+    pub has_intents: bool,
+    /// The version of the rotation's connection (`None` when it is gone).
+    pub connection_version: Option<i64>,
+    /// Whether enabled webhooks exist in the rotation's environment.
+    pub has_webhooks: bool,
+    /// The secret the rotation publishes (`None` when no secret carries the rotation's id).
+    pub secret: Option<PublishedSecret>,
+}
+
+/// The new value of a rotation's published secret, written by its commit.
+#[derive(Debug, Clone)]
+pub struct RotatedSecret {
+    pub id: String,
+    /// The version the commit was computed from; the write is fenced on it.
+    pub expected_version: i64,
+    /// Sealed (`<id>:value`).
+    pub value: Vec<u8>,
+    pub updated_at: i64,
+    /// The version row; its `version` is the secret's new version.
+    pub version: SecretVersionRow,
+}
+
 /// An issuance in flight (docs/ARCHITECTURE.md, "The engine").
 #[derive(Debug, Clone, FromRow)]
 pub struct IntentRow {
@@ -282,11 +321,13 @@ pub struct RotationCommit {
     pub next_rotation_at: Option<i64>,
     pub is_manual: bool,
     pub job_id: Option<String>,
-    pub secret: SecretWrite,
+    pub secret: RotatedSecret,
     pub revocation: Option<RevocationRow>,
     pub intent_id: String,
     /// The row version the commit was computed from.
     pub expected_version: i64,
+    /// Whether the commit also hands the lease back (the last write of a rotation attempt).
+    pub release_lease: bool,
     pub trail: Trail,
 }
 
@@ -310,7 +351,8 @@ pub struct RotationDelete {
     pub trail: Trail,
 }
 
-/// A failed attempt: status, message and schedule, credentials untouched.
+/// A failed attempt: status, message and schedule, credentials untouched; the lease is handed
+/// back in the same write.
 #[derive(Debug, Clone)]
 pub struct RotationFailure {
     pub rotation_id: String,

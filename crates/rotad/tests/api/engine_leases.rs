@@ -116,8 +116,8 @@ async fn two_scheduler_tasks_of_one_replica_never_share_a_lease() {
         ))
         .await;
     assert!(second.reached().await, "a second task claimed the rotation");
-    // The second task rotates and stops right after its commit, still holding the lease; then
-    // the first one, with its row read before that commit, tries to commit too.
+    // The second task rotates and stops right after its commit (which hands its lease back);
+    // then the first one, with its row read before that commit, tries to commit too.
     let mut committed = app.engine.pauses.arm("committed");
     second.release();
     assert!(committed.reached().await, "the second task committed");

@@ -33,6 +33,8 @@ mod rotations;
 mod scheduler;
 mod secrets;
 mod slow_clients;
+mod statement_budget;
+mod statements;
 mod token_rules;
 mod webhook_sink;
 mod webhooks;

@@ -1,6 +1,7 @@
 //! The engine's writes: step 4, the commit; the record of a failed attempt; the delete. Each is
 //! one transaction, fenced on the lease owner and the row version, with its audit entry and webhook
-//! deliveries in the same transaction (docs/ARCHITECTURE.md, "Fencing", "Trail").
+//! deliveries in the same transaction (docs/ARCHITECTURE.md, "Fencing", "Trail"). The last write
+//! of a rotation attempt (its commit or its failure) hands the lease back too.
 
 use serde_json::json;
 
@@ -10,40 +11,57 @@ use super::{failure_message, not_found, open_slots, schedule, seal_slots, DBT_TY
 use crate::error::{Error, Result};
 use crate::providers::{Credential, ProviderError};
 use crate::services::audit::{platform_audit_row, Event};
-use crate::services::secrets::seal_secret;
+use crate::services::secrets::{seal_secret_value, seal_version};
 use crate::services::webhooks::{rotation_failed_event, secrets_modified};
 use crate::store::{
-    AuditRow, RotationCommit, RotationDelete, RotationFailure, RotationRow, SecretWrite,
-    StoreError, Trail, ROTATION_CHANGED,
+    AuditRow, LeasedRotation, PublishedSecret, RevocationRow, RotatedSecret, RotationCommit,
+    RotationDelete, RotationFailure, RotationRow, StoreError, Trail, ROTATION_CHANGED,
 };
 
 /// How often a commit is recomputed from a fresh row when PATCHes keep changing it.
 const COMMIT_ATTEMPTS: usize = 5;
 
+/// A commit that applied.
+pub(super) struct Committed {
+    /// The row as committed.
+    pub row: RotationRow,
+    /// The queue entry of the credential the commit displaced, if any.
+    pub displaced: Option<RevocationRow>,
+}
+
 impl Engine {
-    /// Step 4, fenced on the row version: publishes `credential` from the row as read under
-    /// the lease; when a PATCH changed the row meanwhile, re-reads it and commits again, as
-    /// long as `owner` still holds the lease. False when the lease was lost: the credential
+    /// Step 4, fenced on the row version: publishes `credential` from the rotation as read
+    /// under the lease; when a PATCH changed the row meanwhile, re-reads it and commits again,
+    /// as long as `owner` still holds the lease. `release` hands the lease back in the same
+    /// write (the last write of an attempt). `None` when the lease was lost: the credential
     /// stays on its intent for the new holder to publish.
     pub(super) async fn commit(
         &self,
-        row: &RotationRow,
+        leased: &LeasedRotation,
         owner: &str,
         intent_id: &str,
         credential: Credential,
         trigger: &Trigger,
-    ) -> Result<bool> {
-        let mut row = row.clone();
+        release: bool,
+    ) -> Result<Option<Committed>> {
+        let mut leased = leased.clone();
         for _ in 0..COMMIT_ATTEMPTS {
             let commit = self
-                .build_commit(&row, owner, intent_id, &credential, trigger)
+                .build_commit(&leased, owner, intent_id, &credential, trigger, release)
                 .await?;
             match self.store.commit_rotation(&commit).await {
-                Ok(()) => return Ok(true),
+                Ok(row) => {
+                    return Ok(Some(Committed {
+                        row,
+                        displaced: commit.revocation,
+                    }))
+                }
                 Err(StoreError::Conflict(ROTATION_CHANGED)) => {
-                    match self.store.get_rotation(&row.id).await? {
-                        Some(fresh) if fresh.lease_owner.as_deref() == Some(owner) => row = fresh,
-                        _ => return Ok(false),
+                    match self.store.get_leased_rotation(&leased.row.id).await? {
+                        Some(fresh) if fresh.row.lease_owner.as_deref() == Some(owner) => {
+                            leased = fresh
+                        }
+                        _ => return Ok(None),
                     }
                 }
                 Err(e) => return Err(e.into()),
@@ -52,16 +70,19 @@ impl Engine {
         Err(StoreError::Conflict(ROTATION_CHANGED).into())
     }
 
-    /// The commit that publishes `credential` in the inactive slot of `row`, flips, and
-    /// queues the displaced credential.
+    /// The commit that publishes `credential` in the inactive slot of the rotation, flips, and
+    /// queues the displaced credential. Reads nothing the lease's statement did not read,
+    /// except the webhooks when there are any.
     async fn build_commit(
         &self,
-        row: &RotationRow,
+        leased: &LeasedRotation,
         owner: &str,
         intent_id: &str,
         credential: &Credential,
         trigger: &Trigger,
+        release: bool,
     ) -> Result<RotationCommit> {
+        let row = &leased.row;
         let key = self.key(&row.project_id).await?;
         let mut slots = open_slots(&key, row)?;
         let inactive = if slots.len() < 2 {
@@ -76,20 +97,18 @@ impl Engine {
             slots.push(credential.clone());
             None
         };
-        let mapping: super::SecretsMapping =
-            serde_json::from_str(&row.secrets_mapping).map_err(|e| Error::Unexpected(e.into()))?;
-        let secret = self
-            .store
-            .get_secret(&row.folder_id, &mapping.service_token, "shared")
-            .await?
-            .ok_or_else(|| Error::Unexpected(anyhow::anyhow!("published secret missing")))?;
-        let mut next = secret.clone();
-        next.version = secret.version + 1;
-        next.updated_at = now;
+        // Never queue what a slot still holds (the revocation worker's guard, checked against
+        // exactly the slots this commit writes).
+        let revocation = displaced
+            .filter(|d| !slots.iter().any(|s| s.is(d.token_id, &d.target)))
+            .map(|d| revocation(&row.id, &row.connection_id, d.token_id, &d.target, now));
+        let secret = match &leased.secret {
+            Some(secret) => secret.clone(),
+            None => self.published_secret(row).await?,
+        };
         let comment = key
             .open_str(&format!("{}:comment", secret.id), &secret.comment)
             .unwrap_or_default();
-        let version = seal_secret(&key, &mut next, &credential.service_token, &comment);
         let commit = RotationCommit {
             rotation_id: row.id.clone(),
             lease_owner: owner.to_string(),
@@ -103,39 +122,71 @@ impl Engine {
             ),
             is_manual: trigger.manual,
             job_id: trigger.job_id.clone(),
-            secret: SecretWrite {
-                secret: next,
+            secret: RotatedSecret {
+                value: seal_secret_value(&key, &secret.id, &credential.service_token),
+                version: seal_version(
+                    &key,
+                    &secret.id,
+                    &secret.key,
+                    secret.version + 1,
+                    &credential.service_token,
+                    &comment,
+                    now,
+                ),
+                id: secret.id,
                 expected_version: secret.version,
-                version,
+                updated_at: now,
             },
-            revocation: displaced
-                .filter(|d| !d.is(credential.token_id, &credential.target))
-                .map(|d| revocation(&row.id, &row.connection_id, d.token_id, &d.target, now)),
+            revocation,
             intent_id: intent_id.to_string(),
             expected_version: row.version,
+            release_lease: release,
             // The success is audited and announced in the commit's own transaction.
             trail: Trail {
                 audit: vec![self.rotation_audit_row(row, trigger, "success", None)],
-                deliveries: secrets_modified(
-                    self.store.as_ref(),
-                    &row.project_id,
-                    &row.env_id,
-                    &row.folder_id,
-                )
-                .await,
+                deliveries: if leased.has_webhooks {
+                    secrets_modified(
+                        self.store.as_ref(),
+                        &row.project_id,
+                        &row.env_id,
+                        &row.folder_id,
+                    )
+                    .await
+                } else {
+                    Vec::new()
+                },
             },
         };
         Ok(commit)
     }
 
+    /// The secret `row` publishes, found by its mapped name (for a secret that does not carry
+    /// the rotation's id).
+    async fn published_secret(&self, row: &RotationRow) -> Result<PublishedSecret> {
+        let mapping: super::SecretsMapping =
+            serde_json::from_str(&row.secrets_mapping).map_err(|e| Error::Unexpected(e.into()))?;
+        let secret = self
+            .store
+            .get_secret(&row.folder_id, &mapping.service_token, "shared")
+            .await?
+            .ok_or_else(|| Error::Unexpected(anyhow::anyhow!("published secret missing")))?;
+        Ok(PublishedSecret {
+            id: secret.id,
+            key: secret.key,
+            version: secret.version,
+            comment: secret.comment,
+        })
+    }
+
     /// Records a failed attempt (published credential untouched) and builds the error.
     pub(super) async fn fail(
         &self,
-        row: &RotationRow,
+        leased: &LeasedRotation,
         owner: &str,
         trigger: &Trigger,
         error: &ProviderError,
     ) -> RotateError {
+        let row = &leased.row;
         let message = failure_message(&error.message);
         let now = self.now();
         let sealed = match self.key(&row.project_id).await {
@@ -176,7 +227,7 @@ impl Engine {
                 audit: vec![self.rotation_audit_row(row, trigger, "failed", Some(status_message))],
                 // One alert per failure episode, as soon as it starts: every manual failure,
                 // and the first failed attempt of a scheduled episode.
-                deliveries: if trigger.manual || row.failed_attempts == 0 {
+                deliveries: if (trigger.manual || row.failed_attempts == 0) && leased.has_webhooks {
                     rotation_failed_event(
                         self.store.as_ref(),
                         row,
@@ -189,6 +240,7 @@ impl Engine {
                 },
             },
         };
+        // The record hands the lease back.
         match self.store.record_rotation_failure(&failure).await {
             Ok(()) => {}
             // The lease went elsewhere meanwhile: the attempt failed, the new holder records.

@@ -7,6 +7,8 @@
 
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use super::pause::PausePoints;
 use super::{not_found, IN_PROGRESS};
 use crate::config::TimeUnit;
@@ -16,8 +18,17 @@ use crate::providers::dbt::{DbtParameters, MAX_TOKEN_NAME};
 use crate::providers::{intent_name, Credential, ProviderError, ProviderFactory, RotationProvider};
 use crate::services::keyring::{project_scope, Keyring};
 use crate::services::new_id;
-use crate::store::{IntentRow, RotationRow, Store, StoreError};
+use crate::store::{IntentRow, LeasedRotation, RevocationRow, RotationRow, Store, StoreError};
 use crate::time::Clock;
+
+/// The tracing target of [`rotation_span`] and of the scheduler's claim span.
+pub const ROTATION_SPAN_TARGET: &str = "rotad::rotation";
+
+/// The span one rotation attempt runs in, at DEBUG: what it logs and every SQL statement it
+/// makes (sqlx traces statements in the caller's span) can be told from the background loops'.
+pub fn rotation_span(rotation_id: &str) -> tracing::Span {
+    tracing::debug_span!(target: ROTATION_SPAN_TARGET, "rotation", rotation_id = %rotation_id)
+}
 
 /// Who asked for a rotation.
 #[derive(Debug, Clone)]
@@ -222,13 +233,14 @@ impl Engine {
     ) -> std::result::Result<RotationRow, RotateError> {
         let owner = self.lease_owner();
         let now = self.now();
-        if !self
+        let leased = self
             .store
-            .acquire_lease(rotation_id, &owner, now, now + self.settings.lease_ms)
+            .lease_rotation(rotation_id, &owner, now, now + self.settings.lease_ms)
             .await
-            .map_err(Error::from)?
-        {
-            return Err(
+            .map_err(Error::from)?;
+        match leased {
+            Some(leased) => self.rotate_claimed(leased, &owner, trigger).await,
+            None => Err(
                 match self
                     .store
                     .get_rotation(rotation_id)
@@ -238,91 +250,150 @@ impl Engine {
                     Some(_) => RotateError::InProgress,
                     None => RotateError::Other(not_found(rotation_id)),
                 },
-            );
+            ),
         }
-        self.rotate_claimed(rotation_id, &owner, trigger).await
     }
 
     /// Rotates once under a lease `owner` already holds (the scheduler's claim, or
-    /// [`Engine::rotate`]'s), then releases it. Everything done under the lease, settling what an
-    /// earlier executor left included, runs while the lease is renewed.
+    /// [`Engine::rotate`]'s), from the rotation as the statement that took the lease read it.
+    /// Everything done under the lease, settling what an earlier executor left included, runs
+    /// while the lease is renewed; the attempt's last write hands the lease back. The credential
+    /// the commit displaced is then revoked through the provider that minted its successor.
     pub async fn rotate_claimed(
         &self,
-        rotation_id: &str,
+        claimed: LeasedRotation,
         owner: &str,
         trigger: Trigger,
     ) -> std::result::Result<RotationRow, RotateError> {
-        self.pauses.at("lease").await;
-        let started = std::time::Instant::now();
-        let outcome = self
-            .holding_lease(
-                rotation_id,
-                owner,
-                self.rotate_leased(rotation_id, owner, &trigger),
-            )
-            .await;
-        crate::metrics::global().rotation(outcome.is_ok(), started.elapsed());
-        if let Err(e) = self.store.release_lease(rotation_id, owner).await {
-            tracing::warn!(rotation_id, error = %e, "could not release rotation lease; it will expire");
+        let rotation_id = claimed.row.id.clone();
+        async {
+            self.pauses.at("lease").await;
+            let started = std::time::Instant::now();
+            let outcome = self
+                .holding_lease(
+                    &rotation_id,
+                    owner,
+                    self.rotate_leased(claimed, owner, &trigger),
+                )
+                .await;
+            crate::metrics::global().rotation(outcome.is_ok(), started.elapsed());
+            match outcome {
+                Ok(Pass::Committed {
+                    row,
+                    displaced,
+                    provider,
+                    settled,
+                }) => {
+                    self.pauses.at("committed").await;
+                    if let Some(revocation) = displaced {
+                        self.revoke_displaced(provider.as_ref(), &revocation).await;
+                    }
+                    if settled {
+                        // What settling an earlier executor's intents queued.
+                        self.work_revocations(Some(&rotation_id)).await;
+                    }
+                    Ok(row)
+                }
+                outcome => {
+                    // A recorded failure handed the lease back with its record; anything else
+                    // hands it back here (a no-op when it went to another executor).
+                    if !matches!(outcome, Err(RotateError::Failed(_))) {
+                        if let Err(e) = self.store.release_lease(&rotation_id, owner).await {
+                            tracing::warn!(rotation_id, error = %e, "could not release rotation lease; it will expire");
+                        }
+                    }
+                    // Swept orphans (after an ambiguous failure) and what settling queued are
+                    // revoked now, not at some later pass.
+                    self.work_revocations(Some(&rotation_id)).await;
+                    outcome.map(Pass::into_row)
+                }
+            }
         }
-        // Displaced tokens (after a success) and swept orphans (after an ambiguous failure)
-        // are revoked now, not at some later pass.
-        self.work_revocations(Some(rotation_id)).await;
-        outcome
+        .instrument(rotation_span(&rotation_id))
+        .await
     }
 
     /// Runs `work` while renewing the rotation's lease every third of its length, so a slow
     /// provider never lets the lease lapse under a live executor (another executor would
     /// then mint a second token). A lost lease is only logged: every write checks the owner.
+    ///
+    /// The renewals run beside `work`, never instead of it: a renewal waits for what `work`'s
+    /// own transaction holds (the rotation's row lock on PostgreSQL, the single writer on
+    /// SQLite), so `work` must go on while one waits, or neither would.
     pub(super) async fn holding_lease<T>(
         &self,
         rotation_id: &str,
         owner: &str,
         work: impl std::future::Future<Output = T>,
     ) -> T {
+        let renewals = self.renew_lease_forever(rotation_id, owner);
+        tokio::pin!(work, renewals);
+        tokio::select! {
+            out = &mut work => out,
+            never = &mut renewals => match never {},
+        }
+    }
+
+    /// Renews the lease every third of its length, until dropped.
+    async fn renew_lease_forever(
+        &self,
+        rotation_id: &str,
+        owner: &str,
+    ) -> std::convert::Infallible {
         let period = std::time::Duration::from_millis((self.settings.lease_ms / 3).max(50) as u64);
-        tokio::pin!(work);
         loop {
-            tokio::select! {
-                out = &mut work => return out,
-                _ = tokio::time::sleep(period) => {
-                    let now = self.now();
-                    match self
-                        .store
-                        .renew_lease(rotation_id, owner, now + self.settings.lease_ms)
-                        .await
-                    {
-                        Ok(true) => {}
-                        Ok(false) => tracing::warn!(rotation_id, "rotation lease lost to another executor"),
-                        Err(e) => tracing::warn!(rotation_id, error = %e, "cannot renew the rotation lease"),
-                    }
+            tokio::time::sleep(period).await;
+            let now = self.now();
+            match self
+                .store
+                .renew_lease(rotation_id, owner, now + self.settings.lease_ms)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(rotation_id, "rotation lease lost to another executor")
+                }
+                Err(e) => {
+                    tracing::warn!(rotation_id, error = %e, "cannot renew the rotation lease")
                 }
             }
         }
     }
 
+    /// One pass under the lease, from the rotation as read when the lease was taken (nothing
+    /// read before the lease is trusted): settle leftovers if any, build the provider, intent →
+    /// issue → persist, commit.
     async fn rotate_leased(
         &self,
-        rotation_id: &str,
+        claimed: LeasedRotation,
         owner: &str,
         trigger: &Trigger,
-    ) -> std::result::Result<RotationRow, RotateError> {
-        // Read under the lease: nothing read before it can be trusted.
-        let row = self.read(rotation_id).await?;
-        // What an earlier executor left is settled first. A scheduled rotation whose
-        // interrupted attempt gets published by that is done: that was the due rotation.
-        if self.settle_leftovers(&row, owner).await? && !trigger.manual {
-            return self.read(rotation_id).await;
+    ) -> std::result::Result<Pass, RotateError> {
+        let rotation_id = claimed.row.id.clone();
+        let mut leased = claimed;
+        let settled = leased.has_intents;
+        if settled {
+            // What an earlier executor left is settled first. A scheduled rotation whose
+            // interrupted attempt gets published by that is done: that was the due rotation.
+            if self.settle_leftovers(&leased.row, owner).await? && !trigger.manual {
+                return Ok(Pass::Settled(self.read(&rotation_id).await?));
+            }
+            leased = self.read_leased(&rotation_id).await?;
         }
-        let row = self.read(rotation_id).await?;
+        let row = &leased.row;
         let parameters: DbtParameters =
             serde_json::from_str(&row.parameters).map_err(|e| Error::Unexpected(e.into()))?;
         let provider = match self
-            .provider(&row.connection_id, Some(&row.parameters))
+            .providers
+            .provider_at(
+                &row.connection_id,
+                leased.connection_version,
+                Some(&row.parameters),
+            )
             .await
         {
             Ok(p) => p,
-            Err(e) => return Err(self.fail(&row, owner, trigger, &e).await),
+            Err(e) => return Err(self.fail(&leased, owner, trigger, &e).await),
         };
         let intent = self.new_intent(
             &row.id,
@@ -334,21 +405,25 @@ impl Engine {
         let credential = match self.issue_tracked(provider.as_ref(), &intent).await {
             Ok(c) => c,
             Err(IssueFailure::Provider(e)) => {
-                return Err(self.fail(&row, owner, trigger, &e).await)
+                return Err(self.fail(&leased, owner, trigger, &e).await)
             }
             Err(IssueFailure::Settled) => return Err(RotateError::InProgress),
             Err(IssueFailure::Other(e)) => return Err(e.into()),
         };
-        if !self
-            .commit(&row, owner, &intent.id, credential, trigger)
+        match self
+            .commit(&leased, owner, &intent.id, credential, trigger, true)
             .await?
         {
+            Some(done) => Ok(Pass::Committed {
+                row: done.row,
+                displaced: done.displaced,
+                provider,
+                settled,
+            }),
             // The lease went to another executor, which publishes this credential from its
             // intent (or has already).
-            return Err(RotateError::InProgress);
+            None => Err(RotateError::InProgress),
         }
-        self.pauses.at("committed").await;
-        self.read(rotation_id).await
     }
 
     /// The rotation as it is now.
@@ -359,6 +434,47 @@ impl Engine {
             .await
             .map_err(Error::from)?
             .ok_or_else(|| not_found(rotation_id))?)
+    }
+
+    /// The rotation as it is now, with what a pass needs beside it.
+    async fn read_leased(
+        &self,
+        rotation_id: &str,
+    ) -> std::result::Result<LeasedRotation, RotateError> {
+        Ok(self
+            .store
+            .get_leased_rotation(rotation_id)
+            .await
+            .map_err(Error::from)?
+            .ok_or_else(|| not_found(rotation_id))?)
+    }
+
+    /// Provider clients built so far (one per connection version, not one per rotation).
+    pub fn clients_built(&self) -> u64 {
+        self.providers.clients_built()
+    }
+}
+
+/// How one pass under the lease ended, when it did not fail.
+enum Pass {
+    /// Committed, the lease handed back with the commit. `displaced` is the queue entry of the
+    /// credential it displaced, to be revoked through `provider`; `settled` says whether an
+    /// earlier executor's intents were settled first (they may have queued more).
+    Committed {
+        row: RotationRow,
+        displaced: Option<RevocationRow>,
+        provider: Box<dyn RotationProvider>,
+        settled: bool,
+    },
+    /// What an earlier executor left was published, and that was the due rotation.
+    Settled(RotationRow),
+}
+
+impl Pass {
+    fn into_row(self) -> RotationRow {
+        match self {
+            Pass::Committed { row, .. } | Pass::Settled(row) => row,
+        }
     }
 }
 

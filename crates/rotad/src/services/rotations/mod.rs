@@ -13,7 +13,9 @@ pub mod schedule;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use engine::{Engine, EngineSettings, RotateError, Trigger};
+pub use engine::{
+    rotation_span, Engine, EngineSettings, RotateError, Trigger, ROTATION_SPAN_TARGET,
+};
 pub use lanes::PatchLanes;
 pub use manage::{CreateRotation, DeleteOptions, UpdateRotation};
 pub use pause::{PausePoints, Paused};

@@ -6,7 +6,7 @@ use super::open_slots;
 use crate::error::{Error, Result};
 use crate::providers::{Credential, RotationProvider};
 use crate::services::new_id;
-use crate::store::{IntentRow, RevocationRow, RotationRow};
+use crate::store::{IntentRow, LeasedRotation, RevocationRow, RotationRow};
 
 /// Why a revocation or a sweep waits: its connection points elsewhere than the token lives.
 const MOVED: &str = "the connection now points at another dbt instance or account than the one \
@@ -32,7 +32,7 @@ impl Engine {
                 continue; // Swept already; the final sweep waits for the late window.
             }
             // A settle may have changed the row: each one starts from a fresh read.
-            let current = self.store.get_rotation(&row.id).await?;
+            let current = self.store.get_leased_rotation(&row.id).await?;
             published |= self
                 .settle_intent(&intent, current.as_ref().map(|r| (r, owner)))
                 .await?;
@@ -145,7 +145,7 @@ impl Engine {
         let result = self
             .holding_lease(&intent.rotation_id, &owner, async {
                 // Re-read both under the lease: a commit may have landed since the listing.
-                let row = self.store.get_rotation(&intent.rotation_id).await?;
+                let row = self.store.get_leased_rotation(&intent.rotation_id).await?;
                 let fresh = self
                     .store
                     .intents_of(&intent.rotation_id)
@@ -174,7 +174,7 @@ impl Engine {
     async fn settle_intent(
         &self,
         intent: &IntentRow,
-        leased: Option<(&RotationRow, &str)>,
+        leased: Option<(&LeasedRotation, &str)>,
     ) -> Result<bool> {
         let key = self.key(&intent.project_id).await?;
         let credential: Option<Credential> = match &intent.credential {
@@ -186,7 +186,8 @@ impl Engine {
         };
         if intent.swept_at.is_none() {
             match (leased, &credential) {
-                (Some((row, owner)), Some(credential)) => {
+                (Some((leased, owner)), Some(credential)) => {
+                    let row = &leased.row;
                     let held = open_slots(&key, row)?
                         .iter()
                         .any(|c| c.is(credential.token_id, &credential.target));
@@ -199,9 +200,18 @@ impl Engine {
                         job_id: Some(format!("recovery-{}", intent.id)),
                         final_attempt: true,
                     };
+                    // The lease stays with the caller (recovery, or a rotation that goes on).
                     let published = self
-                        .commit(row, owner, &intent.id, credential.clone(), &trigger)
-                        .await?;
+                        .commit(
+                            leased,
+                            owner,
+                            &intent.id,
+                            credential.clone(),
+                            &trigger,
+                            false,
+                        )
+                        .await?
+                        .is_some();
                     if published {
                         tracing::info!(rotation_id = %row.id, "recovery published a credential issued before a crash");
                     }
@@ -295,16 +305,54 @@ impl Engine {
             let stored = match outcome {
                 Ok(()) => self.store.delete_revocation(&row.id).await,
                 Err(message) => {
-                    let delay = 1000 * 2i64.saturating_pow(row.attempts.clamp(0, 8) as u32);
                     tracing::warn!(revocation = %row.id, attempts = row.attempts + 1, "revocation failed; will retry");
                     self.store
-                        .defer_revocation(&row.id, self.now() + delay.min(300_000), &message)
+                        .defer_revocation(
+                            &row.id,
+                            self.now() + retry_delay_ms(row.attempts),
+                            &message,
+                        )
                         .await
                 }
             };
             if let Err(e) = stored {
                 tracing::warn!(revocation = %row.id, error = %e, "could not update the revocation queue");
             }
+        }
+    }
+
+    /// Revokes the credential a commit just displaced (its queue entry `queued`, written by
+    /// that commit) through `provider`, the one that minted its successor: no second provider,
+    /// no read. Confirmed, the entry is deleted; otherwise it stays queued for the worker with
+    /// the worker's delay, so a crash or a dbt failure loses nothing. No slot check is needed:
+    /// the commit checked the slots it wrote, and no write ever puts a displaced credential
+    /// back into a slot.
+    pub(super) async fn revoke_displaced(
+        &self,
+        provider: &dyn RotationProvider,
+        queued: &RevocationRow,
+    ) {
+        if !queued.target.is_empty() && provider.target() != queued.target {
+            return; // The worker keeps it until the connection points there again.
+        }
+        let Ok(token_id) = queued.credential_id.parse::<i64>() else {
+            return;
+        };
+        let stored = match provider.revoke(token_id).await {
+            Ok(()) => self.store.delete_revocation(&queued.id).await,
+            Err(e) => {
+                tracing::warn!(revocation = %queued.id, "revocation failed; will retry");
+                self.store
+                    .defer_revocation(
+                        &queued.id,
+                        self.now() + retry_delay_ms(queued.attempts),
+                        &e.message,
+                    )
+                    .await
+            }
+        };
+        if let Err(e) = stored {
+            tracing::warn!(revocation = %queued.id, error = %e, "could not update the revocation queue");
         }
     }
 
@@ -340,6 +388,11 @@ impl Engine {
             .await?;
         Ok(())
     }
+}
+
+/// How long a failed revocation waits before its next attempt, after `attempts` failures.
+fn retry_delay_ms(attempts: i64) -> i64 {
+    (1000 * 2i64.saturating_pow(attempts.clamp(0, 8) as u32)).min(300_000)
 }
 
 /// A queue entry for one credential, due at once.

@@ -148,9 +148,23 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
         create_private_file(file).map_err(sqlx::Error::Io)?;
         // A local file: the pool need not ping a connection before handing it out (a round
         // trip through SQLite's worker thread per query, about a quarter of a read's cost).
+        // Every hand-out of the writer (a transaction, or a lone statement) is a writer trip:
+        // counted for `/metrics` and traced in the acquiring task's span (`writer_trip`).
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
+            .after_connect(|_, _| {
+                Box::pin(async {
+                    writer_trip();
+                    Ok(())
+                })
+            })
+            .before_acquire(|_, _| {
+                Box::pin(async {
+                    writer_trip();
+                    Ok(true)
+                })
+            })
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&write).await?;
@@ -165,9 +179,12 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
             changes: Arc::default(),
         }))
     } else {
+        // No single writer to count here; each hand-out is traced (TRACE, `sqlx::pool::acquire`,
+        // off unless a subscriber asks) in the acquiring task's span instead.
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
+            .acquire_time_level(log::LevelFilter::Trace)
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
@@ -177,6 +194,18 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
             changes: Arc::default(),
         }))
     }
+}
+
+/// The tracing target of a writer trip event.
+pub const WRITER_TRIP_TARGET: &str = "rotad::store::writer";
+
+/// One acquisition of SQLite's writer connection: the `rotad_store_writer_trips_total` counter,
+/// and a TRACE event under [`WRITER_TRIP_TARGET`] in the span of whoever acquired it (a test
+/// attributes trips to one rotation by its span). Either hook's future is ready at once, so an
+/// acquire cannot be cancelled between them and the hand-out.
+fn writer_trip() {
+    crate::metrics::global().writer_trip();
+    tracing::trace!(target: WRITER_TRIP_TARGET, "writer trip");
 }
 
 /// Maps a unique-constraint violation to [`StoreError::Conflict`].

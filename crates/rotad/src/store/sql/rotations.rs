@@ -5,9 +5,9 @@ use super::secrets::{insert_secret, insert_version, update_secret};
 use super::{announce, conflict, Dialect, SqlStore};
 use crate::store::changes::scope;
 use crate::store::{
-    IntentRow, RevocationRow, RotationCommit, RotationDelete, RotationFailure, RotationRow,
-    RotationStore, SecretRow, SecretVersionRow, SecretWrite, StoreError, StoreResult, Trail,
-    INTENT_SETTLED, ROTATION_CHANGED,
+    IntentRow, LeasedRotation, PublishedSecret, RevocationRow, RotationCommit, RotationDelete,
+    RotationFailure, RotationRow, RotationStore, SecretRow, SecretVersionRow, SecretWrite,
+    StoreError, StoreResult, Trail, INTENT_SETTLED, ROTATION_CHANGED,
 };
 
 pub(super) const ROTATION_COLS: &str =
@@ -20,6 +20,70 @@ pub(super) const ROTATION_COLS: &str =
 pub(super) const INTENT_COLS: &str =
     "id, rotation_id, project_id, connection_id, token_name, started_at, credential, created_at, \
      swept_at, target";
+/// The secret a rotation publishes, as the `FROM` and `WHERE` of a subquery on
+/// `secret_rotations`.
+const PUBLISHED_SECRET: &str = "FROM secrets s WHERE s.folder_id = secret_rotations.folder_id \
+     AND s.rotation_id = secret_rotations.id AND s.secret_type = 'shared'";
+
+/// [`ROTATION_COLS`] and what the engine needs beside them ([`LeasedRotation`]) as scalar
+/// subqueries on `secret_rotations`: the same text serves after `SELECT` and after `RETURNING`,
+/// so the statement that takes a lease reads everything one rotation pass needs.
+pub(super) fn leased_cols() -> String {
+    format!(
+        "{ROTATION_COLS}, \
+         EXISTS (SELECT 1 FROM rotation_intents i WHERE i.rotation_id = secret_rotations.id) \
+         AS has_intents, \
+         (SELECT c.version FROM app_connections c WHERE c.id = secret_rotations.connection_id) \
+         AS connection_version, \
+         EXISTS (SELECT 1 FROM webhooks w WHERE w.project_id = secret_rotations.project_id \
+         AND w.env_id = secret_rotations.env_id AND NOT w.is_disabled) AS has_webhooks, \
+         (SELECT s.id {PUBLISHED_SECRET}) AS secret_id, \
+         (SELECT s.key {PUBLISHED_SECRET}) AS secret_key, \
+         (SELECT s.version {PUBLISHED_SECRET}) AS secret_version, \
+         (SELECT s.comment {PUBLISHED_SECRET}) AS secret_comment"
+    )
+}
+
+/// A row of [`leased_cols`].
+#[derive(sqlx::FromRow)]
+pub(super) struct LeasedRecord {
+    #[sqlx(flatten)]
+    row: RotationRow,
+    has_intents: bool,
+    connection_version: Option<i64>,
+    has_webhooks: bool,
+    secret_id: Option<String>,
+    secret_key: Option<String>,
+    secret_version: Option<i64>,
+    secret_comment: Option<Vec<u8>>,
+}
+
+impl From<LeasedRecord> for LeasedRotation {
+    fn from(r: LeasedRecord) -> Self {
+        let secret = match (
+            r.secret_id,
+            r.secret_key,
+            r.secret_version,
+            r.secret_comment,
+        ) {
+            (Some(id), Some(key), Some(version), Some(comment)) => Some(PublishedSecret {
+                id,
+                key,
+                version,
+                comment,
+            }),
+            _ => None,
+        };
+        LeasedRotation {
+            row: r.row,
+            has_intents: r.has_intents,
+            connection_version: r.connection_version,
+            has_webhooks: r.has_webhooks,
+            secret,
+        }
+    }
+}
+
 const REVOCATION_COLS: &str = "id, rotation_id, connection_id, credential_id, attempts, \
      next_attempt_at, last_error, created_at, target";
 
@@ -116,6 +180,17 @@ where
         .bind(id)
         .fetch_optional(&self.read)
         .await?)
+    }
+
+    async fn get_leased_rotation(&self, id: &str) -> StoreResult<Option<LeasedRotation>> {
+        Ok(sqlx::query_as::<DB, LeasedRecord>(&format!(
+            "SELECT {} FROM secret_rotations WHERE id = $1",
+            leased_cols()
+        ))
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?
+        .map(LeasedRotation::from))
     }
 
     async fn get_rotation_by_name(
@@ -257,6 +332,28 @@ where
         Ok(DB::rows_affected(&done) == 1)
     }
 
+    async fn lease_rotation(
+        &self,
+        id: &str,
+        owner: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<Option<LeasedRotation>> {
+        Ok(sqlx::query_as::<DB, LeasedRecord>(&format!(
+            "UPDATE secret_rotations SET lease_owner = $2, lease_expires_at = $3 \
+             WHERE id = $1 AND (lease_owner IS NULL OR lease_expires_at < $4 OR lease_owner = $2) \
+             RETURNING {}",
+            leased_cols()
+        ))
+        .bind(id)
+        .bind(owner)
+        .bind(expires_at)
+        .bind(now)
+        .fetch_optional(&self.write)
+        .await?
+        .map(LeasedRotation::from))
+    }
+
     async fn renew_lease(&self, id: &str, owner: &str, expires_at: i64) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE secret_rotations SET lease_expires_at = $3 WHERE id = $1 AND lease_owner = $2",
@@ -348,16 +445,23 @@ where
         .await?)
     }
 
-    async fn commit_rotation(&self, c: &RotationCommit) -> StoreResult<()> {
+    async fn commit_rotation(&self, c: &RotationCommit) -> StoreResult<RotationRow> {
+        // The last write of an attempt hands the lease back in the same statement.
+        let release = if c.release_lease {
+            "lease_owner = NULL, lease_expires_at = NULL, "
+        } else {
+            ""
+        };
         let mut tx = self.write.begin().await?;
-        let done = sqlx::query(
+        let committed = sqlx::query_as::<DB, RotationRow>(&format!(
             "UPDATE secret_rotations SET credentials = $3, active_index = $4, \
              rotation_status = 'success', last_rotation_attempted_at = $5, last_rotated_at = $5, \
              last_rotation_message = NULL, next_rotation_at = $6, is_last_rotation_manual = $7, \
              last_rotation_job_id = COALESCE($8, last_rotation_job_id), failed_attempts = 0, \
-             updated_at = $5, version = version + 1 \
-             WHERE id = $1 AND lease_owner = $2 AND version = $9",
-        )
+             {release}updated_at = $5, version = version + 1 \
+             WHERE id = $1 AND lease_owner = $2 AND version = $9 \
+             RETURNING {ROTATION_COLS}"
+        ))
         .bind(&c.rotation_id)
         .bind(&c.lease_owner)
         .bind(&c.credentials)
@@ -367,14 +471,20 @@ where
         .bind(c.is_manual)
         .bind(&c.job_id)
         .bind(c.expected_version)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::Conflict(ROTATION_CHANGED))?;
+        let done = sqlx::query(
+            "UPDATE secrets SET value = $3, version = $4, updated_at = $5 \
+             WHERE id = $1 AND version = $2",
+        )
+        .bind(&c.secret.id)
+        .bind(c.secret.expected_version)
+        .bind(&c.secret.value)
+        .bind(c.secret.version.version)
+        .bind(c.secret.updated_at)
         .execute(&mut *tx)
         .await?;
-        if DB::rows_affected(&done) != 1 {
-            return Err(StoreError::Conflict(ROTATION_CHANGED));
-        }
-        let done = update_secret(&c.secret.secret, c.secret.expected_version)
-            .execute(&mut *tx)
-            .await?;
         if DB::rows_affected(&done) != 1 {
             return Err(StoreError::Conflict(crate::store::SECRET_CHANGED));
         }
@@ -393,24 +503,27 @@ where
         write_trail::<DB>(&mut tx, &c.trail).await?;
         let scopes = [
             scope::rotation(&c.rotation_id),
-            scope::secrets(&c.secret.secret.project_id),
+            scope::secrets(&committed.project_id),
         ];
         announce::<DB>(&mut tx, &scopes).await?;
         tx.commit().await?;
         self.changed(&scopes);
-        Ok(())
+        Ok(committed)
     }
 
     async fn record_rotation_failure(&self, f: &RotationFailure) -> StoreResult<()> {
         // A non-final attempt only counts; the final one marks the rotation failed.
+        // Either way the lease is handed back in the same statement.
         let sql = if f.final_attempt {
             "UPDATE secret_rotations SET rotation_status = 'failed', \
              last_rotation_attempted_at = $3, last_rotation_message = $4, next_rotation_at = $5, \
              failed_attempts = $6, last_rotation_job_id = COALESCE($7, last_rotation_job_id), \
+             lease_owner = NULL, lease_expires_at = NULL, \
              updated_at = $3, version = version + 1 WHERE id = $1 AND lease_owner = $2"
         } else {
             "UPDATE secret_rotations SET last_rotation_message = $4, next_rotation_at = $5, \
              failed_attempts = $6, last_rotation_job_id = COALESCE($7, last_rotation_job_id), \
+             lease_owner = NULL, lease_expires_at = NULL, \
              updated_at = $3, version = version + 1 WHERE id = $1 AND lease_owner = $2"
         };
         let mut tx = self.write.begin().await?;

@@ -2,14 +2,15 @@
 //!
 //! A claim is one `UPDATE … WHERE id IN (SELECT … LIMIT n<SKIP_LOCKED>) RETURNING …`: on
 //! PostgreSQL the inner select skips rows another replica is claiming, on SQLite the single
-//! writer makes the statement atomic.
+//! writer makes the statement atomic. What it returns is all the engine reads of a rotation
+//! before it mints (`leased_cols`).
 
 use async_trait::async_trait;
 
-use super::rotations::{INTENT_COLS, ROTATION_COLS};
+use super::rotations::{leased_cols, LeasedRecord, INTENT_COLS};
 use super::{Dialect, SqlStore};
 use crate::store::{
-    DeliveryRow, IntentRow, RotationRow, ScheduleStats, SchedulerStore, StoreResult, WebhookRow,
+    DeliveryRow, IntentRow, LeasedRotation, ScheduleStats, SchedulerStore, StoreResult, WebhookRow,
     WebhookStore,
 };
 
@@ -39,7 +40,7 @@ where
         owner_prefix: &str,
         lease_until: i64,
         limit: i64,
-    ) -> StoreResult<Vec<RotationRow>> {
+    ) -> StoreResult<Vec<LeasedRotation>> {
         // Each claimed row gets an owner of its own (prefix + id): one lease owner per task.
         let sql = format!(
             "UPDATE secret_rotations SET lease_owner = $1 || id, lease_expires_at = $2 \
@@ -48,16 +49,20 @@ where
              AND (lease_owner IS NULL OR lease_expires_at < $3) \
              ORDER BY next_rotation_at LIMIT $4{}) \
              AND (lease_owner IS NULL OR lease_expires_at < $3) \
-             RETURNING {ROTATION_COLS}",
-            DB::SKIP_LOCKED
+             RETURNING {}",
+            DB::SKIP_LOCKED,
+            leased_cols()
         );
-        Ok(sqlx::query_as::<DB, RotationRow>(&sql)
+        Ok(sqlx::query_as::<DB, LeasedRecord>(&sql)
             .bind(owner_prefix)
             .bind(lease_until)
             .bind(now)
             .bind(limit)
             .fetch_all(&self.write)
-            .await?)
+            .await?
+            .into_iter()
+            .map(LeasedRotation::from)
+            .collect())
     }
 
     async fn intents_of(&self, rotation_id: &str) -> StoreResult<Vec<IntentRow>> {
