@@ -250,7 +250,7 @@ impl App {
             .unwrap_or(Role::NoAccess))
     }
 
-    /// [`App::authorize`] without handing the project back.
+    /// [`App::authorize`] without copying the project.
     pub async fn authorize_only(
         &self,
         ctx: &Ctx,
@@ -258,13 +258,26 @@ impl App {
         subject: Subject,
         action: Action,
     ) -> Result<()> {
+        self.authorized_access(ctx, project_id, subject, action)
+            .await
+            .map(|_| ())
+    }
+
+    /// The cached project and membership, once the caller is known to be allowed.
+    pub(crate) async fn authorized_access(
+        &self,
+        ctx: &Ctx,
+        project_id: &str,
+        subject: Subject,
+        action: Action,
+    ) -> Result<Arc<Entry<ProjectAccess>>> {
         let access = self
             .project_access(ctx, project_id)
             .await?
             .filter(|a| a.value.project.org_id == ctx.actor.org_id)
             .ok_or_else(|| Error::not_found(format!("Project with ID '{project_id}' not found")))?;
         if allows(role_in(ctx, &access.value), subject, action) {
-            Ok(())
+            Ok(access)
         } else {
             Err(denied(subject, action))
         }

@@ -33,17 +33,21 @@ impl Keyring {
         if let Some(key) = self.cached(scope) {
             return Ok(key);
         }
-        if store.get_data_key(scope).await?.is_none() {
-            let (key, wrapped) = self.root.new_data_key();
-            store
-                .insert_data_key(scope, &key.id().to_string(), &wrapped)
-                .await?;
-        }
-        // Read back: a concurrent creator (another task or replica) may have won the insert.
-        let (id, wrapped) = store
-            .get_data_key(scope)
-            .await?
-            .ok_or_else(|| Error::Unexpected(anyhow::anyhow!("data key vanished")))?;
+        let (id, wrapped) = match store.get_data_key(scope).await? {
+            Some(found) => found,
+            None => {
+                let (key, wrapped) = self.root.new_data_key();
+                store
+                    .insert_data_key(scope, &key.id().to_string(), &wrapped)
+                    .await?;
+                // Read back: a concurrent creator (another task or replica) may have won the
+                // insert.
+                store
+                    .get_data_key(scope)
+                    .await?
+                    .ok_or_else(|| Error::Unexpected(anyhow::anyhow!("data key vanished")))?
+            }
+        };
         let id = Uuid::parse_str(&id).map_err(|e| Error::Unexpected(e.into()))?;
         let key = self.root.unwrap_data_key(id, &wrapped)?;
         if let Ok(mut cache) = self.cache.write() {

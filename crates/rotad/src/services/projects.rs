@@ -284,9 +284,8 @@ impl App {
         environment: &str,
         path: Option<&str>,
     ) -> Result<Location> {
-        let project_id = project.id.clone();
         Ok(self
-            .shared_location(&project_id, Some(project), environment, path)
+            .shared_location(&project, environment, path)
             .await?
             .value
             .clone())
@@ -302,20 +301,21 @@ impl App {
         subject: Subject,
         action: Action,
     ) -> Result<Arc<Entry<Location>>> {
-        self.authorize_only(ctx, project_id, subject, action)
+        let access = self
+            .authorized_access(ctx, project_id, subject, action)
             .await?;
-        self.shared_location(project_id, None, environment, path)
+        self.shared_location(&access.value.project, environment, path)
             .await
     }
 
-    /// The cached location; `project` (or, when `None`, the project read again) on a miss.
+    /// The cached location of `project`'s `environment` and `path`.
     async fn shared_location(
         &self,
-        project_id: &str,
-        project: Option<Project>,
+        project: &Project,
         environment: &str,
         path: Option<&str>,
     ) -> Result<Arc<Entry<Location>>> {
+        let project_id = project.id.as_str();
         let path = normalize_path(path)
             .ok_or_else(|| Error::invalid(&["secretPath"], "Invalid secret path"))?;
         let shelf = &self.caches.locations;
@@ -323,12 +323,7 @@ impl App {
             return Ok(hit);
         }
         let at = shelf.snapshot();
-        let project = match project {
-            Some(project) => project,
-            None => self.store.get_project(project_id).await?.ok_or_else(|| {
-                Error::not_found(format!("Project with ID '{project_id}' not found"))
-            })?,
-        };
+        let project = project.clone();
         let key = (project_id.to_string(), environment.to_string(), path);
         let location = self.read_location(project, environment, &key.2).await?;
         let scopes = vec![scope::project(project_id)];

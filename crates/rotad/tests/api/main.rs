@@ -30,6 +30,7 @@ mod rotation_faults;
 mod rotation_patch;
 mod rotation_support;
 mod rotations;
+mod route_budget;
 mod scheduler;
 mod secrets;
 mod slow_clients;

@@ -46,6 +46,9 @@ pub struct Record {
     pub rotation: Option<String>,
     /// The number of the `claim` span around it, if any (one per scheduler claim).
     pub claim: Option<u64>,
+    /// Whether it happened while an HTTP request was served (inside tower-http's `request`
+    /// span).
+    pub request: bool,
 }
 
 impl Record {
@@ -141,6 +144,9 @@ impl<S> Filter<S> for Wanted {
             STATEMENT_TARGET | ACQUIRE_TARGET => meta.is_event(),
             rotad::store::WRITER_TRIP_TARGET => meta.is_event(),
             rotad::services::rotations::ROTATION_SPAN_TARGET => true,
+            target if target.starts_with("tower_http::trace") => {
+                meta.is_span() && meta.name() == "request"
+            }
             _ => false,
         }
     }
@@ -229,6 +235,7 @@ where
         // rotation whose span it is in.
         let (mut rotation, mut claim) =
             (fields.rotation_id.filter(|_| kind == Kind::Claimed), None);
+        let mut request = false;
         if let Some(scope) = ctx.event_scope(event) {
             for span in scope {
                 match span.name() {
@@ -238,6 +245,7 @@ where
                     "claim" if claim.is_none() => {
                         claim = span.extensions().get::<ClaimNumber>().map(|c| c.0);
                     }
+                    "request" => request = true,
                     _ => {}
                 }
             }
@@ -248,6 +256,7 @@ where
             rows_affected: fields.rows_affected,
             rotation,
             claim,
+            request,
         });
     }
 
@@ -263,6 +272,7 @@ where
             rows_affected: 0,
             rotation,
             claim: None,
+            request: false,
         });
     }
 }
