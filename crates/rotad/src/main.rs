@@ -4,6 +4,11 @@ use clap::{Parser, Subcommand};
 use rotad::config::{LogFormat, ServeArgs};
 use tracing_subscriber::EnvFilter;
 
+/// glibc's allocator spent about a fifth of a cached read's CPU time under concurrent load
+/// (docs/BENCHMARKS.md); mimalloc's thread-local heaps do not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// rotad: secret rotation server speaking Infisical's HTTP API.
 #[derive(Parser)]
 #[command(name = "rotad", version, about, after_help = rotad::cli::EXIT_CODES_HELP)]
