@@ -451,3 +451,44 @@ async fn patch_without_a_body_answers_422_and_changes_nothing() {
     assert_eq!(empty.body["secretRotation"]["id"], json!(id));
     assert_eq!(empty.body["secretRotation"]["name"], "nobody");
 }
+
+/// Many PATCHes of one rotation at once (docs/ARCHITECTURE.md, "PATCH lanes"): every one is
+/// answered 200 with the rotation as its own PATCH left it, none is lost to a failed fence,
+/// and each has its own audit entry, however they were grouped into transactions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_patches_of_one_rotation_at_once_are_each_applied_and_audited() {
+    let rig = crate::rotation_support::Rig::new().await;
+    let id = rig.rotation("crowded", "CROWDED").await;
+    let path = format!("/api/v2/secret-rotations/dbt-service-token/{id}");
+    let calls: Vec<_> = (0..40)
+        .map(|n| {
+            rig.spawn_call(
+                reqwest::Method::PATCH,
+                &path,
+                serde_json::json!({"description": format!("patch {n}"), "rotationInterval": 1 + n % 5}),
+            )
+        })
+        .collect();
+    let mut described = Vec::new();
+    for (n, call) in calls.into_iter().enumerate() {
+        let answer = call.await.expect("task").expect("answer");
+        assert_eq!(answer.status(), 200, "PATCH {n}");
+        let body: serde_json::Value = answer.json().await.expect("json");
+        let rotation = &body["secretRotation"];
+        assert_eq!(rotation["description"], format!("patch {n}"), "{body}");
+        assert_eq!(rotation["rotationInterval"], 1 + n % 5, "{body}");
+        described.push(format!("patch {n}"));
+    }
+    let last = rig.get(&id).await.body["secretRotation"].clone();
+    assert!(
+        described.iter().any(|d| last["description"] == d.as_str()),
+        "{last}"
+    );
+    let logs = rig
+        .app
+        .get("/api/v1/organization/audit-logs?eventType=update-secret-rotation&limit=100")
+        .await;
+    let entries = logs.body["auditLogs"].as_array().map(Vec::len);
+    assert_eq!(entries, Some(40), "{}", logs.body);
+    rig.assert_invariants(&id, "CROWDED", "crowded-token").await;
+}

@@ -1,34 +1,68 @@
-//! One lane per rotation for the PATCHes of this process (docs/ARCHITECTURE.md, "Caches").
+//! One lane per rotation for the PATCHes of this process (docs/ARCHITECTURE.md, "PATCH lanes").
 //!
 //! PATCHes are fenced on the row's version, so two racing PATCHes never lose an update; but
 //! many at once on one rotation would mostly fail their fence and start again. A lane queues
-//! this process's PATCHes of one rotation instead, and hands each the view the previous one
-//! committed, so a stream of PATCHes costs one transaction each and no read. Another writer
-//! (the engine, another replica) still fails the fence, and the PATCH then reads the row again.
+//! this process's PATCHes of one rotation instead: whoever holds it commits every PATCH queued
+//! so far (`patch.rs`), starting from the view the previous commit left, so a stream of
+//! PATCHes costs one transaction per group and no read. Another writer (the engine, another
+//! replica) still fails the fence, and the PATCH then reads the row again.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::RotationView;
+use tokio::sync::oneshot;
 
-type Lane = Arc<tokio::sync::Mutex<Option<RotationView>>>;
+use super::{RotationView, UpdateRotation};
+use crate::error::Result;
+use crate::services::Ctx;
+
+/// A queued PATCH and where its answer goes.
+pub struct Waiting {
+    pub ctx: Ctx,
+    pub input: UpdateRotation,
+    pub answer: oneshot::Sender<Result<RotationView>>,
+}
+
+/// The lane of one rotation.
+#[derive(Default)]
+pub struct Lane {
+    /// Held while a group commits; holds what the last commit left.
+    pub last: tokio::sync::Mutex<Option<RotationView>>,
+    waiting: Mutex<Vec<Waiting>>,
+}
+
+impl Lane {
+    pub fn queue(&self, waiting: Waiting) {
+        if let Ok(mut queue) = self.waiting.lock() {
+            queue.push(waiting);
+        }
+    }
+
+    /// Everything queued, in order.
+    pub fn take(&self) -> Vec<Waiting> {
+        self.waiting
+            .lock()
+            .map(|mut q| std::mem::take(&mut *q))
+            .unwrap_or_default()
+    }
+}
 
 #[derive(Default)]
 pub struct PatchLanes {
-    lanes: Mutex<HashMap<String, Lane>>,
+    lanes: Mutex<HashMap<String, Arc<Lane>>>,
 }
 
 impl PatchLanes {
     /// The lane of rotation `id`; hand it back with [`PatchLanes::leave`].
-    pub fn enter(&self, id: &str) -> Lane {
+    pub fn enter(&self, id: &str) -> Arc<Lane> {
         let Ok(mut lanes) = self.lanes.lock() else {
-            return Lane::default();
+            return Arc::default();
         };
         lanes.entry(id.to_string()).or_default().clone()
     }
 
     /// Forgets the lane once nobody else is in it, so lanes last only while PATCHes queue.
-    pub fn leave(&self, id: &str, lane: Lane) {
+    pub fn leave(&self, id: &str, lane: Arc<Lane>) {
         drop(lane);
         if let Ok(mut lanes) = self.lanes.lock() {
             if lanes.get(id).is_some_and(|l| Arc::strong_count(l) == 1) {

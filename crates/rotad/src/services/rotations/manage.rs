@@ -16,10 +16,7 @@ use crate::services::authz::{Action, Subject};
 use crate::services::connections::check_grants;
 use crate::services::secrets::seal_secret;
 use crate::services::{new_id, App, Ctx};
-use crate::store::{
-    RotationRow, SecretRow, SecretWrite, StoreError, Trail, INTENT_SETTLED, ROTATION_CHANGED,
-    SECRET_CHANGED,
-};
+use crate::store::{RotationRow, SecretRow, StoreError, Trail, INTENT_SETTLED};
 use crate::time::now_ms;
 
 #[derive(Debug, Clone)]
@@ -58,15 +55,15 @@ pub struct DeleteOptions {
 }
 
 /// How often a PATCH or a delete starts again from a fresh read when the row keeps changing.
-const PATCH_ATTEMPTS: usize = 10;
+pub(super) const PATCH_ATTEMPTS: usize = 10;
 
-fn name_taken(name: &str, path: &str) -> Error {
+pub(super) fn name_taken(name: &str, path: &str) -> Error {
     Error::bad_request(format!(
         "A Secret Rotation with the name \"{name}\" already exists at the secret path \"{path}\""
     ))
 }
 
-fn secrets_exist(path: &str, keys: &[&str]) -> Error {
+pub(super) fn secrets_exist(path: &str, keys: &[&str]) -> Error {
     Error::bad_request(format!(
         "The following secrets already exist at the path \"{path}\": {}",
         keys.join(", ")
@@ -255,198 +252,6 @@ impl App {
             .await?
             .ok_or_else(|| not_found(&rotation_id))?;
         self.rotation_view(row).await
-    }
-
-    /// PATCH, fenced on the row version: applied to the row as read; when anything wrote the
-    /// row meanwhile, read again and re-applied (the caller never sees the conflict), with the
-    /// schedule recomputed from the committed row.
-    pub async fn update_rotation(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        input: UpdateRotation,
-    ) -> Result<RotationView> {
-        let lane = self.patch_lanes.enter(id);
-        let outcome = self.update_in_lane(ctx, id, &input, &lane).await;
-        self.patch_lanes.leave(id, lane);
-        outcome
-    }
-
-    async fn update_in_lane(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        input: &UpdateRotation,
-        lane: &tokio::sync::Mutex<Option<RotationView>>,
-    ) -> Result<RotationView> {
-        let mut last = lane.lock().await;
-        for attempt in 0..PATCH_ATTEMPTS {
-            // The first attempt starts from what the lane's previous PATCH committed, or the
-            // cached view: the write is fenced on the row's version, so a stale start only
-            // costs another attempt, which reads the row from the store.
-            let known = match last.take() {
-                Some(view) => Some(view),
-                None => self
-                    .cached_rotation_view(id)
-                    .await?
-                    .map(|v| v.value.clone()),
-            };
-            let view = match known {
-                Some(view) if attempt == 0 => view,
-                _ => self
-                    .fresh_rotation_view(id)
-                    .await?
-                    .ok_or_else(|| not_found(id))?,
-            };
-            if view.row.org_id != ctx.actor.org_id {
-                return Err(not_found(id));
-            }
-            self.authorize(
-                ctx,
-                &view.row.project_id,
-                Subject::SecretRotation,
-                Action::Edit,
-            )
-            .await?;
-            if view.row.rotation_type != DBT_TYPE {
-                return Err(Error::bad_request(format!(
-                    "Secret Rotation with ID \"{id}\" is not configured for {DBT_NAME}"
-                )));
-            }
-            if let Some(updated) = self.try_update(ctx, &view, input).await? {
-                *last = Some(updated.clone());
-                return Ok(updated);
-            }
-        }
-        Err(Error::Unexpected(anyhow::anyhow!(
-            "rotation {id} kept changing during a PATCH"
-        )))
-    }
-
-    /// One attempt of a PATCH on the rotation as `view` shows it: the view as committed, or
-    /// `None` when the row changed since it was read.
-    async fn try_update(
-        &self,
-        ctx: &Ctx,
-        view: &RotationView,
-        input: &UpdateRotation,
-    ) -> Result<Option<RotationView>> {
-        self.engine.pauses.at("patch-read").await;
-        let row = &view.row;
-        let folder_path = view.folder_path.clone();
-        let mut next = row.clone();
-        if let Some(name) = &input.name {
-            next.name = name.clone();
-        }
-        if let Some(description) = &input.description {
-            next.description = description.clone();
-        }
-        if let Some(auto) = input.is_auto_rotation_enabled {
-            next.is_auto_rotation_enabled = auto;
-        }
-        if let Some(interval) = input.rotation_interval {
-            next.rotation_interval = interval;
-        }
-        if let Some((h, m)) = input.rotate_at {
-            next.rotate_at_hours = h;
-            next.rotate_at_minutes = m;
-        }
-        if let Some(p) = &input.parameters {
-            let connection = self
-                .store
-                .get_connection(&row.connection_id)
-                .await?
-                .ok_or_else(|| Error::Unexpected(anyhow::anyhow!("rotation connection missing")))?;
-            check_grants(&self.open_row(connection).await?, &p.permission_grants)?;
-            next.parameters = serde_json::to_string(p).map_err(|e| Error::Unexpected(e.into()))?;
-        }
-        let now = now_ms();
-        next.updated_at = now;
-        let failed = row.rotation_status == "failed";
-        next.next_rotation_at = schedule(&next, failed, self.settings.rotation_time_unit).next(
-            row.last_rotated_at,
-            row.is_last_rotation_manual,
-            now,
-        );
-
-        let mut secret_write = None;
-        if let Some(mapping) = &input.secrets_mapping {
-            let old: SecretsMapping = serde_json::from_str(&row.secrets_mapping)
-                .map_err(|e| Error::Unexpected(e.into()))?;
-            if *mapping != old {
-                if self
-                    .store
-                    .get_secret(&row.folder_id, &mapping.service_token, "shared")
-                    .await?
-                    .is_some()
-                {
-                    return Err(secrets_exist(&folder_path, &[&mapping.service_token]));
-                }
-                let secret = self
-                    .store
-                    .get_secret(&row.folder_id, &old.service_token, "shared")
-                    .await?
-                    .ok_or_else(|| {
-                        Error::Unexpected(anyhow::anyhow!("published secret missing"))
-                    })?;
-                let key = self.rotation_key(&row.project_id).await?;
-                let value = key.open_str(&format!("{}:value", secret.id), &secret.value)?;
-                let comment = key.open_str(&format!("{}:comment", secret.id), &secret.comment)?;
-                let mut renamed = secret.clone();
-                renamed.key = mapping.service_token.clone();
-                renamed.version = secret.version + 1;
-                renamed.updated_at = now;
-                let version = seal_secret(&key, &mut renamed, &value, &comment);
-                secret_write = Some(SecretWrite {
-                    secret: renamed,
-                    expected_version: secret.version,
-                    version,
-                });
-            }
-            next.secrets_mapping =
-                serde_json::to_string(mapping).map_err(|e| Error::Unexpected(e.into()))?;
-        }
-        let mut metadata = input.audit_body.clone();
-        metadata["rotationId"] = json!(row.id);
-        metadata["type"] = json!(DBT_TYPE);
-        let trail = Trail {
-            audit: vec![self.audit_row(
-                ctx,
-                Some(&row.project_id),
-                Event::new("update-secret-rotation", metadata),
-            )],
-            deliveries: Vec::new(),
-        };
-        match self
-            .store
-            .update_rotation_settings(&next, row.version, secret_write.as_ref(), &trail)
-            .await
-        {
-            Ok(()) => {
-                // What was committed: `next`, one version on (no need to read it back).
-                next.version = row.version + 1;
-                let mut updated = view.clone();
-                updated.parameters =
-                    serde_json::from_str(&next.parameters).unwrap_or(serde_json::Value::Null);
-                updated.secrets_mapping =
-                    serde_json::from_str(&next.secrets_mapping).unwrap_or(serde_json::Value::Null);
-                updated.row = next;
-                Ok(Some(updated))
-            }
-            // A commit, a failure or another PATCH landed since the read: start again from
-            // the committed row, so nothing it wrote is lost.
-            Err(StoreError::Conflict(ROTATION_CHANGED | SECRET_CHANGED)) => Ok(None),
-            Err(StoreError::Conflict("rotation name")) => Err(name_taken(&next.name, &folder_path)),
-            Err(StoreError::Conflict(_)) => {
-                let key = input
-                    .secrets_mapping
-                    .as_ref()
-                    .map(|m| m.service_token.clone())
-                    .unwrap_or_default();
-                Err(secrets_exist(&folder_path, &[&key]))
-            }
-            Err(e) => Err(e.into()),
-        }
     }
 
     /// Deletes a rotation; answers it as it was. Runs detached from the request: a client that

@@ -5,6 +5,7 @@ mod commit;
 mod engine;
 mod lanes;
 mod manage;
+mod patch;
 mod pause;
 mod reads;
 mod recovery;
