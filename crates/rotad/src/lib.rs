@@ -247,6 +247,18 @@ impl Server {
         let follower = app.clone();
         let until = shutdown.clone();
         tokio::spawn(async move { follower.store.follow_changes(until).await });
+        // Answer only once other replicas' changes are heard (bounded: a listener that cannot
+        // connect is retried in the background, and caches forget everything when it does).
+        let following = app.store.changes();
+        if tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            following.wait_following(),
+        )
+        .await
+        .is_err()
+        {
+            tracing::warn!("not yet following other replicas' changes; starting anyway");
+        }
         let read_audit = tokio::spawn(services::read_audit::run(app.clone(), shutdown.clone()));
         let scheduler = tokio::spawn(scheduler::run(app.clone(), concurrency, shutdown.clone()));
         let limits = http::serve::Limits {

@@ -47,16 +47,41 @@ pub mod scope {
 }
 
 /// A logical clock of changes, per scope.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Changes {
     clock: AtomicU64,
     /// The clock when each scope was last bumped.
     bumped: RwLock<HashMap<String, u64>>,
     /// Scopes missing from `bumped` count as bumped at `floor` (everything was forgotten then).
     floor: AtomicU64,
+    /// Whether other processes' changes are being followed (the listener is up).
+    following: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for Changes {
+    fn default() -> Self {
+        Self {
+            clock: AtomicU64::new(0),
+            bumped: RwLock::default(),
+            floor: AtomicU64::new(0),
+            following: tokio::sync::watch::Sender::new(false),
+        }
+    }
 }
 
 impl Changes {
+    /// Other processes' changes are followed from now on.
+    pub fn set_following(&self) {
+        self.following.send_replace(true);
+    }
+
+    /// Waits until other processes' changes are followed (a server waits for this before it
+    /// answers, so that its caches are never forgotten under a request that just filled them).
+    pub async fn wait_following(&self) {
+        let mut following = self.following.subscribe();
+        let _ = following.wait_for(|on| *on).await;
+    }
+
     /// The clock now: take it before reading what a cache entry will hold.
     pub fn snapshot(&self) -> u64 {
         self.clock.load(Ordering::SeqCst)

@@ -373,5 +373,7 @@ pub trait Store:
 
     /// Follows other processes' writes until `shutdown` (PostgreSQL `LISTEN`; on SQLite, the
     /// file's change counter).
-    async fn follow_changes(&self, _shutdown: tokio_util::sync::CancellationToken) {}
+    async fn follow_changes(&self, _shutdown: tokio_util::sync::CancellationToken) {
+        self.changes().set_following();
+    }
 }

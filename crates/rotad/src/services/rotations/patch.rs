@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use serde_json::json;
+use tracing::Instrument;
 
 use super::lanes::{Lane, Waiting};
 use super::manage::{name_taken, secrets_exist, PATCH_ATTEMPTS};
@@ -37,14 +38,15 @@ impl App {
         input: UpdateRotation,
     ) -> Result<RotationView> {
         let (app, ctx, id) = (self.clone(), ctx.clone(), id.to_string());
-        tokio::spawn(async move {
+        let work = async move {
             let lane = app.patch_lanes.enter(&id);
             let outcome = app.patch_in_lane(&ctx, &id, input, &lane).await;
             app.patch_lanes.leave(&id, lane);
             outcome
-        })
-        .await
-        .unwrap_or_else(|e| Err(Error::Unexpected(anyhow::anyhow!("PATCH task failed: {e}"))))
+        };
+        tokio::spawn(work.instrument(tracing::Span::current()))
+            .await
+            .unwrap_or_else(|e| Err(Error::Unexpected(anyhow::anyhow!("PATCH task failed: {e}"))))
     }
 
     /// Queues the PATCH; whoever holds the lane next commits every PATCH queued by then.

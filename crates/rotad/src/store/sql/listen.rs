@@ -17,6 +17,7 @@ pub(super) async fn follow(pool: &PgPool, changes: &Changes, shutdown: Cancellat
         match listen(pool).await {
             Ok(mut listener) => {
                 changes.forget_all();
+                changes.set_following();
                 loop {
                     tokio::select! {
                         _ = shutdown.cancelled() => return,
@@ -54,6 +55,7 @@ const FILE_POLL: Duration = Duration::from_millis(200);
 pub(super) async fn follow_file(pool: &SqlitePool, changes: &Changes, shutdown: CancellationToken) {
     let mut last = None;
     let mut connection = None;
+    changes.set_following();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
