@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use super::{announce, conflict, Dialect, SqlStore};
+use super::{conflict, notify_after, Dialect, SqlStore};
 use crate::store::changes::scope;
 use crate::store::{AppConnectionRow, ConnectionStore, StoreError, StoreResult};
 
@@ -129,9 +129,9 @@ where
         if DB::rows_affected(&done) != 1 {
             return Err(StoreError::Conflict("app connection changed concurrently"));
         }
-        announce::<DB>(&mut tx, &scopes).await?;
         tx.commit().await?;
         self.changed(&scopes);
+        notify_after::<DB>(&self.write, &scopes).await;
         Ok(())
     }
 
@@ -149,9 +149,9 @@ where
                 }
                 _ => StoreError::Database(e),
             })?;
-        announce::<DB>(&mut tx, &scopes).await?;
         tx.commit().await?;
         self.changed(&scopes);
+        notify_after::<DB>(&self.write, &scopes).await;
         Ok(DB::rows_affected(&done) == 1)
     }
 

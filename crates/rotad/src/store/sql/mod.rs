@@ -78,7 +78,34 @@ impl<DB: Database> SqlStore<DB> {
     }
 }
 
-/// Within a write's transaction, tells the other replicas which scopes it changes.
+/// After a hot write committed (a secret, a rotation, a connection), tells the other replicas
+/// which scopes it changed, in a statement of its own. A NOTIFY inside the write's transaction
+/// would hold PostgreSQL's notification lock through the commit's flush, and so serialize every
+/// such commit of the whole database (docs/ARCHITECTURE.md, "Caches"). A failure here is logged:
+/// the change stands, and the others' entries expire within their bounded age.
+pub(super) async fn notify_after<DB>(pool: &Pool<DB>, scopes: &[String])
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    if DB::NOTIFY.is_none() || scopes.is_empty() {
+        return;
+    }
+    let sent = match pool.acquire().await {
+        Ok(mut conn) => announce::<DB>(&mut conn, scopes).await,
+        Err(e) => Err(e.into()),
+    };
+    if let Err(e) = sent {
+        tracing::warn!(error = %e, "could not tell other replicas of a change");
+    }
+}
+
+/// Within a write's transaction, tells the other replicas which scopes it changes: for the
+/// rare writes that must reach every replica exactly when they commit (tokens, identities,
+/// memberships, projects, folders).
 pub(super) async fn announce<DB>(conn: &mut DB::Connection, scopes: &[String]) -> StoreResult<()>
 where
     DB: Dialect,

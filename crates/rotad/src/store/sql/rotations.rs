@@ -2,7 +2,7 @@ use async_trait::async_trait;
 
 use super::audit::write_trail;
 use super::secrets::{insert_secret, insert_version, update_secret};
-use super::{announce, conflict, Dialect, SqlStore};
+use super::{conflict, notify_after, Dialect, SqlStore};
 use crate::store::changes::scope;
 use crate::store::{
     IntentRow, LeasedRotation, PublishedSecret, RevocationRow, RotationCommit, RotationDelete,
@@ -167,9 +167,9 @@ where
         }
         write_trail::<DB>(&mut tx, trail).await?;
         let scopes = [scope::rotation(&r.id), scope::secrets(&r.project_id)];
-        announce::<DB>(&mut tx, &scopes).await?;
         tx.commit().await?;
         self.changed(&scopes);
+        notify_after::<DB>(&self.write, &scopes).await;
         Ok(())
     }
 
@@ -273,9 +273,9 @@ where
         }
         write_trail::<DB>(&mut tx, trail).await?;
         let scopes = [scope::rotation(&r.id), scope::secrets(&r.project_id)];
-        announce::<DB>(&mut tx, &scopes).await?;
         tx.commit().await?;
         self.changed(&scopes);
+        notify_after::<DB>(&self.write, &scopes).await;
         Ok(())
     }
 
@@ -306,9 +306,9 @@ where
         }
         write_trail::<DB>(&mut tx, &d.trail).await?;
         let scopes = [scope::rotation(&d.rotation_id), scope::secrets(&project)];
-        announce::<DB>(&mut tx, &scopes).await?;
         tx.commit().await?;
         self.changed(&scopes);
+        notify_after::<DB>(&self.write, &scopes).await;
         Ok(())
     }
 
@@ -505,9 +505,9 @@ where
             scope::rotation(&c.rotation_id),
             scope::secrets(&committed.project_id),
         ];
-        announce::<DB>(&mut tx, &scopes).await?;
         tx.commit().await?;
         self.changed(&scopes);
+        notify_after::<DB>(&self.write, &scopes).await;
         Ok(committed)
     }
 
@@ -543,9 +543,9 @@ where
         }
         write_trail::<DB>(&mut tx, &f.trail).await?;
         let scopes = [scope::rotation(&f.rotation_id)];
-        announce::<DB>(&mut tx, &scopes).await?;
         tx.commit().await?;
         self.changed(&scopes);
+        notify_after::<DB>(&self.write, &scopes).await;
         Ok(())
     }
 

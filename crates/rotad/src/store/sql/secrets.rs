@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 
 use super::audit::write_trail;
-use super::{announce, conflict, Dialect, SqlStore};
+use super::{conflict, notify_after, Dialect, SqlStore};
 use crate::store::changes::scope;
 use crate::store::{SecretRow, SecretStore, SecretVersionRow, StoreError, StoreResult, Trail};
 
@@ -39,9 +39,9 @@ where
             .map_err(conflict("secret"))?;
         insert_version(version).execute(&mut *tx).await?;
         write_trail::<DB>(&mut tx, trail).await?;
-        announce::<DB>(&mut tx, &scopes).await?;
         tx.commit().await?;
         self.changed(&scopes);
+        notify_after::<DB>(&self.write, &scopes).await;
         Ok(())
     }
 
@@ -107,9 +107,9 @@ where
         }
         insert_version(version).execute(&mut *tx).await?;
         write_trail::<DB>(&mut tx, trail).await?;
-        announce::<DB>(&mut tx, &scopes).await?;
         tx.commit().await?;
         self.changed(&scopes);
+        notify_after::<DB>(&self.write, &scopes).await;
         Ok(())
     }
 
@@ -126,9 +126,9 @@ where
         };
         let scopes = [scope::secrets(&project)];
         write_trail::<DB>(&mut tx, trail).await?;
-        announce::<DB>(&mut tx, &scopes).await?;
         tx.commit().await?;
         self.changed(&scopes);
+        notify_after::<DB>(&self.write, &scopes).await;
         Ok(true)
     }
 
