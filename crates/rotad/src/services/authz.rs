@@ -293,15 +293,9 @@ impl App {
         action: Action,
     ) -> Result<Project> {
         let access = self
-            .project_access(ctx, project_id)
-            .await?
-            .filter(|a| a.value.project.org_id == ctx.actor.org_id)
-            .ok_or_else(|| Error::not_found(format!("Project with ID '{project_id}' not found")))?;
-        if allows(role_in(ctx, &access.value), subject, action) {
-            Ok(access.value.project.clone())
-        } else {
-            Err(denied(subject, action))
-        }
+            .authorized_access(ctx, project_id, subject, action)
+            .await?;
+        Ok(access.value.project.clone())
     }
 
     /// Organization-level actions (managing identities, reading the whole audit log).

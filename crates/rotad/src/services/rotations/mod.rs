@@ -32,7 +32,7 @@ use crate::crypto::DataKey;
 use crate::error::{Error, Result};
 use crate::providers::Credential;
 use crate::store::changes::scope;
-use crate::store::{Environment, RotationRow};
+use crate::store::{Environment, RotationRow, RotationViewRow};
 use schedule::{RotateAt, Schedule};
 
 pub const DBT_TYPE: &str = "dbt-service-token";
@@ -162,37 +162,36 @@ impl App {
         let Some(found) = self.store.get_rotation_view(id).await? else {
             return Ok(None);
         };
-        let environment = found.environment();
-        let folder_path = found.folder_path.unwrap_or_else(|| "/".to_string());
-        let connection_name = found.connection_name.unwrap_or_default();
-        let row = found.rotation;
+        let row = &found.rotation;
         let scopes = vec![
             scope::rotation(&row.id),
             scope::project(&row.project_id),
             scope::connection(&row.connection_id),
         ];
         let bytes = 2048 + row.parameters.len() + row.secrets_mapping.len() + row.credentials.len();
-        let view = self
-            .view_of(row, environment, folder_path, connection_name)
-            .await?;
+        let view = self.view_of_found(found).await?;
         Ok(Some(shelf.put(id.to_string(), view, scopes, at, bytes)))
     }
 
     /// A rotation's view read from the store now, past the cache.
     pub(crate) async fn fresh_rotation_view(&self, id: &str) -> Result<Option<RotationView>> {
-        let Some(found) = self.store.get_rotation_view(id).await? else {
-            return Ok(None);
-        };
+        match self.store.get_rotation_view(id).await? {
+            Some(found) => Ok(Some(self.view_of_found(found).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The view of a rotation read with its environment, folder and connection (one statement,
+    /// see `ReadStore`).
+    pub(crate) async fn view_of_found(&self, found: RotationViewRow) -> Result<RotationView> {
         let environment = found.environment();
-        let view = self
-            .view_of(
-                found.rotation,
-                environment,
-                found.folder_path.unwrap_or_else(|| "/".to_string()),
-                found.connection_name.unwrap_or_default(),
-            )
-            .await?;
-        Ok(Some(view))
+        self.view_of(
+            found.rotation,
+            environment,
+            found.folder_path.unwrap_or_else(|| "/".to_string()),
+            found.connection_name.unwrap_or_default(),
+        )
+        .await
     }
 
     /// The view of rows read together (one statement, see `ReadStore`).

@@ -115,16 +115,7 @@ impl App {
             if only_dbt && found.rotation.rotation_type != DBT_TYPE {
                 continue;
             }
-            let environment = found.environment();
-            out.push(
-                self.view_of(
-                    found.rotation,
-                    environment,
-                    found.folder_path.unwrap_or_else(|| "/".to_string()),
-                    found.connection_name.unwrap_or_default(),
-                )
-                .await?,
-            );
+            out.push(self.view_of_found(found).await?);
         }
         let mut metadata = json!({"count": out.len(), "rotationIds": out.iter().map(|v| v.row.id.clone()).collect::<Vec<_>>()});
         if only_dbt {

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use super::{conflict, notify_after, Dialect, SqlStore};
+use super::{conflict, publish, Dialect, SqlStore};
 use crate::store::changes::scope;
 use crate::store::{AppConnectionRow, ConnectionStore, StoreError, StoreResult};
 
@@ -130,8 +130,7 @@ where
             return Err(StoreError::Conflict("app connection changed concurrently"));
         }
         tx.commit().await?;
-        self.changed(&scopes);
-        notify_after::<DB>(&self.write, &scopes).await;
+        publish::<DB>(self, &scopes).await;
         Ok(())
     }
 
@@ -150,8 +149,7 @@ where
                 _ => StoreError::Database(e),
             })?;
         tx.commit().await?;
-        self.changed(&scopes);
-        notify_after::<DB>(&self.write, &scopes).await;
+        publish::<DB>(self, &scopes).await;
         Ok(DB::rows_affected(&done) == 1)
     }
 

@@ -78,12 +78,12 @@ impl<DB: Database> SqlStore<DB> {
     }
 }
 
-/// After a hot write committed (a secret, a rotation, a connection), tells the other replicas
-/// which scopes it changed, in a statement of its own. A NOTIFY inside the write's transaction
+/// After a hot write committed (a secret, a rotation, a connection): this process's caches forget
+/// what it changed, and the other replicas are told, in a statement of its own. A NOTIFY inside the write's transaction
 /// would hold PostgreSQL's notification lock through the commit's flush, and so serialize every
 /// such commit of the whole database (docs/ARCHITECTURE.md, "Caches"). A failure here is logged:
 /// the change stands, and the others' entries expire within their bounded age.
-pub(super) async fn notify_after<DB>(pool: &Pool<DB>, scopes: &[String])
+pub(super) async fn publish<DB>(store: &SqlStore<DB>, scopes: &[String])
 where
     DB: Dialect,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
@@ -91,10 +91,11 @@ where
     for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
+    store.changed(scopes);
     if DB::NOTIFY.is_none() || scopes.is_empty() {
         return;
     }
-    let sent = match pool.acquire().await {
+    let sent = match store.write.acquire().await {
         Ok(mut conn) => announce::<DB>(&mut conn, scopes).await,
         Err(e) => Err(e.into()),
     };

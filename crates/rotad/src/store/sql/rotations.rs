@@ -2,7 +2,7 @@ use async_trait::async_trait;
 
 use super::audit::write_trail;
 use super::secrets::{insert_secret, insert_version, update_secret};
-use super::{conflict, notify_after, Dialect, SqlStore};
+use super::{conflict, publish, Dialect, SqlStore};
 use crate::store::changes::scope;
 use crate::store::{
     IntentRow, LeasedRotation, PublishedSecret, RevocationRow, RotationCommit, RotationDelete,
@@ -168,8 +168,7 @@ where
         write_trail::<DB>(&mut tx, trail).await?;
         let scopes = [scope::rotation(&r.id), scope::secrets(&r.project_id)];
         tx.commit().await?;
-        self.changed(&scopes);
-        notify_after::<DB>(&self.write, &scopes).await;
+        publish::<DB>(self, &scopes).await;
         Ok(())
     }
 
@@ -274,8 +273,7 @@ where
         write_trail::<DB>(&mut tx, trail).await?;
         let scopes = [scope::rotation(&r.id), scope::secrets(&r.project_id)];
         tx.commit().await?;
-        self.changed(&scopes);
-        notify_after::<DB>(&self.write, &scopes).await;
+        publish::<DB>(self, &scopes).await;
         Ok(())
     }
 
@@ -307,8 +305,7 @@ where
         write_trail::<DB>(&mut tx, &d.trail).await?;
         let scopes = [scope::rotation(&d.rotation_id), scope::secrets(&project)];
         tx.commit().await?;
-        self.changed(&scopes);
-        notify_after::<DB>(&self.write, &scopes).await;
+        publish::<DB>(self, &scopes).await;
         Ok(())
     }
 
@@ -506,8 +503,7 @@ where
             scope::secrets(&committed.project_id),
         ];
         tx.commit().await?;
-        self.changed(&scopes);
-        notify_after::<DB>(&self.write, &scopes).await;
+        publish::<DB>(self, &scopes).await;
         Ok(committed)
     }
 
@@ -544,8 +540,7 @@ where
         write_trail::<DB>(&mut tx, &f.trail).await?;
         let scopes = [scope::rotation(&f.rotation_id)];
         tx.commit().await?;
-        self.changed(&scopes);
-        notify_after::<DB>(&self.write, &scopes).await;
+        publish::<DB>(self, &scopes).await;
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 
 use super::audit::write_trail;
-use super::{conflict, notify_after, Dialect, SqlStore};
+use super::{conflict, publish, Dialect, SqlStore};
 use crate::store::changes::scope;
 use crate::store::{SecretRow, SecretStore, SecretVersionRow, StoreError, StoreResult, Trail};
 
@@ -40,8 +40,7 @@ where
         insert_version(version).execute(&mut *tx).await?;
         write_trail::<DB>(&mut tx, trail).await?;
         tx.commit().await?;
-        self.changed(&scopes);
-        notify_after::<DB>(&self.write, &scopes).await;
+        publish::<DB>(self, &scopes).await;
         Ok(())
     }
 
@@ -108,8 +107,7 @@ where
         insert_version(version).execute(&mut *tx).await?;
         write_trail::<DB>(&mut tx, trail).await?;
         tx.commit().await?;
-        self.changed(&scopes);
-        notify_after::<DB>(&self.write, &scopes).await;
+        publish::<DB>(self, &scopes).await;
         Ok(())
     }
 
@@ -127,8 +125,7 @@ where
         let scopes = [scope::secrets(&project)];
         write_trail::<DB>(&mut tx, trail).await?;
         tx.commit().await?;
-        self.changed(&scopes);
-        notify_after::<DB>(&self.write, &scopes).await;
+        publish::<DB>(self, &scopes).await;
         Ok(true)
     }
 
