@@ -21,9 +21,11 @@ pub(super) const INTENT_COLS: &str =
     "id, rotation_id, project_id, connection_id, token_name, started_at, credential, created_at, \
      swept_at, target";
 /// The secret a rotation publishes, as the `FROM` and `WHERE` of a subquery on
-/// `secret_rotations`.
-const PUBLISHED_SECRET: &str = "FROM secrets s WHERE s.folder_id = secret_rotations.folder_id \
-     AND s.rotation_id = secret_rotations.id AND s.secret_type = 'shared'";
+/// `secret_rotations`. Found through `secrets_rotation` alone: with the folder in the condition,
+/// PostgreSQL (before its statistics are gathered) walks the folder's unique index instead,
+/// scanning every secret of the folder for each claimed rotation (docs/BENCHMARKS.md).
+const PUBLISHED_SECRET: &str =
+    "FROM secrets s WHERE s.rotation_id = secret_rotations.id AND s.secret_type = 'shared'";
 
 /// [`ROTATION_COLS`] and what the engine needs beside them ([`LeasedRotation`]) as scalar
 /// subqueries on `secret_rotations`: the same text serves after `SELECT` and after `RETURNING`,
