@@ -244,6 +244,10 @@ impl Server {
         let shutdown = CancellationToken::new();
         let router = http::router(app.clone());
         tokio::spawn(maintenance(app.clone(), shutdown.clone()));
+        tokio::spawn(services::rotations::revoked::run(
+            app.clone(),
+            shutdown.clone(),
+        ));
         let follower = app.clone();
         let until = shutdown.clone();
         tokio::spawn(async move { follower.store.follow_changes(until).await });
@@ -299,6 +303,8 @@ impl Server {
             tracing::warn!(error = %e, "the audit writer ended abnormally");
         }
         self.app.flush_read_audit().await;
+        // Rotations are over: what they saw revoked leaves the queue now.
+        self.app.engine.flush_confirmed_revocations().await;
         served
     }
 

@@ -93,6 +93,11 @@ pub struct Ctx {
     pub meta: RequestMeta,
 }
 
+/// A new random (version 4) id. Its bits come from the thread's CSPRNG (`rand`'s, seeded and
+/// reseeded from the OS), not from one `getrandom` system call per id as `Uuid::new_v4` does:
+/// ids are made on the read path (audit entries), where that call cost 4% of a request.
 pub fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+    uuid::Builder::from_random_bytes(rand::random())
+        .into_uuid()
+        .to_string()
 }

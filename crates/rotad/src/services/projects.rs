@@ -226,7 +226,7 @@ impl App {
             .list_connections(&view.project.org_id, Some(id))
             .await?
         {
-            if self.store.connection_in_use(&connection.id).await? {
+            if self.connection_in_use(&connection.id).await? {
                 return Err(Error::bad_request(format!(
                     "Cannot delete a project while token revocations through its App Connection \
                      \"{}\" are pending; retry once they finish",

@@ -294,6 +294,8 @@ pub trait RotationStore: Send + Sync {
     async fn due_revocations(&self, now: i64, limit: i64) -> StoreResult<Vec<RevocationRow>>;
     async fn revocations_of(&self, rotation_id: &str) -> StoreResult<Vec<RevocationRow>>;
     async fn delete_revocation(&self, id: &str) -> StoreResult<()>;
+    /// Deletes the queue entries `ids`, in one statement per 500.
+    async fn delete_revocations(&self, ids: &[String]) -> StoreResult<()>;
     async fn defer_revocation(
         &self,
         id: &str,

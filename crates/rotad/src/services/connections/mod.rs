@@ -266,6 +266,15 @@ impl App {
         Ok(connection)
     }
 
+    /// Whether a rotation, a queued revocation or an issuance in flight stands on connection
+    /// `id`. Revocations this process saw confirmed leave the queue first, so a connection
+    /// whose last token was just revoked is free at once (docs/ARCHITECTURE.md, "Statement
+    /// budget"); another replica's take at most 50 ms more.
+    pub(crate) async fn connection_in_use(&self, id: &str) -> Result<bool> {
+        self.engine.flush_confirmed_revocations().await;
+        Ok(self.store.connection_in_use(id).await?)
+    }
+
     /// Refuses moving a connection to another dbt instance or account while anything stands
     /// on it: its rotations' tokens, queued revocations and issuances in flight were minted at
     /// the old one, and dbt's 404 there would count as "revoked" while the real tokens live.
@@ -282,7 +291,7 @@ impl App {
         if old.instance_url == next.instance_url && old.account_id == next.account_id {
             return Ok(());
         }
-        if !self.store.connection_in_use(&row.id).await? {
+        if !self.connection_in_use(&row.id).await? {
             return Ok(());
         }
         let names: Vec<String> = self
@@ -388,7 +397,7 @@ impl App {
                  connections and try again.",
             )
         };
-        if self.store.connection_in_use(&row.id).await? {
+        if self.connection_in_use(&row.id).await? {
             return Err(in_use());
         }
         let connection = self.open_row(row).await?;

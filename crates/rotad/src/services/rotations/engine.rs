@@ -10,6 +10,7 @@ use std::sync::Arc;
 use tracing::Instrument;
 
 use super::pause::PausePoints;
+use super::revoked::Confirmed;
 use super::{not_found, IN_PROGRESS};
 use crate::config::TimeUnit;
 use crate::crypto::DataKey;
@@ -108,6 +109,8 @@ pub struct Engine {
     pub(super) settings: EngineSettings,
     /// Pause points, for tests of races and crashes.
     pub pauses: PausePoints,
+    /// Revocations dbt confirmed, waiting to leave the queue (`revoked.rs`).
+    pub(super) confirmed: Confirmed,
 }
 
 impl Engine {
@@ -125,6 +128,7 @@ impl Engine {
             clock,
             settings,
             pauses: PausePoints::default(),
+            confirmed: Confirmed::default(),
         }
     }
 

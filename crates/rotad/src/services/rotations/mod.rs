@@ -9,6 +9,7 @@ mod patch;
 mod pause;
 mod reads;
 mod recovery;
+pub mod revoked;
 pub mod schedule;
 
 use serde::{Deserialize, Serialize};

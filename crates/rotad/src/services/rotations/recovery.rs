@@ -256,7 +256,8 @@ impl Engine {
             None => self.store.due_revocations(self.now(), 100).await,
         };
         let rows = match rows {
-            Ok(rows) => rows,
+            // What this process saw revoked already only waits to leave the queue.
+            Ok(rows) => self.confirmed.pending(rows),
             Err(e) => {
                 tracing::warn!(error = %e, "could not read the revocation queue");
                 return;
@@ -323,8 +324,8 @@ impl Engine {
 
     /// Revokes the credential a commit just displaced (its queue entry `queued`, written by
     /// that commit) through `provider`, the one that minted its successor: no second provider,
-    /// no read. Confirmed, the entry is deleted; otherwise it stays queued for the worker with
-    /// the worker's delay, so a crash or a dbt failure loses nothing. No slot check is needed:
+    /// no read. Confirmed, the entry leaves the queue with the next batch; otherwise it stays
+    /// queued for the worker with the worker's delay, so a crash or a dbt failure loses nothing. No slot check is needed:
     /// the commit checked the slots it wrote, and no write ever puts a displaced credential
     /// back into a slot.
     pub(super) async fn revoke_displaced(
@@ -339,7 +340,11 @@ impl Engine {
             return;
         };
         let stored = match provider.revoke(token_id).await {
-            Ok(()) => self.store.delete_revocation(&queued.id).await,
+            Ok(()) => {
+                // Deleted from the queue with others, a moment later (`revoked.rs`).
+                self.confirmed.push(&queued.id);
+                Ok(())
+            }
             Err(e) => {
                 tracing::warn!(revocation = %queued.id, "revocation failed; will retry");
                 self.store

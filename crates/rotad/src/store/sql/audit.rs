@@ -38,33 +38,7 @@ where
             return Ok(());
         }
         let mut tx = self.write.begin().await?;
-        // 9 parameters a row: 500 rows stay under both backends' limits on parameters.
-        for chunk in rows.chunks(500) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|r| {
-                    let marks: Vec<String> = (1..=9).map(|c| format!("${}", r * 9 + c)).collect();
-                    format!("({})", marks.join(", "))
-                })
-                .collect();
-            let sql = format!(
-                "INSERT INTO audit_logs ({AUDIT_COLS}) VALUES {}",
-                values.join(", ")
-            );
-            let mut query = sqlx::query::<DB>(&sql);
-            for row in chunk {
-                query = query
-                    .bind(&row.id)
-                    .bind(&row.org_id)
-                    .bind(&row.project_id)
-                    .bind(&row.event_type)
-                    .bind(&row.actor)
-                    .bind(&row.metadata)
-                    .bind(&row.ip_address)
-                    .bind(&row.user_agent)
-                    .bind(row.created_at);
-            }
-            query.execute(&mut *tx).await?;
-        }
+        insert_audit_rows::<DB>(&mut tx, rows).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -102,24 +76,49 @@ where
     for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
-    for row in &trail.audit {
-        sqlx::query::<DB>(&format!(
-            "INSERT INTO audit_logs ({AUDIT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        ))
-        .bind(&row.id)
-        .bind(&row.org_id)
-        .bind(&row.project_id)
-        .bind(&row.event_type)
-        .bind(&row.actor)
-        .bind(&row.metadata)
-        .bind(&row.ip_address)
-        .bind(&row.user_agent)
-        .bind(row.created_at)
-        .execute(&mut *conn)
-        .await?;
-    }
+    insert_audit_rows::<DB>(conn, &trail.audit).await?;
     for d in &trail.deliveries {
         insert_delivery::<DB>(d).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Audit entries on `conn`, one multi-row `INSERT` per 500 (9 parameters a row stay under both
+/// backends' limits): a PATCH lane's group of any size writes its entries in one statement.
+async fn insert_audit_rows<DB>(conn: &mut DB::Connection, rows: &[AuditRow]) -> StoreResult<()>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    for chunk in rows.chunks(500) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|r| {
+                let marks: Vec<String> = (1..=9).map(|c| format!("${}", r * 9 + c)).collect();
+                format!("({})", marks.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO audit_logs ({AUDIT_COLS}) VALUES {}",
+            values.join(", ")
+        );
+        let mut query = sqlx::query::<DB>(&sql);
+        for row in chunk {
+            query = query
+                .bind(&row.id)
+                .bind(&row.org_id)
+                .bind(&row.project_id)
+                .bind(&row.event_type)
+                .bind(&row.actor)
+                .bind(&row.metadata)
+                .bind(&row.ip_address)
+                .bind(&row.user_agent)
+                .bind(row.created_at);
+        }
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }

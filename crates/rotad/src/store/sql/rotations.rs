@@ -583,6 +583,19 @@ where
         Ok(())
     }
 
+    async fn delete_revocations(&self, ids: &[String]) -> StoreResult<()> {
+        for chunk in ids.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!("DELETE FROM revocations WHERE id IN ({})", marks.join(", "));
+            let mut query = sqlx::query::<DB>(&sql);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            query.execute(&self.write).await?;
+        }
+        Ok(())
+    }
+
     async fn defer_revocation(
         &self,
         id: &str,
