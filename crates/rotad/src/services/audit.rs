@@ -44,10 +44,7 @@ impl App {
 
     /// The audit entry of an event by the caller.
     pub(crate) fn audit_row(&self, ctx: &Ctx, project_id: Option<&str>, event: Event) -> AuditRow {
-        let actor = json!({
-            "type": "identity",
-            "metadata": {"identityId": ctx.actor.identity_id, "name": ctx.actor.name},
-        });
+        let actor = String::from_utf8_lossy(&ctx.actor.audit_actor).into_owned();
         audit_row(&ctx.actor.org_id, project_id, actor, &ctx.meta, event)
     }
 
@@ -66,10 +63,7 @@ impl App {
         meta: &RequestMeta,
         event: Event,
     ) {
-        let actor = json!({
-            "type": "identity",
-            "metadata": {"identityId": identity.id, "name": identity.name},
-        });
+        let actor = identity_actor(&identity.id, &identity.name).to_string();
         self.write_audit(audit_row(&identity.org_id, None, actor, meta, event))
             .await;
     }
@@ -103,10 +97,15 @@ impl App {
     }
 }
 
+/// The `actor` of an identity's audit entries.
+pub(crate) fn identity_actor(id: &str, name: &str) -> Value {
+    json!({"type": "identity", "metadata": {"identityId": id, "name": name}})
+}
+
 fn audit_row(
     org_id: &str,
     project_id: Option<&str>,
-    actor: Value,
+    actor: String,
     meta: &RequestMeta,
     event: Event,
 ) -> AuditRow {
@@ -115,7 +114,7 @@ fn audit_row(
         org_id: org_id.to_string(),
         project_id: project_id.map(str::to_string),
         event_type: event.kind.to_string(),
-        actor: actor.to_string(),
+        actor,
         metadata: event.metadata.to_string(),
         ip_address: meta.ip_address.clone(),
         user_agent: meta.user_agent.clone(),
@@ -126,5 +125,11 @@ fn audit_row(
 /// The audit entry of an event by the platform itself (scheduled rotations, recovery).
 pub(crate) fn platform_audit_row(org_id: &str, project_id: Option<&str>, event: Event) -> AuditRow {
     let actor = json!({"type": "platform", "metadata": {}});
-    audit_row(org_id, project_id, actor, &RequestMeta::default(), event)
+    audit_row(
+        org_id,
+        project_id,
+        actor.to_string(),
+        &RequestMeta::default(),
+        event,
+    )
 }

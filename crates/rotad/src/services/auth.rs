@@ -314,12 +314,18 @@ impl App {
                 }
             }
         }
+        let audit_actor = context.rendered(|c| {
+            super::audit::identity_actor(&c.identity.id, &c.identity.name)
+                .to_string()
+                .into()
+        });
         Ok(Actor {
             identity_id: identity.id.clone(),
             name: identity.name.clone(),
             org_id: identity.org_id.clone(),
             org_role: identity.org_role.clone(),
             token_id: row.id.clone(),
+            audit_actor,
         })
     }
 

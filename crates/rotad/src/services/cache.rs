@@ -45,13 +45,15 @@ pub struct Entry<V> {
     snapshot: u64,
     loaded: Instant,
     weight: u64,
-    /// The value's API answer, rendered once (only for values that hold no secret).
+    /// The value rendered once: a rotation view's API answer, a token context's audit actor
+    /// (only for values that hold no secret; each shelf renders one thing).
     rendered: OnceLock<Bytes>,
 }
 
 impl<V> Entry<V> {
-    /// The value rendered by `render`, computed at most once per entry. For answers that
-    /// hold no secret in clear (rotation views): a secret's value is decrypted at every read.
+    /// The value rendered by `render`, computed at most once per entry. For renderings that
+    /// hold no secret in clear (rotation views, audit actors): a secret's value is decrypted at
+    /// every read.
     pub fn rendered(&self, render: impl FnOnce(&V) -> Bytes) -> Bytes {
         self.rendered.get_or_init(|| render(&self.value)).clone()
     }

@@ -71,6 +71,8 @@ pub struct Actor {
     pub org_id: String,
     pub org_role: String,
     pub token_id: String,
+    /// The `actor` of this caller's audit entries, rendered once per cached token context.
+    pub audit_actor: axum::body::Bytes,
 }
 
 impl Actor {

@@ -65,9 +65,11 @@ impl App {
         });
         {
             let mut last = lane.last.lock().await;
+            lane.gather().await;
             let batch = lane.take();
             if !batch.is_empty() {
                 self.patch_batch(id, &mut last, batch).await;
+                lane.committed();
             }
         }
         answered

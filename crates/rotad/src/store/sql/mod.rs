@@ -22,7 +22,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::Connection as _;
 use sqlx::{Database, Pool, Postgres, Sqlite};
 
 use super::changes::{payload, Changes, CHANNEL};
@@ -65,6 +68,8 @@ pub struct SqlStore<DB: Database> {
     read: Pool<DB>,
     /// Scopes bumped by each committed write, for the caches (docs/ARCHITECTURE.md, "Caches").
     changes: Arc<Changes>,
+    /// Stops the store's own background work (SQLite's checkpoints) when the store goes.
+    _background: Option<tokio_util::sync::DropGuard>,
 }
 
 impl<DB: Database> SqlStore<DB> {
@@ -164,7 +169,10 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // Checkpoints run beside the writer (`checkpoints`); the writer's own only when
+            // the WAL passes this many pages (16 MB), should those ever fall behind.
+            .pragma("wal_autocheckpoint", WRITER_CHECKPOINT_PAGES.to_string());
         let file = Path::new(options.get_filename());
         if let Some(parent) = file.parent() {
             if !parent.as_os_str().is_empty() {
@@ -196,15 +204,19 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+        let checkpointer = SqliteConnection::connect_with(&options).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(8)
             .test_before_acquire(false)
             .connect_with(options.read_only(true))
             .await?;
+        let stop = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(checkpoints(checkpointer, stop.clone()));
         Ok(Arc::new(SqlStore {
             write,
             read,
             changes: Arc::default(),
+            _background: Some(stop.drop_guard()),
         }))
     } else {
         // No single writer to count here; each hand-out is traced (TRACE, `sqlx::pool::acquire`,
@@ -220,8 +232,35 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
             write: pool.clone(),
             read: pool,
             changes: Arc::default(),
+            _background: None,
         }))
     }
+}
+
+/// The WAL size (pages) past which the writer checkpoints itself.
+const WRITER_CHECKPOINT_PAGES: u32 = 4_000;
+/// How often the WAL is checkpointed beside the writer.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Copies the WAL into the database on a connection of its own, every [`CHECKPOINT_EVERY`],
+/// until the store is dropped. A `PASSIVE` checkpoint waits for no reader or writer, so
+/// commits no longer pay for one: left to SQLite's default, the commit that filled the WAL to
+/// 1,000 pages copied them all and synced the file, several milliseconds, which was most of
+/// the PATCH's p99 (docs/BENCHMARKS.md).
+async fn checkpoints(mut conn: SqliteConnection, stop: tokio_util::sync::CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep(CHECKPOINT_EVERY) => {}
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&mut conn)
+            .await
+        {
+            tracing::debug!(error = %e, "WAL checkpoint failed; the next one retries");
+        }
+    }
+    let _ = conn.close().await;
 }
 
 /// The tracing target of a writer trip event.
