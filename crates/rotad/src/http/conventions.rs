@@ -22,7 +22,7 @@ pub fn trimming_trailing_slashes(inner: Router) -> Router {
 }
 
 /// Whether a route template is a secret read that gets entity tags.
-fn tagged_route(template: &str) -> bool {
+pub(super) fn tagged_route(template: &str) -> bool {
     template.starts_with("/api/v3/secrets/raw") || template.starts_with("/api/v4/secrets")
 }
 

@@ -145,6 +145,24 @@ async fn secret_reads_carry_an_etag_and_answer_304_when_unchanged() {
 }
 
 #[tokio::test]
+async fn the_openapi_document_names_the_304_of_secret_reads() {
+    let app = TestApp::spawn().await;
+    let doc = app.call(Method::GET, "/api/docs/json", None, None).await;
+    assert_eq!(doc.status, 200);
+    for path in [
+        "/api/v3/secrets/raw",
+        "/api/v3/secrets/raw/{secretName}",
+        "/api/v4/secrets",
+    ] {
+        assert!(
+            doc.body["paths"][path]["get"]["responses"]["304"].is_object(),
+            "{path}"
+        );
+    }
+    assert!(doc.body["paths"]["/api/v1/webhooks"]["get"]["responses"]["304"].is_null());
+}
+
+#[tokio::test]
 async fn status_answers_upstreams_fields() {
     let app = TestApp::spawn().await;
     let status = app.call(Method::GET, "/api/status", None, None).await;
