@@ -24,7 +24,11 @@ What it does, each numbered item being its own PASS/FAIL check:
   d. plaintext scan of the stored data (SQLite files, or ``pg_dump``) after
      stopping the server: no secret value, client secret or access token, raw
      or trivially encoded (base64 / hex); also the server's own log;
-  e. schemathesis 4.32.5 against ``/api/docs/json`` on a fresh server.
+  e. schemathesis 4.32.5 against ``/api/docs/json`` on a fresh server;
+  f. webhooks: a small Python HTTP receiver verifies ``x-infisical-signature``
+     exactly as upstream documents it (HMAC-SHA256 of the raw body under the
+     webhook's key, ``t=`` the body's timestamp) while rotad delivers the test
+     event and a ``secrets.modified``; a receiver holding another key rejects.
 
 Exits non-zero on any failure; the last line is ``N passed, M failed``.
 """
@@ -34,6 +38,8 @@ from __future__ import annotations
 import argparse
 import base64
 import glob
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -44,11 +50,13 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 import traceback
 import urllib.error
 import urllib.parse
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -277,7 +285,8 @@ def postgres_store(admin_url: str) -> Store:
 
 
 class Server:
-    def __init__(self, binary: Path, store: Store, logfile: Path):
+    def __init__(self, binary: Path, store: Store, logfile: Path, extra_env: Optional[Dict[str, str]] = None):
+        self.extra_env = extra_env or {}
         self.binary = binary
         self.store = store
         self.logfile = logfile
@@ -294,6 +303,7 @@ class Server:
             ROTAD_DATABASE_URL=self.store.url,
             ROTAD_ENCRYPTION_KEY=self.key,
         )
+        env.update(self.extra_env)
         env.setdefault("RUST_LOG", "info")
         env.setdefault("NO_COLOR", "1")
         log(f"  starting {self.binary} serve on {self.url} ({self.store.url.split('://')[0]})")
@@ -336,6 +346,40 @@ class Server:
         self.exit_code = self.proc.returncode
         self.proc = None
         return self.exit_code
+
+
+class WebhookReceiver:
+    """A loopback HTTP receiver that verifies each request the way upstream's docs say:
+    ``x-infisical-signature: t=<timestamp>;<signature>``, the signature being the hex
+    HMAC-SHA256 of the raw body under the webhook's secret key, ``t`` the body's timestamp."""
+
+    def __init__(self) -> None:
+        self.key = "receiver-" + secrets.token_hex(8)
+        self.seen: List[Dict[str, object]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                t, _, signature = (self.headers.get("x-infisical-signature") or "").removeprefix("t=").partition(";")
+                expected = hmac.new(receiver.key.encode(), raw, hashlib.sha256).hexdigest()
+                body = json.loads(raw or b"{}")
+                verified = hmac.compare_digest(expected, signature) and str(body.get("timestamp")) == t
+                receiver.seen.append({"path": self.path, "event": body.get("event"), "verified": verified,
+                                      "project": body.get("project") or {}})
+                self.send_response(200 if verified else 401)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:  # keep the harness output readable
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 # --------------------------------------------------------------------------- #
@@ -395,8 +439,8 @@ class Harness:
         self.stores.append(store)
         return store
 
-    def new_server(self, name: str) -> Server:
-        server = Server(self.rotad, self.new_store(name), self.workdir / f"{name}.log")
+    def new_server(self, name: str, extra_env: Optional[Dict[str, str]] = None) -> Server:
+        server = Server(self.rotad, self.new_store(name), self.workdir / f"{name}.log", extra_env)
         self.servers.append(server)
         return server
 
@@ -744,6 +788,49 @@ class Harness:
             if code not in (0, None):
                 log(f"  fuzz server exited with {code}; log tail:\n{textwrap.indent(tail(server.logfile), '    ')}")
 
+    # ---- f: webhooks verified as upstream documents ----------------------- #
+
+    def webhooks(self) -> str:
+        # The receiver is on loopback over http://, which rotad refuses unless told otherwise.
+        server = self.new_server("webhooks", {"ROTAD_ALLOW_INTERNAL_IP_CONNECTIONS": "true"})
+        server.start()
+        receiver = WebhookReceiver()
+        try:
+            ctx = self.bootstrap(server)
+            admin, project = ctx["admin_token"], ctx["project"]
+            hooks = {}
+            for path, key in (("/right", receiver.key), ("/wrong", "a-key-the-receiver-does-not-hold")):
+                res = http("POST", server.url + "/api/v1/webhooks",
+                           {"workspaceId": project, "environment": ENVIRONMENT, "secretPath": "/",
+                            "webhookUrl": receiver.url + path, "webhookSecretKey": key}, token=admin)
+                hooks[path] = str(api_ok(res, "webhook", "id"))
+            for path, want in (("/right", "success"), ("/wrong", "failed")):
+                res = http("POST", server.url + f"/api/v1/webhooks/{hooks[path]}/test", {}, token=admin)
+                status = api_ok(res, "webhook", "lastStatus")
+                expect(status == want, f"test event to {path}: lastStatus {status!r}, expected {want!r}")
+            res = http("POST", server.url + "/api/v3/secrets/raw/WEBHOOK_CHECK",
+                       {"workspaceId": project, "environment": ENVIRONMENT, "secretValue": "v"}, token=admin)
+            expect(res.status == 200, f"create secret: {res.describe()}")
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                events = [r["event"] for r in receiver.seen if r["path"] == "/right" and r["verified"]]
+                if "secrets.modified" in events:
+                    break
+                time.sleep(0.2)
+            right = [r for r in receiver.seen if r["path"] == "/right"]
+            wrong = [r for r in receiver.seen if r["path"] == "/wrong"]
+            expect([r["event"] for r in right] == ["test", "secrets.modified"],
+                   f"deliveries to the right key: {right}")
+            expect(all(r["verified"] for r in right), f"a delivery failed verification: {right}")
+            expect(wrong and not any(r["verified"] for r in wrong), f"the wrong key verified: {wrong}")
+            modified = [r for r in right if r["event"] == "secrets.modified"][0]
+            expect(modified["project"].get("workspaceId") == project, f"payload project: {modified['project']}")
+            return (f"{len(right)} deliveries verified with the webhook's key "
+                    f"({', '.join(r['event'] for r in right)}); {len(wrong)} rejected with another key")
+        finally:
+            receiver.close()
+            server.stop()
+
     # ---- driver ----------------------------------------------------------- #
 
     def run(self) -> int:
@@ -768,6 +855,8 @@ class Harness:
             if want("d"):
                 self.check("d plaintext scan of stored data", self.plaintext_scan, needs=boot)
                 self.check("d plaintext scan of the server log", self.log_scan, needs=boot)
+            if want("f"):
+                self.check("f webhooks verified as upstream documents", self.webhooks)
             if self.server is not None:
                 self.server.stop()
             if want("e"):
@@ -805,7 +894,7 @@ def main() -> int:
     p.add_argument("--fuzz-max-examples", type=int, default=10)
     p.add_argument("--fuzz-max-time", type=int, default=120, help="schemathesis --max-time, seconds")
     p.add_argument("--fuzz-seed", type=int, default=int(os.environ.get("ROTAD_FUZZ_SEED", "1")))
-    p.add_argument("--only", help="comma-separated subset of checks a,b,c,d,e (0 and 1 always run)")
+    p.add_argument("--only", help="comma-separated subset of checks a,b,c,d,e,f (0 and 1 always run)")
     p.add_argument("--keep", action="store_true", help="keep the temp dir even when everything passed")
     args = p.parse_args()
     return Harness(args).run()

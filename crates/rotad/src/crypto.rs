@@ -163,6 +163,12 @@ impl RootKey {
         derive(&self.bytes, b"rotad lookup hash v1")
     }
 
+    /// Key for the entity tags of secret reads (docs/SECURITY.md, "Entity tags"): the same on
+    /// every replica, and a tag says nothing about the values it covers.
+    pub fn etag_key(&self) -> [u8; 32] {
+        derive(&self.bytes, b"rotad etag v1")
+    }
+
     /// Creates a data key; returns it with its wrapped form for storage.
     pub fn new_data_key(&self) -> (DataKey, Vec<u8>) {
         let id = Uuid::new_v4();

@@ -173,10 +173,14 @@ fn rewrap(status: StatusCode, method: &axum::http::Method, path: &str) -> Respon
 }
 
 fn not_found_route(method: &axum::http::Method, path: &str) -> Response {
+    let message = match super::unsupported::feature(path) {
+        Some(feature) => super::unsupported::message(feature, method, path),
+        None => format!("Route {method}:{path} not found"),
+    };
     let mut response = envelope(
         StatusCode::NOT_FOUND,
         "Not Found",
-        format!("Route {method}:{path} not found").into(),
+        message.clone().into(),
         None,
     );
     // Upstream's not-found body also points at the API document.
@@ -184,7 +188,7 @@ fn not_found_route(method: &axum::http::Method, path: &str) -> Response {
         "reqId": current_request_id(),
         "statusCode": 404,
         "error": "Not Found",
-        "message": format!("Route {method}:{path} not found"),
+        "message": message,
         "docs": "/api/docs/json",
     })) {
         *response.body_mut() = Body::from(body);

@@ -1,11 +1,13 @@
 //! The HTTP API: one router per resource, the OpenAPI document generated from the handlers,
 //! and the layers every request passes (request id, error envelope, body limit, panics).
 
+mod conventions;
 pub mod error;
 pub mod extract;
 mod openapi;
 pub mod routes;
 pub mod serve;
+mod unsupported;
 
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -21,6 +23,7 @@ pub use openapi::openapi;
 /// All API routes with their OpenAPI description.
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::base())
+        .merge(routes::status::router())
         .merge(routes::auth::router())
         .merge(routes::identities::router())
         .merge(routes::projects::router())
@@ -36,7 +39,7 @@ pub fn router(app: AppState) -> Router {
     let request_timeout = app.settings.request_timeout;
     let (router, doc) = api().split_for_parts();
     let doc = openapi::finish(doc);
-    router
+    let router = router
         .route(
             "/api/docs/json",
             axum::routing::get(move || {
@@ -44,6 +47,10 @@ pub fn router(app: AppState) -> Router {
                 async move { axum::Json(doc) }
             }),
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            conventions::etag,
+        ))
         .route_layer(axum::middleware::from_fn(crate::metrics::tag_route))
         .fallback(error::fallback)
         .with_state(app)
@@ -60,5 +67,6 @@ pub fn router(app: AppState) -> Router {
         // Outside the envelope, the body limit and the panic guard: every request is counted
         // with the status it was answered with.
         .layer(axum::middleware::from_fn(crate::metrics::track_http))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http());
+    conventions::trimming_trailing_slashes(router)
 }

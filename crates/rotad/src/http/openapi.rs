@@ -44,7 +44,22 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
         .schemas
         .entry(ErrorEnvelope::name().to_string())
         .or_insert_with(ErrorEnvelope::schema);
-    for item in doc.paths.paths.values_mut() {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        if let Some(get) = item
+            .get
+            .as_mut()
+            .filter(|_| super::conventions::tagged_route(path))
+        {
+            get.responses
+                .responses
+                .entry("304".to_string())
+                .or_insert_with(|| {
+                    ResponseBuilder::new()
+                        .description("Not modified: `If-None-Match` names the answer's `ETag`")
+                        .build()
+                        .into()
+                });
+        }
         for op in [
             &mut item.get,
             &mut item.post,

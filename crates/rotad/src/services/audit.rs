@@ -1,11 +1,95 @@
 //! The append-only audit log: every mutating call and every secret read.
 
+use std::collections::HashMap;
+
+use chrono::{Months, TimeZone, Utc};
 use serde_json::{json, Value};
 
 use super::{new_id, App, Ctx, RequestMeta};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::{AuditFilter, AuditRow, Identity};
 use crate::time::now_ms;
+
+/// An audit-log search with upstream's filters (`GET /api/v1/organization/audit-logs`).
+#[derive(Debug, Clone, Default)]
+pub struct AuditSearch {
+    pub project_id: Option<String>,
+    pub event_types: Vec<String>,
+    pub environment: Option<String>,
+    pub secret_path: Option<String>,
+    pub secret_key: Option<String>,
+    pub actor_type: Option<String>,
+    /// The acting identity's id.
+    pub actor: Option<String>,
+    pub user_agent_type: Option<String>,
+    /// `key=value` pairs the event's metadata must hold.
+    pub event_metadata: Vec<(String, String)>,
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+/// An entry as the API shows it: the row and the name of its project (if it still exists).
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub row: AuditRow,
+    pub project_name: Option<String>,
+}
+
+/// Unix ms of the last midnight UTC at or before `now`: where a search without `startDate`
+/// begins, as upstream.
+pub fn last_midnight_utc(now: i64) -> i64 {
+    now - now.rem_euclid(86_400_000)
+}
+
+/// The kind of client a user agent names, as upstream classifies it (the store's filter
+/// classifies the same way).
+pub fn user_agent_type(user_agent: &str) -> &'static str {
+    match user_agent {
+        "cli" => "cli",
+        "k8-operator" => "k8-operator",
+        "terraform" => "terraform",
+        ua if ua.to_ascii_lowercase().contains("mozilla") => "web",
+        ua if ua.contains("InfisicalPythonSDK") => "InfisicalPythonSDK",
+        ua if ua.contains("InfisicalNodeSDK") => "InfisicalNodeSDK",
+        _ => "other",
+    }
+}
+
+/// The window of a search: `start..=end`, defaulting to the last midnight UTC and now. Both
+/// given: the end may not be before the start, nor more than three months after it.
+fn window(start: Option<i64>, end: Option<i64>, now: i64) -> Result<(i64, i64)> {
+    if let (Some(s), Some(e)) = (start, end) {
+        if e < s {
+            return Err(Error::bad_request("End date cannot be before start date"));
+        }
+        let latest = Utc
+            .timestamp_millis_opt(s)
+            .single()
+            .and_then(|d| d.checked_add_months(Months::new(3)))
+            .map(|d| d.timestamp_millis());
+        if latest.is_some_and(|latest| e > latest) {
+            return Err(Error::bad_request("Dates must be within 3 months"));
+        }
+    }
+    Ok((
+        start.unwrap_or_else(|| last_midnight_utc(now)),
+        end.unwrap_or(now),
+    ))
+}
+
+/// A secret path as audit entries hold it: no trailing slash (but `/` stays `/`).
+fn entry_path(path: &str) -> String {
+    let trimmed = path.trim().trim_end_matches('/');
+    if trimmed.is_empty() {
+        "/".to_string()
+    } else if trimmed.starts_with('/') {
+        trimmed.to_string()
+    } else {
+        format!("/{trimmed}")
+    }
+}
 
 /// One event: its type and metadata. Metadata never holds secret values or tokens.
 #[derive(Debug, Clone)]
@@ -74,26 +158,63 @@ impl App {
         }
     }
 
-    /// Reads the audit log: the whole organization for org admins, or one project for its
-    /// admins.
-    pub async fn list_audit_logs(
-        &self,
-        ctx: &Ctx,
-        mut filter: AuditFilter,
-    ) -> Result<Vec<AuditRow>> {
+    /// Reads the audit log, newest first: the whole organization for org admins, or one
+    /// project for its admins.
+    pub async fn list_audit_logs(&self, ctx: &Ctx, search: AuditSearch) -> Result<Vec<AuditEntry>> {
         use super::authz::{Action, Subject};
-        match filter.project_id.clone() {
+        let (start, end) = window(search.start, search.end, now_ms())?;
+        match search.project_id.clone() {
             Some(project_id) if !ctx.actor.is_org_admin() => {
                 self.authorize(ctx, &project_id, Subject::AuditLogs, Action::Read)
                     .await?;
             }
             _ => self.authorize_org(ctx, Subject::AuditLogs, Action::Read)?,
         }
-        filter.org_id = ctx.actor.org_id.clone();
+        let mut metadata = Vec::new();
+        if let Some(env) = search.environment {
+            metadata.push(("environment".to_string(), env));
+        }
+        if let Some(path) = search.secret_path {
+            metadata.push(("secretPath".to_string(), entry_path(&path)));
+        }
+        if let Some(key) = search.secret_key {
+            metadata.push(("secretKey".to_string(), key));
+        }
+        metadata.extend(search.event_metadata);
+        let filter = AuditFilter {
+            org_id: ctx.actor.org_id.clone(),
+            project_id: search.project_id,
+            event_types: search.event_types,
+            actor_type: search.actor_type,
+            actor_id: search.actor,
+            user_agent_type: search.user_agent_type,
+            metadata,
+            start: Some(start),
+            end: Some(end),
+            offset: search.offset,
+            limit: search.limit,
+        };
         // Read events still in this replica's buffer are written first, so the log shows
         // every read this replica answered.
         self.flush_read_audit().await;
-        Ok(self.store.list_audit(&filter).await?)
+        let rows = self.store.list_audit(&filter).await?;
+        let mut names: HashMap<String, Option<String>> = HashMap::new();
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in rows {
+            let project_name = match &row.project_id {
+                Some(id) => match names.get(id) {
+                    Some(name) => name.clone(),
+                    None => {
+                        let name = self.store.get_project(id).await?.map(|p| p.name);
+                        names.insert(id.clone(), name.clone());
+                        name
+                    }
+                },
+                None => None,
+            };
+            entries.push(AuditEntry { row, project_name });
+        }
+        Ok(entries)
     }
 }
 
@@ -132,4 +253,37 @@ pub(crate) fn platform_audit_row(org_id: &str, project_id: Option<&str>, event: 
         &RequestMeta::default(),
         event,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_default_to_today_and_are_checked() {
+        let day = 86_400_000;
+        let now = 20_000 * day + 3_600_000;
+        assert_eq!(window(None, None, now).ok(), Some((20_000 * day, now)));
+        assert!(window(Some(now), Some(now - 1), now).is_err());
+        assert!(window(Some(0), Some(92 * day), now).is_err());
+        assert_eq!(
+            window(Some(0), Some(89 * day), now).ok(),
+            Some((0, 89 * day))
+        );
+        assert_eq!(last_midnight_utc(day - 1), 0);
+    }
+
+    #[test]
+    fn user_agents_and_paths() {
+        assert_eq!(user_agent_type("cli"), "cli");
+        assert_eq!(user_agent_type("Mozilla/5.0 (X11)"), "web");
+        assert_eq!(
+            user_agent_type("InfisicalPythonSDK/1.0.18"),
+            "InfisicalPythonSDK"
+        );
+        assert_eq!(user_agent_type("reqwest"), "other");
+        assert_eq!(entry_path("/app/"), "/app");
+        assert_eq!(entry_path("/"), "/");
+        assert_eq!(entry_path("app"), "/app");
+    }
 }

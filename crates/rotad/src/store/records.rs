@@ -165,6 +165,15 @@ pub struct AuditFilter {
     pub org_id: String,
     pub project_id: Option<String>,
     pub event_types: Vec<String>,
+    /// The actor's `type` (`identity`, `platform`, ...).
+    pub actor_type: Option<String>,
+    /// The acting identity's (or user's) id.
+    pub actor_id: Option<String>,
+    /// The kind of client (`cli`, `web`, `InfisicalPythonSDK`, ... `other`).
+    pub user_agent_type: Option<String>,
+    /// Top-level keys of the event's metadata and the text each must equal (`true`/`false`
+    /// for booleans, digits for numbers). Keys are letters, digits, `_` and `-` only.
+    pub metadata: Vec<(String, String)>,
     pub start: Option<i64>,
     pub end: Option<i64>,
     pub offset: i64,

@@ -11,6 +11,7 @@ mod client_address;
 mod connection_access;
 mod connection_privilege;
 mod connections;
+mod conventions;
 mod crash;
 mod crash_sweeps;
 mod encryption;

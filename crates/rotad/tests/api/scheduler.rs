@@ -300,6 +300,11 @@ async fn retries_back_off_then_succeed_with_one_alert() {
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     let alert = &alerts[0];
     assert_eq!(alert["project"]["rotationName"], "flaky");
+    assert_eq!(alert["project"]["rotationId"], id.as_str());
+    assert_eq!(alert["project"]["rotationType"], "dbt-service-token");
+    assert_eq!(alert["rotation"]["id"], id.as_str());
+    assert_eq!(alert["rotation"]["name"], "flaky");
+    assert_eq!(alert["rotation"]["type"], "dbt-service-token");
     assert_eq!(alert["project"]["triggeredManually"], false);
     assert_eq!(
         alert["project"]["errorMessage"],
@@ -309,8 +314,12 @@ async fn retries_back_off_then_succeed_with_one_alert() {
         sink.all_signed(),
         "every delivery carries a valid signature"
     );
-    // Consumers learn of the new token.
-    assert!(!sink.events("secrets.modified").is_empty());
+    // Consumers learn of the new token, and which rotation published it.
+    let modified = sink.events("secrets.modified");
+    assert!(
+        modified.iter().any(|e| e["rotation"]["id"] == id.as_str()),
+        "{modified:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

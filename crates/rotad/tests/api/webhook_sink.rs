@@ -1,8 +1,10 @@
-//! A webhook receiver on loopback that records what it is sent.
+//! A webhook receiver on loopback that verifies signatures as upstream documents them and
+//! records every request it is sent.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
@@ -10,11 +12,17 @@ use sha2::Sha256;
 
 use crate::helpers::TestApp;
 
-/// A delivery: its signature header and its body.
-type Delivery = (Option<String>, String);
+/// One request: what it carried and how the sink answered.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub signature: Option<String>,
+    pub delivery_id: Option<String>,
+    pub body: String,
+    pub status: u16,
+}
 
 #[derive(Clone, Default)]
-struct Received(Arc<Mutex<Vec<Delivery>>>);
+struct Received(Arc<Mutex<Vec<Request>>>);
 
 pub struct Sink {
     pub url: String,
@@ -24,34 +32,80 @@ pub struct Sink {
 /// The key every subscription signs with.
 pub const KEY: &str = "sink-signing-key";
 
+/// Whether `signature` is `t=<timestamp>;<hex HMAC-SHA256 of the raw body under key>` where
+/// `<timestamp>` is the body's own `timestamp` field: the documented check.
+pub fn verifies(key: &str, signature: Option<&str>, body: &str) -> bool {
+    let Some((t, hex)) = signature
+        .and_then(|s| s.strip_prefix("t="))
+        .and_then(|s| s.split_once(';'))
+    else {
+        return false;
+    };
+    let stamped = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| v["timestamp"].as_i64());
+    if stamped.map(|ms| ms.to_string()).as_deref() != Some(t) {
+        return false;
+    }
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key.as_bytes()) else {
+        return false;
+    };
+    mac.update(body.as_bytes());
+    let expected: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    expected == hex
+}
+
 impl Sink {
+    /// A sink that accepts what is signed with [`KEY`].
     pub async fn start() -> Sink {
-        Self::start_failing(0).await
+        Self::start_with(KEY, 0).await
     }
 
-    /// A sink that answers 500 to its first `failures` requests (they are not recorded).
+    /// A sink that answers 500 to its first `failures` requests.
     pub async fn start_failing(failures: usize) -> Sink {
+        Self::start_with(KEY, failures).await
+    }
+
+    /// A sink that answers 401 to whatever `key` does not verify, and 500 to its first
+    /// `failures` verified requests.
+    pub async fn start_with(key: &'static str, failures: usize) -> Sink {
         let received = Received::default();
         let store = received.clone();
-        let refused = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let refused = Arc::new(AtomicUsize::new(0));
         let router = axum::Router::new().route(
             "/hook",
             post(move |headers: HeaderMap, body: String| {
                 let store = store.clone();
                 let refused = refused.clone();
                 async move {
-                    use std::sync::atomic::Ordering;
-                    if refused.fetch_add(1, Ordering::SeqCst) < failures {
-                        return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
-                    }
-                    let signature = headers
-                        .get("x-infisical-signature")
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_string);
+                    let header = |name: &str| {
+                        headers
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_string)
+                    };
+                    let signature = header("x-infisical-signature");
+                    let status = if !verifies(key, signature.as_deref(), &body) {
+                        StatusCode::UNAUTHORIZED
+                    } else if refused.fetch_add(1, Ordering::SeqCst) < failures {
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    } else {
+                        StatusCode::OK
+                    };
                     if let Ok(mut r) = store.0.lock() {
-                        r.push((signature, body));
+                        r.push(Request {
+                            signature,
+                            delivery_id: header("x-rotad-delivery-id"),
+                            body,
+                            status: status.as_u16(),
+                        });
                     }
-                    axum::http::StatusCode::OK
+                    status
                 }
             }),
         );
@@ -66,7 +120,7 @@ impl Sink {
         }
     }
 
-    /// Creates a signed webhook for `dev` at `path`; returns its id.
+    /// Creates a webhook signed with [`KEY`] for `dev` at `path`; returns its id.
     pub async fn subscribe(&self, app: &TestApp, project: &str, path: &str) -> String {
         let res = app
             .post(
@@ -79,7 +133,8 @@ impl Sink {
         res.body["webhook"]["id"].as_str().expect("id").to_string()
     }
 
-    fn bodies(&self) -> Vec<Delivery> {
+    /// Every request so far, accepted or not.
+    pub fn requests(&self) -> Vec<Request> {
         self.received
             .0
             .lock()
@@ -87,38 +142,22 @@ impl Sink {
             .unwrap_or_default()
     }
 
-    /// The bodies received for `event`.
+    /// The bodies accepted for `event`.
     pub fn events(&self, event: &str) -> Vec<Value> {
-        self.bodies()
+        self.requests()
             .into_iter()
-            .filter_map(|(_, b)| serde_json::from_str::<Value>(&b).ok())
+            .filter(|r| r.status == 200)
+            .filter_map(|r| serde_json::from_str::<Value>(&r.body).ok())
             .filter(|v| v["event"] == event)
             .collect()
     }
 
-    /// Whether every delivery so far carried `t=<ms>;<hex HMAC-SHA256 of "<t>.<body>">`.
+    /// Whether there were requests and every one verified with [`KEY`] the documented way.
     pub fn all_signed(&self) -> bool {
-        let bodies = self.bodies();
-        !bodies.is_empty()
-            && bodies.iter().all(|(signature, body)| {
-                let Some((t, hex)) = signature
-                    .as_deref()
-                    .and_then(|s| s.strip_prefix("t="))
-                    .and_then(|s| s.split_once(';'))
-                else {
-                    return false;
-                };
-                let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(KEY.as_bytes()) else {
-                    return false;
-                };
-                mac.update(format!("{t}.{body}").as_bytes());
-                let expected: String = mac
-                    .finalize()
-                    .into_bytes()
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
-                expected == hex
-            })
+        let requests = self.requests();
+        !requests.is_empty()
+            && requests
+                .iter()
+                .all(|r| verifies(KEY, r.signature.as_deref(), &r.body))
     }
 }

@@ -78,6 +78,9 @@ async fn webhook_lifecycle_and_secret_change_events() {
     assert_eq!(events[0]["project"]["secretPath"], "/app");
     assert_eq!(events[0]["project"]["environment"], "dev");
     assert_eq!(events[0]["project"]["projectId"], project.as_str());
+    assert_eq!(events[0]["project"]["workspaceId"], project.as_str());
+    assert_eq!(events[0]["project"]["projectName"], "hooks");
+    assert!(events[0]["timestamp"].is_i64(), "{}", events[0]);
     assert!(
         !events[0].to_string().contains("value-1"),
         "no secret value in events"
@@ -90,7 +93,13 @@ async fn webhook_lifecycle_and_secret_change_events() {
         .await;
     assert_eq!(tested.status, 200, "{}", tested.body);
     assert_eq!(tested.body["webhook"]["lastStatus"], "success");
-    assert_eq!(wait_events(&sink, "test", 1).await.len(), 1);
+    let test_events = wait_events(&sink, "test", 1).await;
+    assert_eq!(test_events.len(), 1);
+    assert_eq!(test_events[0]["project"]["secretPath"], "/app/**");
+    assert!(sink.all_signed(), "the test event is signed too");
+    let ids: Vec<_> = sink.requests().into_iter().map(|r| r.delivery_id).collect();
+    assert!(ids.iter().all(Option::is_some), "{ids:?}");
+    assert_ne!(ids[0], ids[1], "each delivery has its own id");
     let off = app
         .patch(
             &format!("/api/v1/webhooks/{id}"),
@@ -233,6 +242,22 @@ async fn deliveries_are_retried_with_backoff_until_accepted() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let took = started.elapsed();
+    // Every attempt verified; the retries of one delivery share its id and are each stamped
+    // with their own time.
+    let requests = sink.requests();
+    assert_eq!(requests.len(), 3, "{requests:?}");
+    assert!(sink.all_signed(), "{requests:?}");
+    assert!(requests[0].delivery_id.is_some());
+    assert!(requests
+        .iter()
+        .all(|r| r.delivery_id == requests[0].delivery_id));
+    let stamps: Vec<i64> = requests
+        .iter()
+        .filter_map(|r| serde_json::from_str::<serde_json::Value>(&r.body).ok())
+        .filter_map(|b| b["timestamp"].as_i64())
+        .collect();
+    assert_eq!(stamps.len(), 3);
+    assert!(stamps.windows(2).all(|w| w[0] < w[1]), "{stamps:?}");
     assert!(
         took >= Duration::from_secs(8),
         "two backoffs (3 s, 6 s) before success: {took:?}"
@@ -246,4 +271,38 @@ async fn deliveries_are_retried_with_backoff_until_accepted() {
         list.body["webhooks"][0]["lastRunErrorMessage"],
         serde_json::Value::Null
     );
+}
+
+#[tokio::test]
+async fn a_receiver_with_another_key_rejects_every_delivery() {
+    let app = TestApp::spawn_with(|a| a.scheduler_poll_interval = Duration::from_millis(200)).await;
+    let project = app.project("wrong-key").await;
+    let sink = Sink::start_with("not-the-signing-key", 0).await;
+    let id = sink.subscribe(&app, &project, "/").await;
+
+    let tested = app
+        .post(&format!("/api/v1/webhooks/{id}/test"), json!({}))
+        .await;
+    assert_eq!(tested.status, 200, "{}", tested.body);
+    assert_eq!(tested.body["webhook"]["lastStatus"], "failed");
+    assert_eq!(
+        tested.body["webhook"]["lastRunErrorMessage"],
+        "Webhook responded with status 401"
+    );
+    assert_eq!(
+        app.create_secret(&project, "/", "REJECTED", "v")
+            .await
+            .status,
+        200
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while sink.requests().len() < 2 {
+        assert!(Instant::now() < deadline, "the event was never sent");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let requests = sink.requests();
+    assert!(requests.iter().all(|r| r.status == 401), "{requests:?}");
+    // Signed all the same: with the webhook's key, which this receiver does not hold.
+    assert!(sink.all_signed(), "{requests:?}");
+    assert!(sink.events("secrets.modified").is_empty());
 }

@@ -1,4 +1,4 @@
-//! Status, bootstrap and universal-auth login, renew and revoke.
+//! Bootstrap and universal-auth login, renew and revoke.
 
 use axum::extract::State;
 use axum::Json;
@@ -14,26 +14,11 @@ use crate::services::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(status))
         .routes(routes!(bootstrap))
         .routes(routes!(login))
         .routes(routes!(login_trailing_slash))
         .routes(routes!(renew))
         .routes(routes!(revoke))
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct StatusOut {
-    message: String,
-}
-
-/// Liveness and database reachability.
-#[utoipa::path(get, path = "/api/status", tag = "Status", responses((status = 200, body = StatusOut)))]
-async fn status(State(app): State<AppState>) -> Result<Json<StatusOut>> {
-    app.store.ping().await?;
-    Ok(Json(StatusOut {
-        message: "Ok".to_string(),
-    }))
 }
 
 #[derive(Deserialize, ToSchema)]

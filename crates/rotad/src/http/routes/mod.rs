@@ -7,5 +7,6 @@ pub mod memberships;
 pub mod projects;
 pub mod rotations;
 pub mod secrets;
+pub mod status;
 pub mod universal_auth;
 pub mod webhooks;

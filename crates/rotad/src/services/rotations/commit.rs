@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::providers::{Credential, ProviderError};
 use crate::services::audit::{platform_audit_row, Event};
 use crate::services::secrets::{seal_secret_value, seal_version};
-use crate::services::webhooks::{rotation_failed_event, secrets_modified};
+use crate::services::webhooks::{rotation_failed_event, rotation_secrets_modified};
 use crate::store::{
     AuditRow, LeasedRotation, PublishedSecret, RevocationRow, RotatedSecret, RotationCommit,
     RotationDelete, RotationFailure, RotationRow, StoreError, Trail, ROTATION_CHANGED,
@@ -145,13 +145,7 @@ impl Engine {
             trail: Trail {
                 audit: vec![self.rotation_audit_row(row, trigger, "success", None)],
                 deliveries: if leased.has_webhooks {
-                    secrets_modified(
-                        self.store.as_ref(),
-                        &row.project_id,
-                        &row.env_id,
-                        &row.folder_id,
-                    )
-                    .await
+                    rotation_secrets_modified(self.store.as_ref(), row).await
                 } else {
                     Vec::new()
                 },

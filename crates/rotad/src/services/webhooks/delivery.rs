@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use sha2::Sha256;
 
 use super::path_matches;
 use crate::services::{new_id, App};
-use crate::store::{DeliveryRow, Environment, Folder, RotationRow, Store, WebhookRow};
+use crate::store::{DeliveryRow, Environment, Folder, Project, RotationRow, Store, WebhookRow};
 use crate::time::now_ms;
 
 /// Attempts per delivery before it is given up (upstream: 5).
@@ -27,17 +27,34 @@ const CLAIM_MS: i64 = 60_000;
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 pub const SIGNATURE_HEADER: &str = "x-infisical-signature";
 
-/// `t=<unix ms>;<hex HMAC-SHA256 of "<t>.<body>">`, as upstream signs.
+/// Header naming a delivery; the same on every retry of it, so receivers can drop duplicates.
+pub const DELIVERY_ID_HEADER: &str = "x-rotad-delivery-id";
+
+/// `t=<timestamp>;<hex HMAC-SHA256 of the raw body>`, as upstream signs: `timestamp` is the
+/// body's own `timestamp` field (unix ms) and only the body is signed (docs/COMPATIBILITY.md).
 pub fn signature_header(key: &str, timestamp: i64, body: &str) -> String {
     let mut mac = match Hmac::<Sha256>::new_from_slice(key.as_bytes()) {
         Ok(mac) => mac,
         // HMAC takes keys of any length; this arm cannot be reached.
         Err(_) => return format!("t={timestamp};"),
     };
-    mac.update(format!("{timestamp}.{body}").as_bytes());
+    mac.update(body.as_bytes());
     let digest = mac.finalize().into_bytes();
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     format!("t={timestamp};{hex}")
+}
+
+/// The body of one attempt: the queued event with `timestamp` set to the time of sending, as
+/// upstream stamps each request (a retry carries a fresh one, so receivers may bound a replay
+/// window). An event that is not a JSON object is sent as queued.
+pub fn stamped_body(payload: &str, timestamp: i64) -> String {
+    match serde_json::from_str::<Value>(payload) {
+        Ok(Value::Object(mut map)) => {
+            map.insert("timestamp".to_string(), Value::from(timestamp));
+            Value::Object(map).to_string()
+        }
+        _ => payload.to_string(),
+    }
 }
 
 /// Refuses every lookup: a pinned delivery reaches its host only through the addresses the
@@ -94,15 +111,36 @@ fn deliveries(hooks: &[WebhookRow], path: &str, event: &str, body: Value) -> Vec
         .collect()
 }
 
-/// The enabled webhooks of the environment, and the environment and folder an event happened
-/// in. None when there are no webhooks (then one query is all an event costs, on every secret
-/// write) or the scope is gone.
+/// Where an event happened.
+struct Scope {
+    hooks: Vec<WebhookRow>,
+    project: Project,
+    environment: Environment,
+    folder: Folder,
+}
+
+impl Scope {
+    /// Upstream's `project` object of a general webhook's payload.
+    fn project_fields(&self) -> Map<String, Value> {
+        let mut map = Map::new();
+        map.insert("workspaceId".into(), json!(self.project.id));
+        map.insert("projectId".into(), json!(self.project.id));
+        map.insert("projectName".into(), json!(self.project.name));
+        map.insert("environment".into(), json!(self.environment.slug));
+        map.insert("secretPath".into(), json!(self.folder.path));
+        map
+    }
+}
+
+/// The enabled webhooks of the environment, and the project, environment and folder an event
+/// happened in. None when there are no webhooks (then one query is all an event costs, on
+/// every secret write) or the scope is gone.
 async fn event_scope(
     store: &dyn Store,
     project_id: &str,
     env_id: &str,
     folder_id: &str,
-) -> Option<(Vec<WebhookRow>, Environment, Folder)> {
+) -> Option<Scope> {
     let hooks: Vec<WebhookRow> = match store.list_webhooks(project_id, Some(env_id)).await {
         Ok(hooks) => hooks.into_iter().filter(|w| !w.is_disabled).collect(),
         Err(e) => {
@@ -120,7 +158,13 @@ async fn event_scope(
         .into_iter()
         .find(|e| e.id == env_id)?;
     let folder = store.get_folder(folder_id).await.ok()??;
-    Some((hooks, environment, folder))
+    let project = store.get_project(project_id).await.ok()??;
+    Some(Scope {
+        hooks,
+        project,
+        environment,
+        folder,
+    })
 }
 
 /// `secrets.modified` for the folder `folder_id`: consumers learn of a new value (a rotated
@@ -132,22 +176,32 @@ pub(crate) async fn secrets_modified(
     env_id: &str,
     folder_id: &str,
 ) -> Vec<DeliveryRow> {
-    let Some((hooks, environment, folder)) =
-        event_scope(store, project_id, env_id, folder_id).await
-    else {
+    let Some(scope) = event_scope(store, project_id, env_id, folder_id).await else {
+        return Vec::new();
+    };
+    let body = json!({"event": "secrets.modified", "project": scope.project_fields()});
+    deliveries(&scope.hooks, &scope.folder.path, "secrets.modified", body)
+}
+
+/// `secrets.modified` for a rotation's commit: the folder's event, naming the rotation that
+/// published the new value.
+pub(crate) async fn rotation_secrets_modified(
+    store: &dyn Store,
+    row: &RotationRow,
+) -> Vec<DeliveryRow> {
+    let Some(scope) = event_scope(store, &row.project_id, &row.env_id, &row.folder_id).await else {
         return Vec::new();
     };
     let body = json!({
         "event": "secrets.modified",
-        "project": {
-            "workspaceId": project_id,
-            "projectId": project_id,
-            "environment": environment.slug,
-            "secretPath": folder.path,
-        },
-        "timestamp": now_ms(),
+        "project": scope.project_fields(),
+        "rotation": rotation_fields(row),
     });
-    deliveries(&hooks, &folder.path, "secrets.modified", body)
+    deliveries(&scope.hooks, &scope.folder.path, "secrets.modified", body)
+}
+
+fn rotation_fields(row: &RotationRow) -> Value {
+    json!({"id": row.id, "name": row.name, "type": row.rotation_type})
 }
 
 /// `secrets.rotation-failed` at the start of a failure episode, with upstream's sanitized
@@ -158,36 +212,38 @@ pub(crate) async fn rotation_failed_event(
     manual: bool,
     error_message: &str,
 ) -> Vec<DeliveryRow> {
-    let Some((hooks, environment, folder)) =
-        event_scope(store, &row.project_id, &row.env_id, &row.folder_id).await
-    else {
+    let Some(scope) = event_scope(store, &row.project_id, &row.env_id, &row.folder_id).await else {
         return Vec::new();
     };
+    let mut project = scope.project_fields();
+    project.insert("environmentName".into(), json!(scope.environment.name));
+    project.insert("rotationId".into(), json!(row.id));
+    project.insert("rotationName".into(), json!(row.name));
+    project.insert("rotationType".into(), json!(row.rotation_type));
+    project.insert("triggeredManually".into(), json!(manual));
+    project.insert("errorMessage".into(), json!(error_message));
     let body = json!({
         "event": "secrets.rotation-failed",
-        "project": {
-            "workspaceId": row.project_id,
-            "projectId": row.project_id,
-            "environment": environment.slug,
-            "environmentName": environment.name,
-            "secretPath": folder.path,
-            "rotationId": row.id,
-            "rotationName": row.name,
-            "triggeredManually": manual,
-            "errorMessage": error_message,
-        },
-        "timestamp": now_ms(),
+        "project": project,
+        "rotation": rotation_fields(row),
     });
-    deliveries(&hooks, &folder.path, "secrets.rotation-failed", body)
+    deliveries(
+        &scope.hooks,
+        &scope.folder.path,
+        "secrets.rotation-failed",
+        body,
+    )
 }
 
 impl App {
-    /// POSTs `body` to the webhook, signed when it has a key. The error text names the
-    /// failure (status or transport), never the URL, which may carry a token.
+    /// POSTs the event `payload` to the webhook, stamped with the time of sending, signed when
+    /// the webhook has a key and named by `delivery_id`. The error text names the failure
+    /// (status or transport), never the URL, which may carry a token.
     pub(crate) async fn send_webhook(
         &self,
         webhook: &WebhookRow,
-        body: &str,
+        payload: &str,
+        delivery_id: &str,
     ) -> std::result::Result<(), String> {
         let key = self
             .rotation_key(&webhook.project_id)
@@ -201,16 +257,19 @@ impl App {
             .check_webhook_url(&url)
             .await
             .map_err(|e| e.to_string())?;
-        let signature = match &webhook.secret_key {
-            Some(sealed) => {
-                let secret = key
-                    .open_str(&format!("{}:secret-key", webhook.id), sealed)
-                    .map_err(|_| "cannot open the webhook key".to_string())?;
-                Some(signature_header(&secret, now_ms(), body))
-            }
-            None => None,
-        };
-        post(&checked.url, checked.pinned.as_ref(), body, signature).await
+        let timestamp = now_ms();
+        let body = stamped_body(payload, timestamp);
+        let mut headers = vec![(DELIVERY_ID_HEADER, delivery_id.to_string())];
+        if let Some(sealed) = &webhook.secret_key {
+            let secret = key
+                .open_str(&format!("{}:secret-key", webhook.id), sealed)
+                .map_err(|_| "cannot open the webhook key".to_string())?;
+            headers.push((
+                SIGNATURE_HEADER,
+                signature_header(&secret, timestamp, &body),
+            ));
+        }
+        post(&checked.url, checked.pinned.as_ref(), &body, &headers).await
     }
 }
 
@@ -219,15 +278,15 @@ async fn post(
     url: &url::Url,
     pinned: Option<&(String, Vec<SocketAddr>)>,
     body: &str,
-    signature: Option<String>,
+    headers: &[(&str, String)],
 ) -> std::result::Result<(), String> {
     let client = delivery_client(pinned).map_err(|_| "Webhook request failed".to_string())?;
     let mut request = client
         .post(url.clone())
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .body(body.to_string());
-    if let Some(signature) = signature {
-        request = request.header(SIGNATURE_HEADER, signature);
+    for (name, value) in headers {
+        request = request.header(*name, value);
     }
     match request.send().await {
         Ok(r) if r.status().is_success() => Ok(()),
@@ -265,7 +324,9 @@ pub async fn deliver_due(app: &App, limit: i64) -> usize {
                 continue;
             }
         };
-        let outcome = app.send_webhook(&webhook, &delivery.payload).await;
+        let outcome = app
+            .send_webhook(&webhook, &delivery.payload, &delivery.id)
+            .await;
         let now = now_ms();
         let (status, error) = match &outcome {
             Ok(()) => ("success", None),
@@ -312,15 +373,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn signature_is_hmac_of_timestamp_and_body() {
-        // HMAC-SHA256("key", "1.{}"), computed independently (Python's hmac module).
+    fn signature_is_hmac_of_the_body_alone() {
+        // HMAC-SHA256("key", "{}"), computed independently (Python's hmac module).
         let header = signature_header("key", 1, "{}");
         assert_eq!(
             header,
-            "t=1;1ba6b8171186efc613e8bcc0cbdab2748f24984d7c5a84faa2637afa0e40d224"
+            "t=1;a777724d943eb48dc69bca8a4a6d57a04db3f9ec7e1de4e581e860265bdf3032"
         );
         assert_ne!(header, signature_header("other", 1, "{}"));
-        assert_ne!(header, signature_header("key", 2, "{}"));
+        assert!(signature_header("key", 2, "{}").ends_with(&header[4..]));
+    }
+
+    #[test]
+    fn each_attempt_is_stamped_with_its_time() {
+        let queued = r#"{"event":"test","project":{"workspaceId":"p"}}"#;
+        let body: Value = serde_json::from_str(&stamped_body(queued, 42)).expect("json");
+        assert_eq!(body["timestamp"], 42);
+        assert_eq!(body["project"]["workspaceId"], "p");
+        let again: Value =
+            serde_json::from_str(&stamped_body(&body.to_string(), 43)).expect("json");
+        assert_eq!(again["timestamp"], 43);
+        assert_eq!(stamped_body("[1]", 7), "[1]");
     }
 
     /// A receiver on loopback: `/hook` answers 200 and counts, `/moved` redirects to `/hook`.
@@ -358,16 +431,16 @@ mod tests {
         // `.test` names never resolve (RFC 6761): only the pinned address reaches the receiver.
         let pinned = ("hooks.test".to_string(), vec![addr]);
         let hook = url(&format!("http://hooks.test:{port}/hook"));
-        assert_eq!(post(&hook, Some(&pinned), "{}", None).await, Ok(()));
+        assert_eq!(post(&hook, Some(&pinned), "{}", &[]).await, Ok(()));
         assert_eq!(hits.load(Ordering::SeqCst), 1);
         // No other name is looked up, not even one the system resolves to the receiver.
         let other = url(&format!("http://localhost:{port}/hook"));
-        assert!(post(&other, Some(&pinned), "{}", None).await.is_err());
+        assert!(post(&other, Some(&pinned), "{}", &[]).await.is_err());
         assert_eq!(hits.load(Ordering::SeqCst), 1);
         // A redirect is answered, not followed.
         let moved = url(&format!("http://hooks.test:{port}/moved"));
         assert_eq!(
-            post(&moved, Some(&pinned), "{}", None).await,
+            post(&moved, Some(&pinned), "{}", &[]).await,
             Err("Webhook responded with status 307".to_string())
         );
         assert_eq!(hits.load(Ordering::SeqCst), 1);

@@ -12,7 +12,7 @@ use std::fmt;
 use std::net::SocketAddr;
 
 pub use delivery::{deliver_due, signature_header};
-pub(crate) use delivery::{rotation_failed_event, secrets_modified};
+pub(crate) use delivery::{rotation_failed_event, rotation_secrets_modified, secrets_modified};
 
 use serde_json::json;
 
@@ -357,17 +357,20 @@ impl App {
     pub async fn test_webhook(&self, ctx: &Ctx, id: &str) -> Result<WebhookView> {
         let row = self.authorized_webhook(ctx, id, Action::Edit).await?;
         let view = self.webhook_view(row).await?;
+        let project = self.store.get_project(&view.row.project_id).await?;
         let payload = json!({
             "event": "test",
             "project": {
                 "workspaceId": view.row.project_id,
                 "projectId": view.row.project_id,
+                "projectName": project.map(|p| p.name),
                 "environment": view.environment.slug,
                 "secretPath": view.row.secret_path,
             },
-            "timestamp": now_ms(),
         });
-        let outcome = self.send_webhook(&view.row, &payload.to_string()).await;
+        let outcome = self
+            .send_webhook(&view.row, &payload.to_string(), &new_id())
+            .await;
         let error = outcome.as_ref().err().map(String::as_str);
         self.store
             .set_webhook_result(

@@ -44,26 +44,81 @@ where
     }
 
     async fn list_audit(&self, f: &AuditFilter) -> StoreResult<Vec<AuditRow>> {
-        // Optional filters are written as `($n IS NULL OR column = $n)` so one statement serves
-        // every combination. Event types are matched against a comma-joined list.
-        let types = (!f.event_types.is_empty()).then(|| format!(",{},", f.event_types.join(",")));
-        Ok(sqlx::query_as::<DB, AuditRow>(&format!(
-            "SELECT {AUDIT_COLS} FROM audit_logs WHERE org_id = $1 \
-             AND ($2 IS NULL OR project_id = $2) \
-             AND ($3 IS NULL OR $3 LIKE '%,' || event_type || ',%') \
-             AND ($4 IS NULL OR created_at >= $4) AND ($5 IS NULL OR created_at <= $5) \
-             ORDER BY created_at DESC, id DESC LIMIT $6 OFFSET $7"
-        ))
-        .bind(&f.org_id)
-        .bind(&f.project_id)
-        .bind(types)
-        .bind(f.start)
-        .bind(f.end)
-        .bind(f.limit)
-        .bind(f.offset)
-        .fetch_all(&self.read)
-        .await?)
+        let (sql, texts) = audit_query::<DB>(f);
+        let mut query = sqlx::query_as::<DB, AuditRow>(&sql);
+        for text in texts {
+            query = query.bind(text);
+        }
+        Ok(query
+            .bind(f.start)
+            .bind(f.end)
+            .bind(f.limit)
+            .bind(f.offset)
+            .fetch_all(&self.read)
+            .await?)
     }
+}
+
+/// The kind of client of an entry's `user_agent`, as `services::audit::user_agent_type`
+/// tells it (the two must agree; `REPLACE` is a case-sensitive "contains" on both backends).
+const USER_AGENT_TYPE: &str = "(CASE \
+    WHEN user_agent IN ('cli', 'k8-operator', 'terraform') THEN user_agent \
+    WHEN LOWER(user_agent) LIKE '%mozilla%' THEN 'web' \
+    WHEN REPLACE(user_agent, 'InfisicalPythonSDK', '') <> user_agent THEN 'InfisicalPythonSDK' \
+    WHEN REPLACE(user_agent, 'InfisicalNodeSDK', '') <> user_agent THEN 'InfisicalNodeSDK' \
+    ELSE 'other' END)";
+
+/// The statement of an audit search and its text parameters, in order; the start, end, limit
+/// and offset follow them. Only the filters given are in the statement.
+fn audit_query<DB: Dialect>(f: &AuditFilter) -> (String, Vec<String>) {
+    fn param(texts: &mut Vec<String>, value: String) -> String {
+        texts.push(value);
+        format!("${}", texts.len())
+    }
+    let mut texts = vec![f.org_id.clone()];
+    let mut conditions = vec!["org_id = $1".to_string()];
+    if let Some(project) = &f.project_id {
+        let p = param(&mut texts, project.clone());
+        conditions.push(format!("project_id = {p}"));
+    }
+    if !f.event_types.is_empty() {
+        // Matched against a comma-joined list: one parameter for any number of types.
+        let p = param(&mut texts, format!(",{},", f.event_types.join(",")));
+        conditions.push(format!("{p} LIKE '%,' || event_type || ',%'"));
+    }
+    if let Some(kind) = &f.actor_type {
+        let p = param(&mut texts, kind.clone());
+        conditions.push(format!("{} = {p}", DB::json_text("actor", &["'type'"])));
+    }
+    if let Some(id) = &f.actor_id {
+        let p = param(&mut texts, id.clone());
+        conditions.push(format!(
+            "({} = {p} OR {} = {p})",
+            DB::json_text("actor", &["'metadata'", "'identityId'"]),
+            DB::json_text("actor", &["'metadata'", "'userId'"])
+        ));
+    }
+    if let Some(kind) = &f.user_agent_type {
+        let p = param(&mut texts, kind.clone());
+        conditions.push(format!("{USER_AGENT_TYPE} = {p}"));
+    }
+    for (key, value) in &f.metadata {
+        let k = param(&mut texts, key.clone());
+        let v = param(&mut texts, value.clone());
+        conditions.push(format!("{} = {v}", DB::json_text("metadata", &[&k])));
+    }
+    let n = texts.len();
+    let sql = format!(
+        "SELECT {AUDIT_COLS} FROM audit_logs WHERE {} \
+         AND (${s} IS NULL OR created_at >= ${s}) AND (${e} IS NULL OR created_at <= ${e}) \
+         ORDER BY created_at DESC, id DESC LIMIT ${l} OFFSET ${o}",
+        conditions.join(" AND "),
+        s = n + 1,
+        e = n + 2,
+        l = n + 3,
+        o = n + 4,
+    );
+    (sql, texts)
 }
 
 /// Writes a change's audit entries and webhook deliveries on `conn` (the change's transaction).

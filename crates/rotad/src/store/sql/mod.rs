@@ -41,6 +41,10 @@ pub trait Dialect: Database {
     /// (so they hear of it exactly when it commits). SQLite has one process: nothing to send.
     const NOTIFY: Option<&'static str>;
     fn rows_affected(result: &Self::QueryResult) -> u64;
+    /// The value at `path` inside the JSON text in `column`, as SQL text (`true`/`false` for
+    /// booleans, digits for numbers, NULL when absent). Each path element is an SQL text
+    /// expression (a quoted literal or a parameter) naming a key of letters, digits, `_`, `-`.
+    fn json_text(column: &str, path: &[&str]) -> String;
 }
 
 impl Dialect for Sqlite {
@@ -50,6 +54,17 @@ impl Dialect for Sqlite {
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }
+    fn json_text(column: &str, path: &[&str]) -> String {
+        let keys: Vec<String> = path
+            .iter()
+            .map(|e| format!("'.\"' || {e} || '\"'"))
+            .collect();
+        let p = format!("('$' || {})", keys.join(" || "));
+        format!(
+            "(CASE json_type({column}, {p}) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' \
+             ELSE CAST(json_extract({column}, {p}) AS TEXT) END)"
+        )
+    }
 }
 
 impl Dialect for Postgres {
@@ -58,6 +73,9 @@ impl Dialect for Postgres {
     const NOTIFY: Option<&'static str> = Some("SELECT pg_notify($1, $2)");
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
+    }
+    fn json_text(column: &str, path: &[&str]) -> String {
+        format!("(({column})::jsonb #>> ARRAY[{}]::text[])", path.join(", "))
     }
 }
 
