@@ -50,6 +50,23 @@ pub fn slugify(text: &str) -> String {
     slug
 }
 
+/// A folder name as upstream allows it: letters, digits, `-` and `_`, at most 64 characters.
+pub fn check_folder_name(name: &str) -> Result<&str> {
+    let name = name.trim();
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(Error::invalid(
+            &["name"],
+            "Folder name can only contain letters, numbers, dashes and underscores",
+        ));
+    }
+    Ok(name)
+}
+
 pub fn is_slug(text: &str) -> bool {
     !text.is_empty() && slugify(text) == text
 }
@@ -78,6 +95,7 @@ impl App {
         name: &str,
         slug: Option<&str>,
         description: Option<&str>,
+        default_environments: bool,
     ) -> Result<ProjectView> {
         if !matches!(ctx.actor.org_role.as_str(), "admin" | "member") {
             return Err(super::authz::denied(Subject::Project, Action::Create));
@@ -117,7 +135,12 @@ impl App {
             created_at: now,
             updated_at: now,
         };
-        let environments: Vec<Environment> = DEFAULT_ENVIRONMENTS
+        let defaults: &[(&str, &str)] = if default_environments {
+            &DEFAULT_ENVIRONMENTS
+        } else {
+            &[]
+        };
+        let environments: Vec<Environment> = defaults
             .iter()
             .enumerate()
             .map(|(i, (name, slug))| Environment {
@@ -139,6 +162,7 @@ impl App {
                 parent_id: None,
                 name: "root".to_string(),
                 path: "/".to_string(),
+                description: None,
                 created_at: now,
                 updated_at: now,
             })
@@ -362,19 +386,9 @@ impl App {
         environment: &str,
         parent_path: Option<&str>,
         name: &str,
+        description: Option<&str>,
     ) -> Result<(Folder, Environment)> {
-        let name = name.trim();
-        if name.is_empty()
-            || name.len() > 64
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(Error::invalid(
-                &["name"],
-                "Folder name can only contain letters, numbers, dashes and underscores",
-            ));
-        }
+        let name = check_folder_name(name)?;
         let parent = self
             .locate(
                 ctx,
@@ -406,6 +420,7 @@ impl App {
             parent_id: Some(parent.folder.id.clone()),
             name: name.to_string(),
             path,
+            description: description.map(str::to_string),
             created_at: now,
             updated_at: now,
         };

@@ -90,6 +90,8 @@ pub struct CreateProjectIn {
     project_name: String,
     slug: Option<String>,
     project_description: Option<String>,
+    /// Creates `dev`, `staging` and `prod` (default `true`).
+    should_create_default_envs: Option<bool>,
 }
 
 /// Caps of the project's names, as `services::projects::create_project` checks them, and of
@@ -141,7 +143,8 @@ impl Validate for CreateProjectIn {
     }
 }
 
-/// Creates a project with the environments `dev`, `staging` and `prod`.
+/// Creates a project with the environments `dev`, `staging` and `prod` (unless
+/// `shouldCreateDefaultEnvs` is `false`).
 #[utoipa::path(post, path = "/api/v2/workspace", tag = "Projects", request_body = CreateProjectIn,
     responses((status = 200, body = ProjectResponse)), security(("bearer" = [])))]
 async fn create_workspace(
@@ -155,6 +158,7 @@ async fn create_workspace(
             &input.project_name,
             input.slug.as_deref(),
             input.project_description.as_deref(),
+            input.should_create_default_envs.unwrap_or(true),
         )
         .await?;
     Ok(Json(ProjectResponse {

@@ -7,6 +7,7 @@
 
 mod audit;
 mod connections;
+mod environments;
 mod identities;
 mod listen;
 mod projects;
@@ -357,6 +358,7 @@ where
     Self: MetaStore
         + super::IdentityStore
         + super::ProjectStore
+        + super::EnvironmentStore
         + super::SecretStore
         + super::AuditStore
         + super::ReadStore
