@@ -13,6 +13,9 @@ use crate::store::changes::scope;
 use crate::store::{Environment, Folder, Membership, Project, StoreError};
 use crate::time::now_ms;
 
+/// A project slug's length, as upstream's (at least 5).
+pub const MAX_PROJECT_SLUG: usize = 36;
+
 pub const DEFAULT_ENVIRONMENTS: [(&str, &str); 3] = [
     ("Development", "dev"),
     ("Staging", "staging"),
@@ -108,7 +111,7 @@ impl App {
             ));
         }
         let slug = match slug.map(str::trim).filter(|s| !s.is_empty()) {
-            Some(s) if is_slug(s) && s.len() <= 64 => s.to_string(),
+            Some(s) if is_slug(s) && (5..=MAX_PROJECT_SLUG).contains(&s.len()) => s.to_string(),
             Some(_) => {
                 return Err(Error::invalid(
                     &["slug"],
@@ -122,7 +125,9 @@ impl App {
                 } else {
                     base
                 };
-                format!("{}-{}", &base[..base.len().min(48)], &new_id()[..6])
+                // At most 29 + 1 + 6 characters: within MAX_PROJECT_SLUG.
+                let base = base[..base.len().min(29)].trim_end_matches('-');
+                format!("{base}-{}", &new_id()[..6])
             }
         };
         let now = now_ms();

@@ -292,3 +292,40 @@ async fn environments_with_folders_or_rotations_are_kept() {
         "development"
     );
 }
+
+#[tokio::test]
+async fn project_slugs_follow_upstreams_rules() {
+    let app = TestApp::spawn().await;
+    let long_name = "A Very Long Project Name That Goes On And On For Ever";
+    let made = app
+        .post("/api/v2/workspace", json!({"projectName": long_name}))
+        .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    let slug = made.body["project"]["slug"].as_str().unwrap_or_default();
+    assert!(
+        (5..=36).contains(&slug.len()) && slug.starts_with("a-very-long-project"),
+        "{slug}"
+    );
+    let named = app
+        .post(
+            "/api/v2/workspace",
+            json!({"projectName": "p", "slug": "my-app"}),
+        )
+        .await;
+    assert_eq!(named.body["project"]["slug"], "my-app", "{}", named.body);
+    for (slug, status) in [
+        ("abcd", 422),
+        (&*"a".repeat(37), 422),
+        ("My-App", 422),
+        ("my-app", 400),
+    ] {
+        assert_envelope(
+            &app.post(
+                "/api/v2/workspace",
+                json!({"projectName": "p", "slug": slug}),
+            )
+            .await,
+            status,
+        );
+    }
+}
