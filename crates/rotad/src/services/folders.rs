@@ -1,13 +1,14 @@
-//! Folders v2: a folder by id, renames (one or a batch) and the whole subtree of a path.
-//! Creating, listing one level and deleting are in `services::projects`.
+//! Folders: create, list (one level or the whole subtree), get by id, rename (one or a batch)
+//! and delete.
 
 use serde_json::json;
 
 use super::audit::Event;
 use super::authz::{Action, Subject};
+use super::new_id;
 use super::{App, Ctx};
 use crate::error::{Error, Result};
-use crate::services::projects::{check_folder_name, normalize_path};
+use crate::services::projects::normalize_path;
 use crate::store::{Environment, Folder, FolderUpdate, StoreError};
 use crate::time::now_ms;
 
@@ -32,6 +33,23 @@ pub struct FolderEdit {
     pub description: Option<String>,
 }
 
+/// A folder name as upstream allows it: letters, digits, `-` and `_`, at most 64 characters.
+pub fn check_folder_name(name: &str) -> Result<&str> {
+    let name = name.trim();
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(Error::invalid(
+            &["name"],
+            "Folder name can only contain letters, numbers, dashes and underscores",
+        ));
+    }
+    Ok(name)
+}
+
 fn not_found(id: &str) -> Error {
     Error::not_found(format!("Folder with ID '{id}' not found"))
 }
@@ -54,6 +72,146 @@ fn parent_path(path: &str) -> &str {
 }
 
 impl App {
+    pub async fn create_folder(
+        &self,
+        ctx: &Ctx,
+        project_id: &str,
+        environment: &str,
+        parent_path: Option<&str>,
+        name: &str,
+        description: Option<&str>,
+    ) -> Result<(Folder, Environment)> {
+        let name = check_folder_name(name)?;
+        let parent = self
+            .locate(
+                ctx,
+                project_id,
+                environment,
+                parent_path,
+                Subject::SecretFolders,
+                Action::Create,
+            )
+            .await?;
+        let path = if parent.folder.path == "/" {
+            format!("/{name}")
+        } else {
+            format!("{}/{name}", parent.folder.path)
+        };
+        if let Some(existing) = self
+            .store
+            .get_folder_by_path(&parent.environment.id, &path)
+            .await?
+        {
+            // Upstream answers an existing folder with the folder itself.
+            return Ok((existing, parent.environment));
+        }
+        let now = now_ms();
+        let folder = Folder {
+            id: new_id(),
+            project_id: parent.project.id.clone(),
+            env_id: parent.environment.id.clone(),
+            parent_id: Some(parent.folder.id.clone()),
+            name: name.to_string(),
+            path,
+            description: description.map(str::to_string),
+            created_at: now,
+            updated_at: now,
+        };
+        match self.store.create_folder(&folder).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                let existing = self
+                    .store
+                    .get_folder_by_path(&folder.env_id, &folder.path)
+                    .await?
+                    .ok_or_else(|| Error::bad_request("Folder already exists"))?;
+                return Ok((existing, parent.environment));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.audit(
+            ctx,
+            Some(&parent.project.id),
+            Event::new(
+                "create-folder",
+                json!({"environment": parent.environment.slug, "folderId": folder.id, "folderName": name, "folderPath": folder.path}),
+            ),
+        )
+        .await;
+        Ok((folder, parent.environment))
+    }
+
+    pub async fn list_folders(
+        &self,
+        ctx: &Ctx,
+        project_id: &str,
+        environment: &str,
+        path: Option<&str>,
+    ) -> Result<Vec<Folder>> {
+        let loc = self
+            .locate(
+                ctx,
+                project_id,
+                environment,
+                path,
+                Subject::SecretFolders,
+                Action::Read,
+            )
+            .await?;
+        Ok(self.store.list_child_folders(&loc.folder.id).await?)
+    }
+
+    /// Deletes a folder (by id or name under `path`) with everything below it.
+    pub async fn delete_folder(
+        &self,
+        ctx: &Ctx,
+        project_id: &str,
+        environment: &str,
+        path: Option<&str>,
+        id_or_name: &str,
+    ) -> Result<Folder> {
+        let loc = self
+            .locate(
+                ctx,
+                project_id,
+                environment,
+                path,
+                Subject::SecretFolders,
+                Action::Delete,
+            )
+            .await?;
+        let children = self.store.list_child_folders(&loc.folder.id).await?;
+        let folder = children
+            .into_iter()
+            .find(|f| f.id == id_or_name || f.name == id_or_name)
+            .ok_or_else(|| Error::not_found(format!("Folder with ID '{id_or_name}' not found")))?;
+        let tree: Vec<String> = self
+            .store
+            .list_folder_tree(&loc.environment.id, &folder.path)
+            .await?
+            .into_iter()
+            .map(|f| f.id)
+            .collect();
+        let rotations = self.store.list_rotations(&loc.project.id).await?;
+        if rotations.iter().any(|r| tree.contains(&r.folder_id)) {
+            return Err(Error::bad_request(
+                "Cannot delete a folder that holds secret rotations: delete the rotations first \
+                 (with revokeGeneratedCredentials to revoke their tokens)",
+            ));
+        }
+        self.store.delete_folder(&folder.id).await?;
+        self.audit(
+            ctx,
+            Some(&loc.project.id),
+            Event::new(
+                "delete-folder",
+                json!({"environment": loc.environment.slug, "folderId": folder.id, "folderPath": folder.path}),
+            ),
+        )
+        .await;
+        Ok(folder)
+    }
+
     /// A folder by id, with its environment (`GET /api/v2/folders/{id}`).
     pub async fn get_folder_by_id(&self, ctx: &Ctx, id: &str) -> Result<FolderView> {
         let folder = self

@@ -312,3 +312,45 @@ async fn delete_by_id_or_name_on_v2() {
         422,
     );
 }
+
+#[tokio::test]
+async fn a_renamed_folder_shows_at_once_in_its_rotations() {
+    let rig = crate::rotation_support::Rig::new().await;
+    let jobs = folder(&rig.app, &rig.project, "/", "jobs").await;
+    let mut body = rig.body("nested", "NESTED");
+    body["secretPath"] = json!("/jobs");
+    let created = rig.app.post(crate::rotation_support::ROTATIONS, body).await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let rotation = created.body["secretRotation"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        rig.get(&rotation).await.body["secretRotation"]["folder"]["path"],
+        "/jobs"
+    );
+
+    let renamed = rig
+        .app
+        .patch(
+            &format!("/api/v2/folders/{}", id(&jobs)),
+            json!({"projectId": rig.project, "environment": "dev", "name": "batch"}),
+        )
+        .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
+    let view = rig.get(&rotation).await;
+    assert_eq!(
+        view.body["secretRotation"]["folder"]["path"], "/batch",
+        "{}",
+        view.body
+    );
+    let secret = rig
+        .app
+        .get(&format!(
+            "/api/v3/secrets/raw/NESTED?workspaceId={}&environment=dev&secretPath=/batch",
+            rig.project
+        ))
+        .await;
+    assert_eq!(secret.status, 200, "{}", secret.body);
+    assert_eq!(secret.body["secret"]["rotationId"], rotation.as_str());
+}

@@ -141,7 +141,7 @@ impl FolderIn {
     }
 }
 
-/// A folder name, as `services::projects::create_folder` allows it.
+/// A folder name, as `services::folders` allows it.
 const MAX_FOLDER_NAME: usize = 64;
 /// A folder's whole path: well inside what a PostgreSQL btree entry holds (about 2,700 bytes,
 /// the `(env_id, path)` unique index), so deep nesting is a 422 rather than a 500.
