@@ -181,7 +181,9 @@ impl App {
         let env = Environment {
             name: name.unwrap_or_else(|| old.name.clone()),
             slug: slug.unwrap_or_else(|| old.slug.clone()),
-            position: edit.position.unwrap_or(old.position),
+            position: edit
+                .position
+                .map_or(old.position, |p| p.min(existing.len() as i64)),
             updated_at: now_ms(),
             ..old.clone()
         };

@@ -122,6 +122,7 @@ pub trait ProjectStore: Send + Sync {
 pub trait EnvironmentStore: Send + Sync {
     /// Creates an environment with its root folder; at `env.position`, later ones move down.
     async fn create_environment(&self, env: &Environment, root: &Folder) -> StoreResult<()>;
+    /// Updates an environment; a new position moves the ones in between by one.
     async fn update_environment(&self, env: &Environment) -> StoreResult<bool>;
     /// Deletes an environment and its root folder.
     async fn delete_environment(&self, project_id: &str, id: &str) -> StoreResult<bool>;

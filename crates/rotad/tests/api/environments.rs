@@ -90,6 +90,16 @@ async fn create_update_delete_on_both_prefixes() {
     assert_eq!(updated.status, 200, "{}", updated.body);
     assert_eq!(updated.body["environment"]["slug"], "quality");
     assert_eq!(updated.body["environment"]["position"], 2);
+    let order = app.get(&projects).await;
+    assert_eq!(
+        slugs(&order.body),
+        ["local", "quality", "dev", "staging", "prod"]
+    );
+    let positions: Vec<i64> = order.body["environments"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|e| e["position"].as_i64()).collect())
+        .unwrap_or_default();
+    assert_eq!(positions, [1, 2, 3, 4, 5]);
     assert_envelope(&app.get(&read("qa")).await, 404);
     assert_eq!(app.get(&read("quality")).await.status, 200);
 

@@ -60,8 +60,35 @@ where
     }
 
     async fn update_environment(&self, env: &Environment) -> StoreResult<bool> {
+        // Reads the old position in the transaction, so concurrent moves stay consistent.
         let scopes = project_scopes(&env.project_id);
         let mut tx = self.write.begin().await?;
+        let old = sqlx::query_scalar::<DB, i64>(
+            "SELECT position FROM environments WHERE id = $1 AND project_id = $2",
+        )
+        .bind(&env.id)
+        .bind(&env.project_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        // The others between the old and the new position move by one toward the old one.
+        if let Some(old) = old.filter(|old| *old != env.position) {
+            let (shift, low, high) = if env.position < old {
+                (1, env.position, old - 1)
+            } else {
+                (-1, old + 1, env.position)
+            };
+            sqlx::query(
+                "UPDATE environments SET position = position + $1 \
+                 WHERE project_id = $2 AND id <> $3 AND position BETWEEN $4 AND $5",
+            )
+            .bind(shift)
+            .bind(&env.project_id)
+            .bind(&env.id)
+            .bind(low)
+            .bind(high)
+            .execute(&mut *tx)
+            .await?;
+        }
         let done = sqlx::query(
             "UPDATE environments SET name = $1, slug = $2, position = $3, updated_at = $4 \
              WHERE id = $5 AND project_id = $6",
