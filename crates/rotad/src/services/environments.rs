@@ -228,13 +228,24 @@ impl App {
             .into_iter()
             .find(|e| e.id == env_id)
             .ok_or_else(|| Error::not_found(format!("Environment with id '{env_id}' not found")))?;
-        if let Some(held) = describe(self.store.environment_contents(&env.id).await?) {
-            return Err(Error::bad_request(format!(
+        let refuse = |held: String| {
+            Error::bad_request(format!(
                 "Cannot delete environment '{}': it holds {held}; delete them first",
                 env.slug
-            )));
+            ))
+        };
+        if let Some(held) = describe(self.store.environment_contents(&env.id).await?) {
+            return Err(refuse(held));
         }
-        self.store.delete_environment(&project.id, &env.id).await?;
+        if !self.store.delete_environment(&project.id, &env.id).await? {
+            // Something arrived in it (or it went) since the count.
+            return Err(
+                match describe(self.store.environment_contents(&env.id).await?) {
+                    Some(held) => refuse(held),
+                    None => Error::not_found(format!("Environment with id '{env_id}' not found")),
+                },
+            );
+        }
         self.audit(
             ctx,
             Some(&project.id),

@@ -124,7 +124,8 @@ pub trait EnvironmentStore: Send + Sync {
     async fn create_environment(&self, env: &Environment, root: &Folder) -> StoreResult<()>;
     /// Updates an environment; a new position moves the ones in between by one.
     async fn update_environment(&self, env: &Environment) -> StoreResult<bool>;
-    /// Deletes an environment and its root folder.
+    /// Deletes an environment and its root folder, only if it holds nothing else (`false` if
+    /// it is gone or not empty).
     async fn delete_environment(&self, project_id: &str, id: &str) -> StoreResult<bool>;
     async fn environment_contents(&self, env_id: &str) -> StoreResult<EnvironmentContents>;
     /// Renames (and re-describes) folders, rewriting the paths below each, in one transaction.

@@ -111,17 +111,17 @@ where
     async fn delete_environment(&self, project_id: &str, id: &str) -> StoreResult<bool> {
         let scopes = project_scopes(project_id);
         let mut tx = self.write.begin().await?;
-        // The root folder first: its parent link would otherwise be cascaded from two sides.
-        sqlx::query("DELETE FROM folders WHERE env_id = $1 AND project_id = $2")
-            .bind(id)
-            .bind(project_id)
-            .execute(&mut *tx)
-            .await?;
-        let done = sqlx::query("DELETE FROM environments WHERE id = $1 AND project_id = $2")
-            .bind(id)
-            .bind(project_id)
-            .execute(&mut *tx)
-            .await?;
+        // Only while empty, judged in the statement that deletes (the root folder cascades).
+        let done = sqlx::query(
+            "DELETE FROM environments WHERE id = $1 AND project_id = $2 \
+             AND NOT EXISTS (SELECT 1 FROM secrets WHERE env_id = $1) \
+             AND NOT EXISTS (SELECT 1 FROM secret_rotations WHERE env_id = $1) \
+             AND NOT EXISTS (SELECT 1 FROM folders WHERE env_id = $1 AND parent_id IS NOT NULL)",
+        )
+        .bind(id)
+        .bind(project_id)
+        .execute(&mut *tx)
+        .await?;
         announce::<DB>(&mut tx, &scopes).await?;
         tx.commit().await?;
         self.changed(&scopes);
