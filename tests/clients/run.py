@@ -16,8 +16,12 @@ What it does, each numbered item being its own PASS/FAIL check:
      universal auth, project membership), as DESIGN.md's table says;
   a. Python ``infisicalsdk`` 1.0.18: login, create (with comment), get, list,
      update (value read back), delete, get-after-delete raises;
+  a2. Python ``infisicalsdk`` folders: create (with description), get by id,
+     update (rename, description), list (recursive), delete, get-after-delete 404;
   b. Node ``@infisical/sdk`` 5.0.2 (tests/clients/node/check.mjs): login,
      listSecrets finds a secret created here beforehand, getSecret matches;
+  b2. Node environments().create (as the admin) and folders().create /
+     listFolders({recursive}) (tests/clients/node/folders_envs.mjs);
   c. the Rust crate ``infisical`` 0.0.4's own ignored test
      ``tests::test_secrets_resource``, unmodified, built from the crate source
      that cargo fetched;
@@ -564,6 +568,52 @@ class Harness:
         finally:
             client.close()
 
+    def python_folders(self) -> str:
+        from infisical_sdk.infisical_requests import InfisicalError
+
+        project = self.ctx["project"]
+        client = self.python_client()
+        try:
+            top = "py-" + secrets.token_hex(4)
+            where = dict(environment_slug=ENVIRONMENT, project_id=project)
+            made = client.folders.create_folder(name=top, path="/", description="made by python", **where)
+            expect(made.name == top and made.path == f"/{top}", f"create: {made.name!r} at {made.path!r}")
+            expect(made.description == "made by python", f"create: description {made.description!r}")
+            inner = client.folders.create_folder(name="inner", path=f"/{top}", **where)
+
+            got = client.folders.get_folder_by_id(id=inner.id)
+            expect(got.path == f"/{top}/inner", f"get_folder_by_id: path {got.path!r}")
+            expect(got.projectId == project, f"get_folder_by_id: projectId {got.projectId!r}")
+            expect(got.environment.envSlug == ENVIRONMENT, f"get_folder_by_id: envSlug {got.environment.envSlug!r}")
+            expect(got.parentId == made.id, f"get_folder_by_id: parentId {got.parentId!r}, expected {made.id}")
+
+            renamed = client.folders.update_folder(folder_id=made.id, name=top + "-2", path="/",
+                                                   description="renamed by python", **where)
+            expect(renamed.path == f"/{top}-2", f"update_folder: path {renamed.path!r}")
+            expect(renamed.description == "renamed by python", f"update_folder: description {renamed.description!r}")
+            moved = client.folders.get_folder_by_id(id=inner.id)
+            expect(moved.path == f"/{top}-2/inner", f"after rename the nested folder is at {moved.path!r}")
+
+            flat = client.folders.list_folders(path="/", **where)
+            expect(inner.id not in [f.id for f in flat.folders], "list_folders: the nested folder shows without recursive")
+            deep = client.folders.list_folders(path="/", recursive=True, **where)
+            ids = [f.id for f in deep.folders]
+            expect(inner.id in ids and made.id in ids, f"list_folders(recursive=True): got {ids}")
+
+            deleted = client.folders.delete_folder(folder_id_or_name=made.id, path="/", **where)
+            expect(deleted.id == made.id, f"delete_folder: id {deleted.id!r}")
+            try:
+                client.folders.get_folder_by_id(id=inner.id)
+            except InfisicalError as e:
+                status = getattr(e, "status_code", None)
+                expect(status == 404, f"get after delete raised, but with status {status} (expected 404): {e}")
+            else:
+                raise CheckFailed("get_folder_by_id after delete returned the folder instead of raising")
+            return (f"create, get_folder_by_id, update_folder, list_folders (recursive: {len(ids)} folder(s)), "
+                    "delete_folder, 404 after delete")
+        finally:
+            client.close()
+
     # ---- b: Node SDK ------------------------------------------------------ #
 
     def node_sdk(self) -> str:
@@ -602,6 +652,28 @@ class Harness:
         code, out = run_cmd([node, str(NODE_DIR / "check.mjs")], env=env, cwd=NODE_DIR, timeout=180, label="node")
         expect(code == 0, f"check.mjs exited with {code}: {short(out.strip().splitlines()[-1] if out.strip() else '')}")
         return f"@infisical/sdk {installed['version']}: login, listSecrets, getSecret"
+
+    def node_folders_envs(self) -> str:
+        assert self.server is not None
+        node = shutil.which("node")
+        expect(node is not None, "node is not on PATH")
+        expect((NODE_DIR / "node_modules" / "@infisical" / "sdk" / "package.json").exists(),
+               "tests/clients/node/node_modules is missing (check b installs it)")
+        env = dict(os.environ)
+        env.update(
+            ROTAD_URL=self.server.url,
+            ROTAD_ADMIN_TOKEN=self.ctx["admin_token"],
+            ROTAD_CLIENT_ID=self.ctx["client_id"],
+            ROTAD_CLIENT_SECRET=self.ctx["client_secret"],
+            ROTAD_PROJECT_ID=self.ctx["project"],
+            ROTAD_ENVIRONMENT=ENVIRONMENT,
+            ROTAD_SUFFIX=secrets.token_hex(3),
+        )
+        code, out = run_cmd([node, str(NODE_DIR / "folders_envs.mjs")], env=env, cwd=NODE_DIR, timeout=180,
+                            label="node")
+        expect(code == 0,
+               f"folders_envs.mjs exited with {code}: {short(out.strip().splitlines()[-1] if out.strip() else '')}")
+        return "environments().create, folders().create, listFolders (flat and recursive)"
 
     # ---- c: Rust crate's own test ----------------------------------------- #
 
@@ -848,8 +920,11 @@ class Harness:
             boot = ("1 bootstrap over HTTP",)
             if want("a"):
                 self.check("a python infisicalsdk 1.0.18", self.python_sdk, needs=boot)
+                self.check("a2 python infisicalsdk folders", self.python_folders, needs=boot)
             if want("b"):
                 self.check("b node @infisical/sdk 5.0.2", self.node_sdk, needs=boot)
+                self.check("b2 node environments and folders", self.node_folders_envs,
+                           needs=("b node @infisical/sdk 5.0.2",))
             if want("c"):
                 self.check("c rust-crate test_secrets_resource", self.rust_crate_test, needs=boot)
             if want("d"):

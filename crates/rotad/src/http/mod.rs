@@ -28,6 +28,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(routes::identities::router())
         .merge(routes::projects::router())
         .merge(routes::folders::router())
+        .merge(routes::folders_v2::router())
+        .merge(routes::environments::router())
         .merge(routes::secrets::router())
         .merge(routes::connections::router())
         .merge(routes::rotations::router())

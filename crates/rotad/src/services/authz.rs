@@ -71,6 +71,8 @@ impl fmt::Display for Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subject {
     Project,
+    /// A project's environments: project admins manage them (docs/COMPATIBILITY.md).
+    Environments,
     Secrets,
     SecretFolders,
     SecretRotation,
@@ -84,6 +86,7 @@ impl fmt::Display for Subject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Subject::Project => "workspace",
+            Subject::Environments => "environments",
             Subject::Secrets => "secrets",
             Subject::SecretFolders => "secret-folders",
             Subject::SecretRotation => "secret-rotation",
@@ -103,6 +106,7 @@ pub fn allows(role: Role, subject: Subject, action: Action) -> bool {
             Subject::SecretRotation => action != Action::ReadGeneratedCredentials,
             Subject::Identity | Subject::AuditLogs => action == Action::Read,
             Subject::Project => matches!(action, Action::Read | Action::Edit),
+            Subject::Environments => action == Action::Read,
             _ => true,
         },
         Role::Viewer => action == Action::Read && subject != Subject::AuditLogs,
@@ -336,5 +340,8 @@ mod tests {
         assert!(allows(Role::Viewer, Secrets, Read));
         assert!(!allows(Role::Viewer, Secrets, Create));
         assert!(!allows(Role::NoAccess, Secrets, Read));
+        assert!(allows(Role::Admin, Environments, Delete));
+        assert!(!allows(Role::Member, Environments, Create));
+        assert!(allows(Role::Member, Environments, Read));
     }
 }

@@ -5,6 +5,8 @@ pub mod auth;
 pub mod authz;
 pub mod cache;
 pub mod connections;
+pub mod environments;
+pub mod folders;
 pub mod identities;
 pub mod keyring;
 pub mod login_guard;

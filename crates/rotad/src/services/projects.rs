@@ -1,4 +1,5 @@
-//! Projects, their environments (`dev`, `staging`, `prod` by default) and nested folders.
+//! Projects, their environments (`dev`, `staging`, `prod` by default) and where secrets live
+//! (locations); folders are in `services::folders`, environment edits in `services::environments`.
 
 use serde_json::json;
 
@@ -12,6 +13,9 @@ use crate::error::{Error, Result};
 use crate::store::changes::scope;
 use crate::store::{Environment, Folder, Membership, Project, StoreError};
 use crate::time::now_ms;
+
+/// A project slug's length, as upstream's (at least 5).
+pub const MAX_PROJECT_SLUG: usize = 36;
 
 pub const DEFAULT_ENVIRONMENTS: [(&str, &str); 3] = [
     ("Development", "dev"),
@@ -78,6 +82,7 @@ impl App {
         name: &str,
         slug: Option<&str>,
         description: Option<&str>,
+        default_environments: bool,
     ) -> Result<ProjectView> {
         if !matches!(ctx.actor.org_role.as_str(), "admin" | "member") {
             return Err(super::authz::denied(Subject::Project, Action::Create));
@@ -90,7 +95,7 @@ impl App {
             ));
         }
         let slug = match slug.map(str::trim).filter(|s| !s.is_empty()) {
-            Some(s) if is_slug(s) && s.len() <= 64 => s.to_string(),
+            Some(s) if is_slug(s) && (5..=MAX_PROJECT_SLUG).contains(&s.len()) => s.to_string(),
             Some(_) => {
                 return Err(Error::invalid(
                     &["slug"],
@@ -104,7 +109,9 @@ impl App {
                 } else {
                     base
                 };
-                format!("{}-{}", &base[..base.len().min(48)], &new_id()[..6])
+                // At most 29 + 1 + 6 characters: within MAX_PROJECT_SLUG.
+                let base = base[..base.len().min(29)].trim_end_matches('-');
+                format!("{base}-{}", &new_id()[..6])
             }
         };
         let now = now_ms();
@@ -117,7 +124,12 @@ impl App {
             created_at: now,
             updated_at: now,
         };
-        let environments: Vec<Environment> = DEFAULT_ENVIRONMENTS
+        let defaults: &[(&str, &str)] = if default_environments {
+            &DEFAULT_ENVIRONMENTS
+        } else {
+            &[]
+        };
+        let environments: Vec<Environment> = defaults
             .iter()
             .enumerate()
             .map(|(i, (name, slug))| Environment {
@@ -139,6 +151,7 @@ impl App {
                 parent_id: None,
                 name: "root".to_string(),
                 path: "/".to_string(),
+                description: None,
                 created_at: now,
                 updated_at: now,
             })
@@ -353,155 +366,6 @@ impl App {
             environment,
             folder,
         })
-    }
-
-    pub async fn create_folder(
-        &self,
-        ctx: &Ctx,
-        project_id: &str,
-        environment: &str,
-        parent_path: Option<&str>,
-        name: &str,
-    ) -> Result<(Folder, Environment)> {
-        let name = name.trim();
-        if name.is_empty()
-            || name.len() > 64
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(Error::invalid(
-                &["name"],
-                "Folder name can only contain letters, numbers, dashes and underscores",
-            ));
-        }
-        let parent = self
-            .locate(
-                ctx,
-                project_id,
-                environment,
-                parent_path,
-                Subject::SecretFolders,
-                Action::Create,
-            )
-            .await?;
-        let path = if parent.folder.path == "/" {
-            format!("/{name}")
-        } else {
-            format!("{}/{name}", parent.folder.path)
-        };
-        if let Some(existing) = self
-            .store
-            .get_folder_by_path(&parent.environment.id, &path)
-            .await?
-        {
-            // Upstream answers an existing folder with the folder itself.
-            return Ok((existing, parent.environment));
-        }
-        let now = now_ms();
-        let folder = Folder {
-            id: new_id(),
-            project_id: parent.project.id.clone(),
-            env_id: parent.environment.id.clone(),
-            parent_id: Some(parent.folder.id.clone()),
-            name: name.to_string(),
-            path,
-            created_at: now,
-            updated_at: now,
-        };
-        match self.store.create_folder(&folder).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => {
-                let existing = self
-                    .store
-                    .get_folder_by_path(&folder.env_id, &folder.path)
-                    .await?
-                    .ok_or_else(|| Error::bad_request("Folder already exists"))?;
-                return Ok((existing, parent.environment));
-            }
-            Err(e) => return Err(e.into()),
-        }
-        self.audit(
-            ctx,
-            Some(&parent.project.id),
-            Event::new(
-                "create-folder",
-                json!({"environment": parent.environment.slug, "folderId": folder.id, "folderName": name, "folderPath": folder.path}),
-            ),
-        )
-        .await;
-        Ok((folder, parent.environment))
-    }
-
-    pub async fn list_folders(
-        &self,
-        ctx: &Ctx,
-        project_id: &str,
-        environment: &str,
-        path: Option<&str>,
-    ) -> Result<Vec<Folder>> {
-        let loc = self
-            .locate(
-                ctx,
-                project_id,
-                environment,
-                path,
-                Subject::SecretFolders,
-                Action::Read,
-            )
-            .await?;
-        Ok(self.store.list_child_folders(&loc.folder.id).await?)
-    }
-
-    /// Deletes a folder (by id or name under `path`) with everything below it.
-    pub async fn delete_folder(
-        &self,
-        ctx: &Ctx,
-        project_id: &str,
-        environment: &str,
-        path: Option<&str>,
-        id_or_name: &str,
-    ) -> Result<Folder> {
-        let loc = self
-            .locate(
-                ctx,
-                project_id,
-                environment,
-                path,
-                Subject::SecretFolders,
-                Action::Delete,
-            )
-            .await?;
-        let children = self.store.list_child_folders(&loc.folder.id).await?;
-        let folder = children
-            .into_iter()
-            .find(|f| f.id == id_or_name || f.name == id_or_name)
-            .ok_or_else(|| Error::not_found(format!("Folder with ID '{id_or_name}' not found")))?;
-        let tree: Vec<String> = self
-            .store
-            .list_folder_tree(&loc.environment.id, &folder.path)
-            .await?
-            .into_iter()
-            .map(|f| f.id)
-            .collect();
-        let rotations = self.store.list_rotations(&loc.project.id).await?;
-        if rotations.iter().any(|r| tree.contains(&r.folder_id)) {
-            return Err(Error::bad_request(
-                "Cannot delete a folder that holds secret rotations: delete the rotations first \
-                 (with revokeGeneratedCredentials to revoke their tokens)",
-            ));
-        }
-        self.store.delete_folder(&folder.id).await?;
-        self.audit(
-            ctx,
-            Some(&loc.project.id),
-            Event::new(
-                "delete-folder",
-                json!({"environment": loc.environment.slug, "folderId": folder.id, "folderPath": folder.path}),
-            ),
-        )
-        .await;
-        Ok(folder)
     }
 }
 

@@ -117,6 +117,21 @@ pub trait ProjectStore: Send + Sync {
         -> StoreResult<Vec<Membership>>;
 }
 
+/// Environments and the edits of folders (folders v2).
+#[async_trait]
+pub trait EnvironmentStore: Send + Sync {
+    /// Creates an environment with its root folder; at `env.position`, later ones move down.
+    async fn create_environment(&self, env: &Environment, root: &Folder) -> StoreResult<()>;
+    /// Updates an environment; a new position moves the ones in between by one.
+    async fn update_environment(&self, env: &Environment) -> StoreResult<bool>;
+    /// Deletes an environment and its root folder, only if it holds nothing else (`false` if
+    /// it is gone or not empty).
+    async fn delete_environment(&self, project_id: &str, id: &str) -> StoreResult<bool>;
+    async fn environment_contents(&self, env_id: &str) -> StoreResult<EnvironmentContents>;
+    /// Renames (and re-describes) folders, rewriting the paths below each, in one transaction.
+    async fn update_folders(&self, project_id: &str, updates: &[FolderUpdate]) -> StoreResult<()>;
+}
+
 #[async_trait]
 pub trait SecretStore: Send + Sync {
     async fn insert_secret(
@@ -360,6 +375,7 @@ pub trait Store:
     MetaStore
     + IdentityStore
     + ProjectStore
+    + EnvironmentStore
     + SecretStore
     + AuditStore
     + ReadStore

@@ -98,6 +98,7 @@ pub struct Folder {
     pub name: String,
     /// Absolute path, `/` for the root folder of an environment.
     pub path: String,
+    pub description: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -373,4 +374,25 @@ pub struct RotationFailure {
     pub failed_attempts: i64,
     pub job_id: Option<String>,
     pub trail: Trail,
+}
+
+/// One folder's new name (and so its path and its subtree's) and description.
+#[derive(Debug, Clone)]
+pub struct FolderUpdate {
+    pub id: String,
+    pub env_id: String,
+    pub old_path: String,
+    pub new_path: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub updated_at: i64,
+}
+
+/// What an environment holds, counted (an environment is deleted only when empty).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EnvironmentContents {
+    pub secrets: i64,
+    /// Folders other than the root.
+    pub folders: i64,
+    pub rotations: i64,
 }

@@ -419,11 +419,15 @@ async fn free_text_fields_have_length_caps() {
         for (body, path) in [
             (json!({"projectName": text(65)}), json!(["projectName"])),
             (
-                json!({"projectName": "p", "slug": text(65)}),
+                json!({"projectName": "p", "slug": text(37)}),
                 json!(["slug"]),
             ),
             (
-                json!({"projectName": "p", "projectDescription": text(257)}),
+                json!({"projectName": "p", "slug": text(4)}),
+                json!(["slug"]),
+            ),
+            (
+                json!({"projectName": "p", "projectDescription": text(1025)}),
                 json!(["projectDescription"]),
             ),
         ] {
@@ -433,7 +437,7 @@ async fn free_text_fields_have_length_caps() {
     let res = app
         .post(
             "/api/v2/workspace",
-            json!({"projectName": text(64), "slug": text(64), "projectDescription": "é".repeat(256)}),
+            json!({"projectName": text(64), "slug": text(36), "projectDescription": "é".repeat(1024)}),
         )
         .await;
     assert_eq!(res.status, 200, "{}", res.body);

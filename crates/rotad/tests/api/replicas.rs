@@ -228,3 +228,65 @@ async fn a_rotation_read_from_the_cache_follows_every_patch_at_once() {
     }
     rig.app.stop().await;
 }
+
+#[tokio::test]
+async fn renamed_folders_and_environments_are_followed_by_another_replica_within_a_second() {
+    let app = TestApp::spawn().await;
+    let mut b = Replica::start(&app).await;
+    let project = app.project("replicas").await;
+    let folder = app
+        .post(
+            "/api/v2/folders",
+            json!({"projectId": project, "environment": "dev", "name": "app", "path": "/"}),
+        )
+        .await;
+    assert_eq!(folder.status, 200, "{}", folder.body);
+    let folder_id = folder.body["folder"]["id"].as_str().unwrap_or_default();
+    assert_eq!(
+        app.create_secret(&project, "/app", "KEY", "v1")
+            .await
+            .status,
+        200
+    );
+    let read = |env: &str, path: &str| {
+        format!("/api/v3/secrets/raw/KEY?workspaceId={project}&environment={env}&secretPath={path}")
+    };
+    // The other replica has the old location cached.
+    assert_eq!(b.get(&read("dev", "/app"), &app.token).await.0, 200);
+
+    let renamed = app
+        .patch(
+            &format!("/api/v2/folders/{folder_id}"),
+            json!({"projectId": project, "environment": "dev", "name": "service"}),
+        )
+        .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
+    let lag = b
+        .until(&read("dev", "/app"), &app.token, |s, _| s == 404)
+        .await;
+    assert!(lag <= REPLICA_LAG, "the other replica took {lag:?}");
+    assert_eq!(b.get(&read("dev", "/service"), &app.token).await.0, 200);
+
+    let envs = app
+        .get(&format!("/api/v1/projects/{project}/environments"))
+        .await;
+    let dev = envs.body["environments"][0]["id"]
+        .as_str()
+        .unwrap_or_default();
+    let moved = app
+        .patch(
+            &format!("/api/v1/projects/{project}/environments/{dev}"),
+            json!({"slug": "development"}),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    let lag = b
+        .until(&read("dev", "/service"), &app.token, |s, _| s == 404)
+        .await;
+    assert!(lag <= REPLICA_LAG, "the other replica took {lag:?}");
+    assert_eq!(
+        b.get(&read("development", "/service"), &app.token).await.0,
+        200
+    );
+    b.stop().await;
+}

@@ -6,7 +6,13 @@ use crate::helpers::Env;
 async fn projects_in_both_modes() {
     let env = Env::spawn().await;
     let text = env
-        .rotad(&["projects", "create", "Data Platform", "--slug", "data"])
+        .rotad(&[
+            "projects",
+            "create",
+            "Data Platform",
+            "--slug",
+            "data-platform",
+        ])
         .await;
     assert!(
         text.ok().contains("Created project Data Platform."),
@@ -24,13 +30,13 @@ async fn projects_in_both_modes() {
     assert!(lines[0].starts_with("ID"), "{list:#?}");
     assert!(lines
         .iter()
-        .any(|l| l.contains("Data Platform") && l.contains("data")));
+        .any(|l| l.contains("Data Platform") && l.contains("data-platform")));
     assert!(lines.iter().any(|l| l.contains(&other)));
     let list = env.rotad(&["projects", "list", "--json"]).await.json();
     assert_eq!(list["projects"].as_array().map(Vec::len), Some(2), "{list}");
 
     // By slug, name or id.
-    let get = env.rotad(&["projects", "get", "data"]).await;
+    let get = env.rotad(&["projects", "get", "data-platform"]).await;
     assert!(get.ok().contains("name:"), "{get:#?}");
     assert!(get.stdout.contains("Data Platform"));
     let get = env
@@ -49,7 +55,7 @@ async fn projects_in_both_modes() {
         .rotad(&["projects", "delete", "Data Platform", "--json"])
         .await
         .json();
-    assert_eq!(del["project"]["slug"], "data");
+    assert_eq!(del["project"]["slug"], "data-platform");
 
     // Unknown ids: the server's 404 message, exit 1, one line.
     let gone = env.rotad(&["projects", "get", &other]).await;

@@ -30,6 +30,8 @@ pub struct FolderOut {
     parent_id: Option<String>,
     env_id: String,
     version: i64,
+    is_reserved: bool,
+    description: Option<String>,
     created_at: String,
     updated_at: String,
 }
@@ -43,6 +45,8 @@ impl From<Folder> for FolderOut {
             parent_id: f.parent_id,
             env_id: f.env_id,
             version: 1,
+            is_reserved: false,
+            description: f.description,
             created_at: rfc3339(f.created_at),
             updated_at: rfc3339(f.updated_at),
         }
@@ -54,9 +58,63 @@ pub struct FolderResponse {
     folder: FolderOut,
 }
 
+impl From<Folder> for FolderResponse {
+    fn from(folder: Folder) -> Self {
+        Self {
+            folder: folder.into(),
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct FoldersResponse {
-    folders: Vec<FolderOut>,
+    folders: Vec<FolderListItem>,
+}
+
+/// A listed folder; with `recursive=true` also its path relative to the listed path.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FolderListItem {
+    #[serde(flatten)]
+    folder: FolderOut,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    relative_path: Option<String>,
+}
+
+/// The list's query: the folder's place, and `recursive` for the whole subtree.
+#[derive(Deserialize, ToSchema, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct FolderQuery {
+    project_id: Option<String>,
+    workspace_id: Option<String>,
+    environment: String,
+    #[serde(alias = "directory")]
+    path: Option<String>,
+    /// `true` (any case) or `1` lists every folder below `path`.
+    recursive: Option<String>,
+}
+
+impl FolderQuery {
+    fn recursive(&self) -> bool {
+        self.recursive
+            .as_deref()
+            .is_some_and(|r| r.eq_ignore_ascii_case("true") || r == "1")
+    }
+}
+
+impl Validate for FolderQuery {
+    fn validate(&self) -> Vec<Issue> {
+        FolderIn {
+            project_id: self.project_id.clone(),
+            workspace_id: self.workspace_id.clone(),
+            environment: self.environment.clone(),
+            name: String::new(),
+            path: self.path.clone(),
+            description: None,
+        }
+        .validate()
+    }
 }
 
 /// Either `projectId` or the older `workspaceId` names the project.
@@ -66,15 +124,16 @@ pub struct FoldersResponse {
 pub struct FolderIn {
     project_id: Option<String>,
     workspace_id: Option<String>,
-    environment: String,
+    pub(super) environment: String,
     #[serde(default)]
-    name: String,
+    pub(super) name: String,
     #[serde(alias = "directory")]
-    path: Option<String>,
+    pub(super) path: Option<String>,
+    pub(super) description: Option<String>,
 }
 
 impl FolderIn {
-    fn project(&self) -> &str {
+    pub(super) fn project(&self) -> &str {
         self.project_id
             .as_deref()
             .or(self.workspace_id.as_deref())
@@ -82,11 +141,13 @@ impl FolderIn {
     }
 }
 
-/// A folder name, as `services::projects::create_folder` allows it.
+/// A folder name, as `services::folders` allows it.
 const MAX_FOLDER_NAME: usize = 64;
 /// A folder's whole path: well inside what a PostgreSQL btree entry holds (about 2,700 bytes,
 /// the `(env_id, path)` unique index), so deep nesting is a 422 rather than a 500.
-const MAX_FOLDER_PATH: usize = 1024;
+use crate::services::folders::MAX_FOLDER_PATH;
+/// A folder's description.
+pub(crate) const MAX_FOLDER_DESCRIPTION: usize = 1024;
 
 impl Validate for FolderIn {
     fn validate(&self) -> Vec<Issue> {
@@ -112,6 +173,17 @@ impl Validate for FolderIn {
                     format!("A folder path must be at most {MAX_FOLDER_PATH} characters"),
                 ));
             }
+        }
+        if self
+            .description
+            .as_deref()
+            .is_some_and(|d| d.chars().count() > MAX_FOLDER_DESCRIPTION)
+        {
+            issues.push(Issue::new(
+                "too_big",
+                &["description"],
+                format!("Description must be at most {MAX_FOLDER_DESCRIPTION} characters"),
+            ));
         }
         if self.project().trim().is_empty() {
             issues.push(Issue::new(
@@ -143,6 +215,7 @@ async fn create(
             &input.environment,
             input.path.as_deref(),
             &input.name,
+            input.description.as_deref(),
         )
         .await?;
     Ok(Json(FolderResponse {
@@ -153,19 +226,46 @@ async fn create(
 async fn list(
     app: AppState,
     ctx: crate::services::Ctx,
-    input: FolderIn,
+    input: FolderQuery,
 ) -> Result<Json<FoldersResponse>> {
-    let folders = app
-        .list_folders(
-            &ctx,
-            input.project(),
-            &input.environment,
-            input.path.as_deref(),
-        )
-        .await?;
-    Ok(Json(FoldersResponse {
-        folders: folders.into_iter().map(Into::into).collect(),
-    }))
+    let project = input
+        .project_id
+        .as_deref()
+        .or(input.workspace_id.as_deref())
+        .unwrap_or("");
+    let path = input.path.as_deref();
+    let folders = if input.recursive() {
+        let base = normalize_path(path).unwrap_or_else(|| "/".to_string());
+        app.list_folder_subtree(&ctx, project, &input.environment, path)
+            .await?
+            .into_iter()
+            .map(|f| FolderListItem {
+                relative_path: Some(relative_to(&base, &f.path)),
+                folder: f.into(),
+            })
+            .collect()
+    } else {
+        app.list_folders(&ctx, project, &input.environment, path)
+            .await?
+            .into_iter()
+            .map(|f| FolderListItem {
+                folder: f.into(),
+                relative_path: None,
+            })
+            .collect()
+    };
+    Ok(Json(FoldersResponse { folders }))
+}
+
+/// `/b/c` for `/a/b/c` under `/a`.
+fn relative_to(base: &str, path: &str) -> String {
+    if base == "/" {
+        return path.to_string();
+    }
+    path.strip_prefix(base)
+        .filter(|rest| rest.starts_with('/'))
+        .unwrap_or(path)
+        .to_string()
 }
 
 /// Creates a folder under `path`.
@@ -190,24 +290,24 @@ async fn create_folder_v2(
     create(app, ctx, input).await
 }
 
-/// Lists the folders directly under `path`.
-#[utoipa::path(get, path = "/api/v1/folders", tag = "Folders", params(FolderIn),
+/// Lists the folders directly under `path` (`recursive=true`: every folder below it).
+#[utoipa::path(get, path = "/api/v1/folders", tag = "Folders", params(FolderQuery),
     responses((status = 200, body = FoldersResponse)), security(("bearer" = [])))]
 async fn list_folders_v1(
     State(app): State<AppState>,
     Auth(ctx): Auth,
-    Query(input): Query<FolderIn>,
+    Query(input): Query<FolderQuery>,
 ) -> Result<Json<FoldersResponse>> {
     list(app, ctx, input).await
 }
 
-/// Lists the folders directly under `path`.
-#[utoipa::path(get, path = "/api/v2/folders", tag = "Folders", params(FolderIn),
+/// Lists the folders directly under `path` (`recursive=true`: every folder below it).
+#[utoipa::path(get, path = "/api/v2/folders", tag = "Folders", params(FolderQuery),
     responses((status = 200, body = FoldersResponse)), security(("bearer" = [])))]
 async fn list_folders_v2(
     State(app): State<AppState>,
     Auth(ctx): Auth,
-    Query(input): Query<FolderIn>,
+    Query(input): Query<FolderQuery>,
 ) -> Result<Json<FoldersResponse>> {
     list(app, ctx, input).await
 }
@@ -217,6 +317,16 @@ async fn list_folders_v2(
     params(("folderIdOrName" = String, Path)), request_body = FolderIn,
     responses((status = 200, body = FolderResponse)), security(("bearer" = [])))]
 async fn delete_folder(
+    state: State<AppState>,
+    auth: Auth,
+    id_or_name: Path<String>,
+    body: Body<FolderIn>,
+) -> Result<Json<FolderResponse>> {
+    delete(state, auth, id_or_name, body).await
+}
+
+/// Both delete routes (v1 here, v2 in `folders_v2`).
+pub(super) async fn delete(
     State(app): State<AppState>,
     Auth(ctx): Auth,
     Path(id_or_name): Path<String>,

@@ -1,7 +1,9 @@
 pub mod audit;
 pub mod auth;
 pub mod connections;
+pub mod environments;
 pub mod folders;
+pub mod folders_v2;
 pub mod identities;
 pub mod memberships;
 pub mod projects;

@@ -90,13 +90,16 @@ pub struct CreateProjectIn {
     project_name: String,
     slug: Option<String>,
     project_description: Option<String>,
+    /// Creates `dev`, `staging` and `prod` (default `true`).
+    should_create_default_envs: Option<bool>,
 }
 
 /// Caps of the project's names, as `services::projects::create_project` checks them, and of
-/// its description.
+/// its description (upstream's: a slug of 5 to 36 characters, a description of 1,024).
 const MAX_PROJECT_NAME: usize = 64;
-const MAX_PROJECT_SLUG: usize = 64;
-const MAX_PROJECT_DESCRIPTION: usize = 256;
+const MIN_PROJECT_SLUG: usize = 5;
+const MAX_PROJECT_SLUG: usize = crate::services::projects::MAX_PROJECT_SLUG;
+const MAX_PROJECT_DESCRIPTION: usize = 1024;
 
 impl Validate for CreateProjectIn {
     fn validate(&self) -> Vec<Issue> {
@@ -115,16 +118,24 @@ impl Validate for CreateProjectIn {
                 format!("Project name must be at most {MAX_PROJECT_NAME} characters"),
             ));
         }
-        if self
+        if let Some(slug) = self
             .slug
             .as_deref()
-            .is_some_and(|s| s.trim().chars().count() > MAX_PROJECT_SLUG)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
         {
-            issues.push(Issue::new(
-                "too_big",
-                &["slug"],
-                format!("slug must be at most {MAX_PROJECT_SLUG} characters"),
-            ));
+            let length = slug.chars().count();
+            if !(MIN_PROJECT_SLUG..=MAX_PROJECT_SLUG).contains(&length) {
+                issues.push(Issue::new(
+                    if length < MIN_PROJECT_SLUG {
+                        "too_small"
+                    } else {
+                        "too_big"
+                    },
+                    &["slug"],
+                    format!("slug must be {MIN_PROJECT_SLUG} to {MAX_PROJECT_SLUG} characters"),
+                ));
+            }
         }
         if self
             .project_description
@@ -141,7 +152,8 @@ impl Validate for CreateProjectIn {
     }
 }
 
-/// Creates a project with the environments `dev`, `staging` and `prod`.
+/// Creates a project with the environments `dev`, `staging` and `prod` (unless
+/// `shouldCreateDefaultEnvs` is `false`).
 #[utoipa::path(post, path = "/api/v2/workspace", tag = "Projects", request_body = CreateProjectIn,
     responses((status = 200, body = ProjectResponse)), security(("bearer" = [])))]
 async fn create_workspace(
@@ -155,6 +167,7 @@ async fn create_workspace(
             &input.project_name,
             input.slug.as_deref(),
             input.project_description.as_deref(),
+            input.should_create_default_envs.unwrap_or(true),
         )
         .await?;
     Ok(Json(ProjectResponse {

@@ -7,6 +7,7 @@
 
 mod audit;
 mod connections;
+mod environments;
 mod identities;
 mod listen;
 mod projects;
@@ -375,6 +376,7 @@ where
     Self: MetaStore
         + super::IdentityStore
         + super::ProjectStore
+        + super::EnvironmentStore
         + super::SecretStore
         + super::AuditStore
         + super::ReadStore

@@ -5,8 +5,9 @@ use crate::store::changes::scope;
 use crate::store::{Environment, Folder, Membership, Project, ProjectStore, StoreResult};
 
 const PROJECT_COLS: &str = "id, org_id, name, slug, description, created_at, updated_at";
-const ENV_COLS: &str = "id, project_id, name, slug, position, created_at, updated_at";
-const FOLDER_COLS: &str = "id, project_id, env_id, parent_id, name, path, created_at, updated_at";
+pub(super) const ENV_COLS: &str = "id, project_id, name, slug, position, created_at, updated_at";
+pub(super) const FOLDER_COLS: &str =
+    "id, project_id, env_id, parent_id, name, path, description, created_at, updated_at";
 const MEMBER_COLS: &str = "id, project_id, identity_id, role, created_at, updated_at, roles";
 
 #[async_trait]
@@ -260,7 +261,7 @@ where
     }
 }
 
-fn insert_folder<DB>(folder: &Folder) -> sqlx::query::Query<'_, DB, DB::Arguments<'_>>
+pub(super) fn insert_folder<DB>(folder: &Folder) -> sqlx::query::Query<'_, DB, DB::Arguments<'_>>
 where
     DB: Dialect,
     for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
@@ -269,8 +270,8 @@ where
     for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     sqlx::query(
-        "INSERT INTO folders (id, project_id, env_id, parent_id, name, path, created_at, \
-         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO folders (id, project_id, env_id, parent_id, name, path, description, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(folder.id.clone())
     .bind(folder.project_id.clone())
@@ -278,6 +279,7 @@ where
     .bind(folder.parent_id.clone())
     .bind(folder.name.clone())
     .bind(folder.path.clone())
+    .bind(folder.description.clone())
     .bind(folder.created_at)
     .bind(folder.updated_at)
 }
