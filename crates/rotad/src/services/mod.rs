@@ -11,6 +11,7 @@ pub mod login_guard;
 pub mod projects;
 pub mod read_audit;
 pub mod rotations;
+pub mod secret_references;
 pub mod secrets;
 pub mod webhooks;
 

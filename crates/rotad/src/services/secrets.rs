@@ -146,7 +146,7 @@ fn check_type(secret_type: Option<&str>) -> Result<&'static str> {
 }
 
 impl App {
-    async fn data_key(&self, project_id: &str) -> Result<DataKey> {
+    pub(crate) async fn data_key(&self, project_id: &str) -> Result<DataKey> {
         self.keys
             .key_for(self.store.as_ref(), &project_scope(project_id))
             .await
@@ -420,7 +420,7 @@ impl App {
 
     /// A secret's sealed row, cached (docs/ARCHITECTURE.md, "Caches"): values stay sealed in
     /// memory and are opened at each read.
-    async fn cached_secret(
+    pub(crate) async fn cached_secret(
         &self,
         loc: &Location,
         key: &str,

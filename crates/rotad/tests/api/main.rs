@@ -32,6 +32,7 @@ mod rotation_support;
 mod rotations;
 mod route_budget;
 mod scheduler;
+mod secret_references;
 mod secrets;
 mod slow_clients;
 mod statement_budget;

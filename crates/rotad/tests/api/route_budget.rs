@@ -91,6 +91,15 @@ async fn hot_routes_stay_within_their_statement_budgets() {
             cold: 4,
             warm: 0,
         },
+        // What the SDKs send: expansion asked for, no reference in the value: nothing more.
+        Route {
+            name: "GET secret (SDK flags)",
+            method: Method::GET,
+            path: format!("{}&expandSecretReferences=true", secret("PLAIN")),
+            body: None,
+            cold: 0,
+            warm: 0,
+        },
         Route {
             name: "GET rotated secret",
             method: Method::GET,

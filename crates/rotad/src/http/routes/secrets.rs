@@ -132,6 +132,8 @@ pub struct ReadQuery {
     #[serde(rename = "type")]
     secret_type: Option<String>,
     version: Option<String>,
+    /// `true` expands `${…}` references in the values (docs/COMPATIBILITY.md).
+    expand_secret_references: Option<String>,
 }
 
 impl Validate for ReadQuery {
@@ -147,6 +149,7 @@ impl Validate for ReadQuery {
         for (field, value) in [
             ("viewSecretValue", &self.view_secret_value),
             ("recursive", &self.recursive),
+            ("expandSecretReferences", &self.expand_secret_references),
         ] {
             if value
                 .as_deref()
@@ -191,13 +194,21 @@ impl ReadQuery {
     fn show_value(&self) -> bool {
         self.view_secret_value.as_deref() != Some("false")
     }
+
+    /// Whether values are shown with their references expanded.
+    fn expand(&self) -> bool {
+        self.show_value() && self.expand_secret_references.as_deref() == Some("true")
+    }
 }
 
 async fn list(app: AppState, ctx: Ctx, q: ReadQuery) -> Result<Json<SecretsResponse>> {
     let scope = q.scope(&app, &ctx).await?;
-    let secrets = app
+    let mut secrets = app
         .list_secrets(&ctx, &scope, q.recursive.as_deref() == Some("true"))
         .await?;
+    if q.expand() {
+        app.expand_secret_references(&ctx, &mut secrets).await?;
+    }
     let show = q.show_value();
     Ok(Json(SecretsResponse {
         secrets: secrets
@@ -211,9 +222,13 @@ async fn list(app: AppState, ctx: Ctx, q: ReadQuery) -> Result<Json<SecretsRespo
 async fn get(app: AppState, ctx: Ctx, name: String, q: ReadQuery) -> Result<Json<SecretResponse>> {
     let scope = q.scope(&app, &ctx).await?;
     let version = q.version.as_deref().and_then(|v| v.parse().ok());
-    let secret = app
+    let mut secret = app
         .get_secret(&ctx, &scope, &name, q.secret_type.as_deref(), version)
         .await?;
+    if q.expand() {
+        app.expand_secret_references(&ctx, std::slice::from_mut(&mut secret))
+            .await?;
+    }
     Ok(Json(SecretResponse {
         secret: SecretOut::new(secret, q.show_value()),
     }))
