@@ -78,6 +78,8 @@ pub enum Subject {
     Identity,
     AuditLogs,
     Webhooks,
+    Tags,
+    SecretImports,
 }
 
 impl fmt::Display for Subject {
@@ -91,6 +93,8 @@ impl fmt::Display for Subject {
             Subject::Identity => "identity",
             Subject::AuditLogs => "audit-logs",
             Subject::Webhooks => "webhooks",
+            Subject::Tags => "tags",
+            Subject::SecretImports => "secret-imports",
         })
     }
 }

@@ -13,6 +13,7 @@ mod projects;
 mod reads;
 mod rotations;
 mod scheduling;
+mod secret_extras;
 mod secrets;
 
 use std::path::Path;
@@ -358,6 +359,8 @@ where
         + super::IdentityStore
         + super::ProjectStore
         + super::SecretStore
+        + super::TagStore
+        + super::SecretImportStore
         + super::AuditStore
         + super::ReadStore
         + super::ConnectionStore
