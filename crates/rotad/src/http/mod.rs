@@ -26,6 +26,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(routes::projects::router())
         .merge(routes::folders::router())
         .merge(routes::secrets::router())
+        .merge(routes::secret_writes::router())
         .merge(routes::secrets_batch::router())
         .merge(routes::secret_imports::router())
         .merge(routes::tags::router())

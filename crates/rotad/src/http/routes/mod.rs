@@ -7,6 +7,7 @@ pub mod memberships;
 pub mod projects;
 pub mod rotations;
 pub mod secret_imports;
+pub mod secret_writes;
 pub mod secrets;
 pub mod secrets_batch;
 pub mod tags;

@@ -8,7 +8,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::secrets::{SecretOut, MAX_SECRET_COMMENT};
+use super::secret_writes::MAX_SECRET_COMMENT;
+use super::secrets::SecretOut;
 use crate::error::{Issue, Result};
 use crate::http::extract::{Auth, Body, Validate};
 use crate::services::projects::normalize_path;
