@@ -16,6 +16,11 @@ use crate::error::{Error, Result};
 
 /// How deep references are followed (upstream's limit); deeper ones stay as written.
 pub const MAX_REFERENCE_DEPTH: usize = 10;
+/// References substituted for one answer, at most: fan-out (`${B}${B}…` where `B` is
+/// `${C}${C}…`) grows exponentially with depth, so the work is bounded, not only the depth.
+pub const MAX_SUBSTITUTIONS: usize = 10_000;
+/// An expanded value's size, at most.
+pub const MAX_EXPANDED_BYTES: usize = 1024 * 1024;
 
 /// A reference's target: environment slug, folder path, key.
 type Target = (String, String, String);
@@ -81,6 +86,15 @@ pub fn may_reference(value: &str) -> bool {
 #[derive(Default)]
 struct Memo {
     values: HashMap<Target, Option<String>>,
+    substitutions: usize,
+}
+
+/// The 400 of a value whose expansion passes [`MAX_SUBSTITUTIONS`] or [`MAX_EXPANDED_BYTES`].
+fn too_far(key: &str) -> Error {
+    Error::bad_request(format!(
+        "The references of secret '{key}' expand too far (more than {MAX_SUBSTITUTIONS} \
+         substitutions or {MAX_EXPANDED_BYTES} bytes)"
+    ))
 }
 
 type Expansion<'a> = Pin<Box<dyn Future<Output = Result<String>> + Send + 'a>>;
@@ -124,12 +138,17 @@ impl App {
             if refs.is_empty() || depth >= MAX_REFERENCE_DEPTH {
                 return Ok(value);
             }
+            let key = chain.first().unwrap_or(&own).2.clone();
             chain.push(own);
             let mut out = String::with_capacity(value.len());
             let mut last = 0;
             for reference in refs {
                 out.push_str(&value[last..reference.start]);
                 last = reference.end;
+                memo.substitutions += 1;
+                if memo.substitutions > MAX_SUBSTITUTIONS {
+                    return Err(too_far(&key));
+                }
                 let written = &value[reference.start..reference.end];
                 if chain.contains(&reference.target) {
                     out.push_str(written);
@@ -153,9 +172,15 @@ impl App {
                         depth + 1,
                     )
                     .await?;
+                if out.len() + expanded.len() > MAX_EXPANDED_BYTES {
+                    return Err(too_far(&key));
+                }
                 out.push_str(&expanded);
             }
             out.push_str(&value[last..]);
+            if out.len() > MAX_EXPANDED_BYTES {
+                return Err(too_far(&key));
+            }
             Ok(out)
         })
     }

@@ -125,6 +125,18 @@ async fn hot_routes_stay_within_their_statement_budgets() {
             cold: 1,
             warm: 1,
         },
+        // What the Python and Rust SDKs send: the folder's imports (none here) are one more
+        // statement cold, none warm.
+        Route {
+            name: "GET secret list (SDK flags)",
+            method: Method::GET,
+            path: format!(
+                "/api/v3/secrets/raw?workspaceId={project}&environment=dev&include_imports=true&expandSecretReferences=true&recursive=false"
+            ),
+            body: None,
+            cold: 2,
+            warm: 1,
+        },
         // The rotation as the cache or the previous PATCH left it (one read when a write
         // invalidated it), then one transaction: the fenced UPDATE and its audit entry
         // (and, on PostgreSQL, the NOTIFY of the change).

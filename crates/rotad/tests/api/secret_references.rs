@@ -167,6 +167,33 @@ async fn missing_cyclic_and_too_deep_references_stay_as_written() {
     );
 }
 
+/// Fan-out grows exponentially with depth: the expansion's work is bounded, and the answer is
+/// a 400 rather than a server that runs out of memory.
+#[tokio::test]
+async fn an_expansion_that_fans_out_too_far_is_refused() {
+    let app = TestApp::spawn().await;
+    let project = app.project("refs-fanout").await;
+    put(&app, &project, "dev", "/", "F5", &"x".repeat(100)).await;
+    for level in (0..5).rev() {
+        let value = format!("${{F{}}}", level + 1).repeat(50);
+        put(&app, &project, "dev", "/", &format!("F{level}"), &value).await;
+    }
+    // F4 is 50 × 100 bytes: fine.
+    assert_eq!(read(&app, &project, "/", "F4").await.len(), 5_000);
+    let res = app.get(&get_path(&project, "/", "F0", true)).await;
+    let message = assert_envelope(&res, 400);
+    assert!(message.to_string().contains("F0"), "{message}");
+    // The list carrying it is refused too; without expansion it reads as stored.
+    let list = app
+        .get(&format!(
+            "/api/v3/secrets/raw?workspaceId={project}&environment=dev&expandSecretReferences=true"
+        ))
+        .await;
+    assert_envelope(&list, 400);
+    let raw = app.get(&get_path(&project, "/", "F0", false)).await;
+    assert_eq!(raw.status, 200);
+}
+
 #[tokio::test]
 async fn references_are_read_with_the_readers_permissions() {
     let app = TestApp::spawn().await;
