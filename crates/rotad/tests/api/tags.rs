@@ -246,3 +246,34 @@ async fn tags_follow_project_permissions() {
     let list = app.get(&tags_path(&project)).await;
     assert_eq!(list.body["workspaceTags"].as_array().map(Vec::len), Some(2));
 }
+
+/// The newer `/api/v1/projects/{projectId}/tags` spelling manages the same tags.
+#[tokio::test]
+async fn the_projects_spelling_manages_the_same_tags() {
+    let app = TestApp::spawn().await;
+    let project = app.project("tags-v1-projects").await;
+    let path = format!("/api/v1/projects/{project}/tags");
+    let created = app
+        .post(&path, json!({"slug": "infra", "color": "green"}))
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let id = created.body["tag"]["id"].as_str().expect("id").to_string();
+    let listed = app.get(&path).await;
+    assert_eq!(listed.body["tags"][0]["slug"], "infra");
+    let old = app.get(&tags_path(&project)).await;
+    assert_eq!(old.body["workspaceTags"][0]["id"], id.as_str());
+    let by_slug = app.get(&format!("{path}/slug/infra")).await;
+    assert_eq!(by_slug.body["tag"]["id"], id.as_str());
+    let patched = app
+        .patch(&format!("{path}/{id}"), json!({"color": "black"}))
+        .await;
+    assert_eq!(patched.body["tag"]["color"], "black");
+    assert_envelope(
+        &app.patch(&format!("{path}/{id}"), json!({"name": "x"}))
+            .await,
+        422,
+    );
+    let deleted = app.delete(&format!("{path}/{id}"), json!({})).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    assert_envelope(&app.get(&format!("{path}/{id}")).await, 404);
+}

@@ -1,5 +1,6 @@
 //! Secret tags: `/api/v1/workspace/{projectId}/tags` (create, list, get by id or slug, update,
-//! delete), answered as upstream's `workspaceTag`.
+//! delete), answered as upstream's `workspaceTag`, and the newer `/api/v1/projects/{projectId}/tags`
+//! spelling of the same, answered as `tag` / `tags`.
 
 use axum::extract::{Path, State};
 use axum::Json;
@@ -19,6 +20,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_tag, list_tags))
         .routes(routes!(get_tag, update_tag, delete_tag))
         .routes(routes!(get_tag_by_slug))
+        .routes(routes!(create_project_tag, list_project_tags))
+        .routes(routes!(
+            get_project_tag,
+            update_project_tag,
+            delete_project_tag
+        ))
+        .routes(routes!(get_project_tag_by_slug))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -57,6 +65,20 @@ pub struct TagResponse {
 #[serde(rename_all = "camelCase")]
 pub struct TagsResponse {
     workspace_tags: Vec<WorkspaceTagOut>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProjectTagResponse {
+    tag: WorkspaceTagOut,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProjectTagsResponse {
+    tags: Vec<WorkspaceTagOut>,
+}
+
+fn project_one(tag: TagRow) -> Json<ProjectTagResponse> {
+    Json(ProjectTagResponse { tag: tag.into() })
 }
 
 fn one(tag: TagRow) -> Json<TagResponse> {
@@ -174,4 +196,99 @@ async fn delete_tag(
     Path((project_id, tag_id)): Path<(String, String)>,
 ) -> Result<Json<TagResponse>> {
     Ok(one(app.delete_tag(&ctx, &project_id, &tag_id).await?))
+}
+
+/// Creates a tag in a project.
+#[utoipa::path(post, path = "/api/v1/projects/{projectId}/tags", tag = "Tags",
+    params(("projectId" = String, Path)), request_body = CreateTagIn,
+    responses((status = 200, body = ProjectTagResponse)), security(("bearer" = [])))]
+async fn create_project_tag(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path(project_id): Path<String>,
+    Body(input): Body<CreateTagIn>,
+) -> Result<Json<ProjectTagResponse>> {
+    let tag = app
+        .create_tag(&ctx, &project_id, &input.slug, Some(&input.color))
+        .await?;
+    Ok(project_one(tag))
+}
+
+/// Lists a project's tags.
+#[utoipa::path(get, path = "/api/v1/projects/{projectId}/tags", tag = "Tags",
+    params(("projectId" = String, Path)),
+    responses((status = 200, body = ProjectTagsResponse)), security(("bearer" = [])))]
+async fn list_project_tags(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path(project_id): Path<String>,
+) -> Result<Json<ProjectTagsResponse>> {
+    let tags = app.list_tags(&ctx, &project_id).await?;
+    Ok(Json(ProjectTagsResponse {
+        tags: tags.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Gets a tag by id.
+#[utoipa::path(get, path = "/api/v1/projects/{projectId}/tags/{tagId}", tag = "Tags",
+    params(("projectId" = String, Path), ("tagId" = String, Path)),
+    responses((status = 200, body = ProjectTagResponse)), security(("bearer" = [])))]
+async fn get_project_tag(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path((project_id, tag_id)): Path<(String, String)>,
+) -> Result<Json<ProjectTagResponse>> {
+    Ok(project_one(
+        app.get_tag(&ctx, &project_id, &tag_id, false).await?,
+    ))
+}
+
+/// Gets a tag by slug.
+#[utoipa::path(get, path = "/api/v1/projects/{projectId}/tags/slug/{tagSlug}", tag = "Tags",
+    params(("projectId" = String, Path), ("tagSlug" = String, Path)),
+    responses((status = 200, body = ProjectTagResponse)), security(("bearer" = [])))]
+async fn get_project_tag_by_slug(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path((project_id, slug)): Path<(String, String)>,
+) -> Result<Json<ProjectTagResponse>> {
+    Ok(project_one(
+        app.get_tag(&ctx, &project_id, &slug, true).await?,
+    ))
+}
+
+/// Changes a tag's slug or color.
+#[utoipa::path(patch, path = "/api/v1/projects/{projectId}/tags/{tagId}", tag = "Tags",
+    params(("projectId" = String, Path), ("tagId" = String, Path)), request_body = UpdateTagIn,
+    responses((status = 200, body = ProjectTagResponse)), security(("bearer" = [])))]
+async fn update_project_tag(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path((project_id, tag_id)): Path<(String, String)>,
+    Body(input): Body<UpdateTagIn>,
+) -> Result<Json<ProjectTagResponse>> {
+    let tag = app
+        .update_tag(
+            &ctx,
+            &project_id,
+            &tag_id,
+            input.slug.as_deref(),
+            input.color.as_deref(),
+        )
+        .await?;
+    Ok(project_one(tag))
+}
+
+/// Deletes a tag; secrets that carried it no longer show it.
+#[utoipa::path(delete, path = "/api/v1/projects/{projectId}/tags/{tagId}", tag = "Tags",
+    params(("projectId" = String, Path), ("tagId" = String, Path)),
+    responses((status = 200, body = ProjectTagResponse)), security(("bearer" = [])))]
+async fn delete_project_tag(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path((project_id, tag_id)): Path<(String, String)>,
+) -> Result<Json<ProjectTagResponse>> {
+    Ok(project_one(
+        app.delete_tag(&ctx, &project_id, &tag_id).await?,
+    ))
 }
