@@ -124,6 +124,24 @@ impl App {
             .await
     }
 
+    /// An import by id, wherever it is (the caller must be allowed to read its project's
+    /// imports).
+    pub async fn get_secret_import(&self, ctx: &Ctx, id: &str) -> Result<SecretImport> {
+        let missing = || Error::not_found(format!("Secret import with ID '{id}' not found"));
+        let row = self
+            .store
+            .get_secret_import(id)
+            .await?
+            .ok_or_else(missing)?;
+        self.authorize_only(ctx, &row.project_id, Subject::SecretImports, Action::Read)
+            .await?;
+        let environment = self
+            .find_environment(&row.project_id, &row.import_env_id)
+            .await
+            .map_err(|_| missing())?;
+        Ok(SecretImport { row, environment })
+    }
+
     /// Deletes an import of the folder of `scope`.
     pub async fn delete_secret_import(
         &self,

@@ -171,6 +171,7 @@ pub trait SecretImportStore: Send + Sync {
     async fn create_secret_import(&self, import: &SecretImportRow) -> StoreResult<()>;
     /// A folder's imports, by position.
     async fn list_secret_imports(&self, folder_id: &str) -> StoreResult<Vec<SecretImportRow>>;
+    async fn get_secret_import(&self, id: &str) -> StoreResult<Option<SecretImportRow>>;
     async fn delete_secret_import(&self, project_id: &str, id: &str) -> StoreResult<bool>;
 }
 

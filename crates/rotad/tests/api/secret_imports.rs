@@ -163,6 +163,14 @@ async fn imports_are_created_listed_read_and_deleted() {
         listed.body["secretImports"].as_array().map(Vec::len),
         Some(1)
     );
+    // By id (v2): the remaining import; the deleted one and an unknown id are 404s.
+    let first_id = first["id"].as_str().expect("id");
+    let by_id = app.get(&format!("/api/v2/secret-imports/{first_id}")).await;
+    assert_eq!(by_id.status, 200, "{}", by_id.body);
+    assert_eq!(by_id.body["secretImport"]["importEnv"]["slug"], "prod");
+    assert_eq!(by_id.body["secretImport"]["importPath"], "/shared");
+    assert_envelope(&app.get(&format!("/api/v2/secret-imports/{id}")).await, 404);
+    assert_envelope(&app.get("/api/v2/secret-imports/not-an-id").await, 404);
 }
 
 #[tokio::test]
@@ -285,4 +293,22 @@ async fn imports_follow_project_permissions() {
         listed.body["secretImports"].as_array().map(Vec::len),
         Some(1)
     );
+    let by_id = app
+        .call(
+            Method::GET,
+            &format!("/api/v2/secret-imports/{id}"),
+            Some(&viewer),
+            None,
+        )
+        .await;
+    assert_eq!(by_id.status, 200, "{}", by_id.body);
+    let hidden = app
+        .call(
+            Method::GET,
+            &format!("/api/v2/secret-imports/{id}"),
+            Some(&none),
+            None,
+        )
+        .await;
+    assert_envelope(&hidden, 403);
 }

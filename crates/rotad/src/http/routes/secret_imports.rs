@@ -20,7 +20,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_v1, list_v1))
         .routes(routes!(delete_v1))
         .routes(routes!(create_v2, list_v2))
-        .routes(routes!(delete_v2))
+        .routes(routes!(get_v2, delete_v2))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -76,6 +76,12 @@ impl From<SecretImport> for SecretImportOut {
 #[serde(rename_all = "camelCase")]
 pub struct SecretImportResponse {
     message: String,
+    secret_import: SecretImportOut,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretImportOnlyResponse {
     secret_import: SecretImportOut,
 }
 
@@ -291,6 +297,21 @@ async fn list_v2(
     Query(q): Query<FolderIn>,
 ) -> Result<Json<SecretImportsResponse>> {
     list(app, ctx, q).await
+}
+
+/// Gets an import by id.
+#[utoipa::path(get, path = "/api/v2/secret-imports/{secretImportId}", tag = "Secret Imports",
+    params(("secretImportId" = String, Path)),
+    responses((status = 200, body = SecretImportOnlyResponse)), security(("bearer" = [])))]
+async fn get_v2(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<SecretImportOnlyResponse>> {
+    let import = app.get_secret_import(&ctx, &id).await?;
+    Ok(Json(SecretImportOnlyResponse {
+        secret_import: import.into(),
+    }))
 }
 
 /// Deletes an import of a folder.

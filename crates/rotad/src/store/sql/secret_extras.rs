@@ -117,6 +117,15 @@ where
         .await?)
     }
 
+    async fn get_secret_import(&self, id: &str) -> StoreResult<Option<SecretImportRow>> {
+        Ok(sqlx::query_as::<DB, SecretImportRow>(&format!(
+            "SELECT {IMPORT_COLS} FROM secret_imports WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?)
+    }
+
     async fn delete_secret_import(&self, project_id: &str, id: &str) -> StoreResult<bool> {
         let done = sqlx::query("DELETE FROM secret_imports WHERE id = $1 AND project_id = $2")
             .bind(id)
