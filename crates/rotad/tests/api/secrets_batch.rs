@@ -306,6 +306,21 @@ async fn v4_single_secret_writes() {
         ))
         .await;
     assert_envelope(&gone, 404);
+    // `batch` under v4 is the batch route's path: a secret of that name is read by v3.
+    let batch_named = app.create_secret(&project, "/", "batch", "b").await;
+    assert_eq!(batch_named.status, 200, "{}", batch_named.body);
+    let shadowed = app
+        .get(&format!(
+            "/api/v4/secrets/batch?projectId={project}&environment=dev"
+        ))
+        .await;
+    assert_envelope(&shadowed, 405);
+    let by_v3 = app
+        .get(&format!(
+            "/api/v3/secrets/raw/batch?workspaceId={project}&environment=dev"
+        ))
+        .await;
+    assert_eq!(by_v3.body["secret"]["secretValue"], "b");
     let viewer = app.member_token(&project, "viewer").await;
     let res = app
         .call(
