@@ -80,6 +80,8 @@ pub enum Subject {
     Identity,
     AuditLogs,
     Webhooks,
+    Tags,
+    SecretImports,
 }
 
 impl fmt::Display for Subject {
@@ -94,6 +96,8 @@ impl fmt::Display for Subject {
             Subject::Identity => "identity",
             Subject::AuditLogs => "audit-logs",
             Subject::Webhooks => "webhooks",
+            Subject::Tags => "tags",
+            Subject::SecretImports => "secret-imports",
         })
     }
 }

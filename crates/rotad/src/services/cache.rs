@@ -17,7 +17,9 @@ use quick_cache::{Equivalent, Weighter};
 use super::projects::Location;
 use super::rotations::RotationView;
 use crate::store::changes::Changes;
-use crate::store::{AccessToken, Identity, Membership, Project, SecretRow};
+use crate::store::{
+    AccessToken, Identity, Membership, Project, SecretImportRow, SecretRow, TagRow,
+};
 
 /// The bounds of all caches together (`ROTAD_CACHE_MAX_ENTRIES`, `ROTAD_CACHE_MAX_BYTES`,
 /// `ROTAD_CACHE_MAX_AGE`).
@@ -194,20 +196,26 @@ pub struct Caches {
     pub secrets: Shelf<(String, String, String), SecretRow>,
     /// Rotation id → its view (no credentials: those are read from the store each time).
     pub rotations: Shelf<String, RotationView>,
+    /// Project id → its secret tags.
+    pub tags: Shelf<String, Vec<TagRow>>,
+    /// Folder id → its secret imports, by position.
+    pub imports: Shelf<String, Vec<SecretImportRow>>,
 }
 
 impl Caches {
     pub fn new(changes: Arc<Changes>, settings: CacheSettings) -> Self {
-        // Five shelves share the bounds.
-        let entries = settings.max_entries / 5;
-        let bytes = settings.max_bytes / 5;
+        // Seven shelves share the bounds.
+        let entries = settings.max_entries / 7;
+        let bytes = settings.max_bytes / 7;
         let age = settings.max_age;
         Self {
             tokens: Shelf::new(changes.clone(), entries, bytes, age),
             access: Shelf::new(changes.clone(), entries, bytes, age),
             locations: Shelf::new(changes.clone(), entries, bytes, age),
             secrets: Shelf::new(changes.clone(), entries, bytes, age),
-            rotations: Shelf::new(changes, entries, bytes, age),
+            rotations: Shelf::new(changes.clone(), entries, bytes, age),
+            tags: Shelf::new(changes.clone(), entries, bytes, age),
+            imports: Shelf::new(changes, entries, bytes, age),
         }
     }
 }

@@ -13,7 +13,10 @@ pub mod login_guard;
 pub mod projects;
 pub mod read_audit;
 pub mod rotations;
+pub mod secret_imports;
+pub mod secret_references;
 pub mod secrets;
+pub mod tags;
 pub mod webhooks;
 
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //!
 //! Every store write that changes something a cache holds names the *scopes* it touched
 //! (`token:<id>`, `identity:<id>`, `project:<id>`, `rotation:<id>`, `connection:<id>`,
-//! `secrets:<project id>`). After the write commits, the store bumps those scopes here; on
+//! `secrets:<project id>`, `tags:<project id>`). After the write commits, the store bumps those scopes here; on
 //! PostgreSQL the write's transaction also sends them with `NOTIFY`, and every replica bumps
 //! them when the notification arrives (a replica that loses its listener forgets everything).
 //!
@@ -40,9 +40,13 @@ pub mod scope {
     pub fn connection(id: &str) -> String {
         format!("connection:{id}")
     }
-    /// Every secret of a project.
+    /// Every secret of a project (and its secret imports).
     pub fn secrets(project_id: &str) -> String {
         format!("secrets:{project_id}")
+    }
+    /// A project's secret tags.
+    pub fn tags(project_id: &str) -> String {
+        format!("tags:{project_id}")
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod changes;
 mod records;
 mod records_reads;
+mod records_secrets;
 mod records_webhooks;
 mod sql;
 
@@ -11,6 +12,7 @@ use async_trait::async_trait;
 
 pub use records::*;
 pub use records_reads::*;
+pub use records_secrets::*;
 pub use records_webhooks::*;
 pub use sql::{connect, create_private_dir, SqlStore, WRITER_TRIP_TARGET};
 
@@ -163,6 +165,29 @@ pub trait SecretStore: Send + Sync {
         secret_id: &str,
         version: i64,
     ) -> StoreResult<Option<SecretVersionRow>>;
+    /// Applies every write of `batch` in one transaction, or none ([`StoreError::Conflict`]
+    /// when a key is taken or a secret changed or went meanwhile).
+    async fn write_secret_batch(&self, batch: &SecretBatch) -> StoreResult<()>;
+}
+
+/// A project's secret tags.
+#[async_trait]
+pub trait TagStore: Send + Sync {
+    async fn create_tag(&self, tag: &TagRow) -> StoreResult<()>;
+    async fn list_tags(&self, project_id: &str) -> StoreResult<Vec<TagRow>>;
+    /// Replaces slug, name and color.
+    async fn update_tag(&self, tag: &TagRow) -> StoreResult<bool>;
+    async fn delete_tag(&self, project_id: &str, id: &str) -> StoreResult<bool>;
+}
+
+/// Secret imports between folders of a project.
+#[async_trait]
+pub trait SecretImportStore: Send + Sync {
+    async fn create_secret_import(&self, import: &SecretImportRow) -> StoreResult<()>;
+    /// A folder's imports, by position.
+    async fn list_secret_imports(&self, folder_id: &str) -> StoreResult<Vec<SecretImportRow>>;
+    async fn get_secret_import(&self, id: &str) -> StoreResult<Option<SecretImportRow>>;
+    async fn delete_secret_import(&self, project_id: &str, id: &str) -> StoreResult<bool>;
 }
 
 /// The read path's joined queries (docs/ARCHITECTURE.md, "Caches"): one statement each.
@@ -377,6 +402,8 @@ pub trait Store:
     + ProjectStore
     + EnvironmentStore
     + SecretStore
+    + TagStore
+    + SecretImportStore
     + AuditStore
     + ReadStore
     + ConnectionStore

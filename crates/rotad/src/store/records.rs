@@ -132,6 +132,9 @@ pub struct SecretRow {
     pub rotation_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// JSON array of the ids of the secret's tags.
+    #[sqlx(default)]
+    pub tag_ids: String,
 }
 
 /// A past value of a secret, sealed with the version row's id as associated data.

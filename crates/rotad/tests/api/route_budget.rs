@@ -91,6 +91,15 @@ async fn hot_routes_stay_within_their_statement_budgets() {
             cold: 4,
             warm: 0,
         },
+        // What the SDKs send: expansion asked for, no reference in the value: nothing more.
+        Route {
+            name: "GET secret (SDK flags)",
+            method: Method::GET,
+            path: format!("{}&expandSecretReferences=true", secret("PLAIN")),
+            body: None,
+            cold: 0,
+            warm: 0,
+        },
         Route {
             name: "GET rotated secret",
             method: Method::GET,
@@ -114,6 +123,18 @@ async fn hot_routes_stay_within_their_statement_budgets() {
             path: format!("/api/v3/secrets/raw?workspaceId={project}&environment=dev"),
             body: None,
             cold: 1,
+            warm: 1,
+        },
+        // What the Python and Rust SDKs send: the folder's imports (none here) are one more
+        // statement cold, none warm.
+        Route {
+            name: "GET secret list (SDK flags)",
+            method: Method::GET,
+            path: format!(
+                "/api/v3/secrets/raw?workspaceId={project}&environment=dev&include_imports=true&expandSecretReferences=true&recursive=false"
+            ),
+            body: None,
+            cold: 2,
             warm: 1,
         },
         // The rotation as the cache or the previous PATCH left it (one read when a write

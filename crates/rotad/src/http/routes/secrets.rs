@@ -9,15 +9,17 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::Result;
-use crate::http::extract::{Auth, Body, Query, Validate};
-use crate::services::secrets::{NewSecret, Scope, Secret, SecretChange, HIDDEN_VALUE};
+use crate::http::extract::{Auth, Query, Validate};
+use crate::services::secret_imports::ImportedSecrets;
+use crate::services::secrets::{ReadOptions, Scope, Secret, HIDDEN_VALUE};
 use crate::services::{AppState, Ctx};
+use crate::store::TagRow;
 use crate::time::rfc3339;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_v3))
-        .routes(routes!(get_v3, create_v3, update_v3, delete_v3))
+        .routes(routes!(get_v3))
         .routes(routes!(list_v4))
         .routes(routes!(get_v4))
 }
@@ -34,6 +36,17 @@ pub struct TagOut {
     slug: String,
     name: String,
     color: Option<String>,
+}
+
+impl From<TagRow> for TagOut {
+    fn from(t: TagRow) -> Self {
+        Self {
+            id: t.id,
+            slug: t.slug,
+            name: t.name,
+            color: t.color,
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -64,7 +77,7 @@ pub struct SecretOut {
 }
 
 impl SecretOut {
-    fn new(s: Secret, show_value: bool) -> Self {
+    pub(crate) fn new(s: Secret, show_value: bool) -> Self {
         Self {
             legacy_id: s.id.clone(),
             id: s.id,
@@ -85,7 +98,7 @@ impl SecretOut {
             secret_reminder_note: None,
             secret_reminder_repeat_days: None,
             secret_metadata: Vec::new(),
-            tags: Vec::new(),
+            tags: s.tags.into_iter().map(TagOut::from).collect(),
             is_rotated_secret: s.rotation_id.is_some(),
             rotation_id: s.rotation_id,
             created_at: rfc3339(s.created_at),
@@ -103,16 +116,31 @@ pub struct ImportOut {
     secrets: Vec<SecretOut>,
 }
 
+impl ImportOut {
+    fn new(i: ImportedSecrets, show_value: bool) -> Self {
+        Self {
+            secret_path: i.secret_path,
+            environment: i.environment,
+            folder_id: i.folder_id,
+            secrets: i
+                .secrets
+                .into_iter()
+                .map(|s| SecretOut::new(s, show_value))
+                .collect(),
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct SecretsResponse {
     secrets: Vec<SecretOut>,
-    /// Secret imports are not supported; always empty, present for clients that require it.
+    /// What the folder's imports bring (with `include_imports=true`); always present.
     imports: Vec<ImportOut>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct SecretResponse {
-    secret: SecretOut,
+    pub(crate) secret: SecretOut,
 }
 
 /// Query of the read routes. `workspaceId` (v3) or `projectId` (v4) or a slug names the project.
@@ -132,6 +160,16 @@ pub struct ReadQuery {
     #[serde(rename = "type")]
     secret_type: Option<String>,
     version: Option<String>,
+    /// `true` expands `${…}` references in the values (docs/COMPATIBILITY.md).
+    expand_secret_references: Option<String>,
+    /// `true` answers imported secrets too (lists) or falls back to them (reads by name).
+    #[serde(rename = "include_imports")]
+    include_imports: Option<String>,
+    /// The same as `include_imports` (the spelling some clients use).
+    #[serde(rename = "includeImports")]
+    include_imports_camel: Option<String>,
+    /// Comma-separated tag slugs: only secrets carrying one of them.
+    tag_slugs: Option<String>,
 }
 
 impl Validate for ReadQuery {
@@ -147,6 +185,9 @@ impl Validate for ReadQuery {
         for (field, value) in [
             ("viewSecretValue", &self.view_secret_value),
             ("recursive", &self.recursive),
+            ("expandSecretReferences", &self.expand_secret_references),
+            ("include_imports", &self.include_imports),
+            ("includeImports", &self.include_imports_camel),
         ] {
             if value
                 .as_deref()
@@ -191,20 +232,42 @@ impl ReadQuery {
     fn show_value(&self) -> bool {
         self.view_secret_value.as_deref() != Some("false")
     }
+
+    fn options(&self) -> ReadOptions {
+        let on = |v: &Option<String>| v.as_deref() == Some("true");
+        ReadOptions {
+            recursive: on(&self.recursive),
+            // A hidden value is not expanded.
+            expand_references: self.show_value() && on(&self.expand_secret_references),
+            include_imports: on(&self.include_imports) || on(&self.include_imports_camel),
+            tag_slugs: self
+                .tag_slugs
+                .as_deref()
+                .unwrap_or("")
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+        }
+    }
 }
 
 async fn list(app: AppState, ctx: Ctx, q: ReadQuery) -> Result<Json<SecretsResponse>> {
     let scope = q.scope(&app, &ctx).await?;
-    let secrets = app
-        .list_secrets(&ctx, &scope, q.recursive.as_deref() == Some("true"))
-        .await?;
+    let list = app.read_secrets(&ctx, &scope, &q.options()).await?;
     let show = q.show_value();
     Ok(Json(SecretsResponse {
-        secrets: secrets
+        secrets: list
+            .secrets
             .into_iter()
             .map(|s| SecretOut::new(s, show))
             .collect(),
-        imports: Vec::new(),
+        imports: list
+            .imports
+            .into_iter()
+            .map(|i| ImportOut::new(i, show))
+            .collect(),
     }))
 }
 
@@ -212,7 +275,14 @@ async fn get(app: AppState, ctx: Ctx, name: String, q: ReadQuery) -> Result<Json
     let scope = q.scope(&app, &ctx).await?;
     let version = q.version.as_deref().and_then(|v| v.parse().ok());
     let secret = app
-        .get_secret(&ctx, &scope, &name, q.secret_type.as_deref(), version)
+        .read_secret(
+            &ctx,
+            &scope,
+            &name,
+            q.secret_type.as_deref(),
+            version,
+            &q.options(),
+        )
         .await?;
     Ok(Json(SecretResponse {
         secret: SecretOut::new(secret, q.show_value()),
@@ -265,139 +335,4 @@ async fn get_v4(
     Query(q): Query<ReadQuery>,
 ) -> Result<Json<SecretResponse>> {
     get(app, ctx, name, q).await
-}
-
-/// Body of the write routes.
-#[derive(Deserialize, ToSchema, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct WriteIn {
-    workspace_id: Option<String>,
-    project_id: Option<String>,
-    workspace_slug: Option<String>,
-    project_slug: Option<String>,
-    #[serde(default)]
-    environment: String,
-    secret_path: Option<String>,
-    secret_value: Option<String>,
-    secret_comment: Option<String>,
-    skip_multiline_encoding: Option<bool>,
-    #[serde(rename = "type")]
-    secret_type: Option<String>,
-    new_secret_name: Option<String>,
-}
-
-/// A secret's comment.
-const MAX_SECRET_COMMENT: usize = 10_000;
-
-impl Validate for WriteIn {
-    fn validate(&self) -> Vec<crate::error::Issue> {
-        let mut issues = Vec::new();
-        if self.environment.trim().is_empty() {
-            issues.push(crate::error::Issue::new(
-                "too_small",
-                &["environment"],
-                "Environment required",
-            ));
-        }
-        if self
-            .secret_comment
-            .as_deref()
-            .is_some_and(|c| c.chars().count() > MAX_SECRET_COMMENT)
-        {
-            issues.push(crate::error::Issue::new(
-                "too_big",
-                &["secretComment"],
-                format!("Secret comment must be at most {MAX_SECRET_COMMENT} characters"),
-            ));
-        }
-        issues
-    }
-}
-
-impl WriteIn {
-    async fn scope(&self, app: &AppState, ctx: &Ctx) -> Result<Scope> {
-        let id = self.workspace_id.as_deref().or(self.project_id.as_deref());
-        let slug = self
-            .workspace_slug
-            .as_deref()
-            .or(self.project_slug.as_deref());
-        Ok(Scope {
-            project_id: app.project_ref(ctx, id, slug).await?,
-            environment: self.environment.clone(),
-            secret_path: self.secret_path.clone(),
-        })
-    }
-}
-
-/// Creates a secret.
-#[utoipa::path(post, path = "/api/v3/secrets/raw/{secretName}", tag = "Secrets",
-    params(("secretName" = String, Path)), request_body = WriteIn,
-    responses((status = 200, body = SecretResponse)), security(("bearer" = [])))]
-async fn create_v3(
-    State(app): State<AppState>,
-    Auth(ctx): Auth,
-    Path(name): Path<String>,
-    Body(input): Body<WriteIn>,
-) -> Result<Json<SecretResponse>> {
-    let scope = input.scope(&app, &ctx).await?;
-    let secret = app
-        .create_secret(
-            &ctx,
-            &scope,
-            NewSecret {
-                key: &name,
-                value: input.secret_value.as_deref().unwrap_or(""),
-                comment: input.secret_comment.as_deref(),
-                skip_multiline: input.skip_multiline_encoding.unwrap_or(false),
-                secret_type: input.secret_type.as_deref(),
-            },
-        )
-        .await?;
-    Ok(Json(SecretResponse {
-        secret: SecretOut::new(secret, true),
-    }))
-}
-
-/// Updates a secret's value, comment or name; every change is a new version.
-#[utoipa::path(patch, path = "/api/v3/secrets/raw/{secretName}", tag = "Secrets",
-    params(("secretName" = String, Path)), request_body = WriteIn,
-    responses((status = 200, body = SecretResponse)), security(("bearer" = [])))]
-async fn update_v3(
-    State(app): State<AppState>,
-    Auth(ctx): Auth,
-    Path(name): Path<String>,
-    Body(input): Body<WriteIn>,
-) -> Result<Json<SecretResponse>> {
-    let scope = input.scope(&app, &ctx).await?;
-    let change = SecretChange {
-        value: input.secret_value,
-        new_key: input.new_secret_name.filter(|n| !n.trim().is_empty()),
-        comment: input.secret_comment,
-        skip_multiline: input.skip_multiline_encoding,
-    };
-    let secret = app
-        .update_secret(&ctx, &scope, &name, change, input.secret_type.as_deref())
-        .await?;
-    Ok(Json(SecretResponse {
-        secret: SecretOut::new(secret, true),
-    }))
-}
-
-/// Deletes a secret.
-#[utoipa::path(delete, path = "/api/v3/secrets/raw/{secretName}", tag = "Secrets",
-    params(("secretName" = String, Path)), request_body = WriteIn,
-    responses((status = 200, body = SecretResponse)), security(("bearer" = [])))]
-async fn delete_v3(
-    State(app): State<AppState>,
-    Auth(ctx): Auth,
-    Path(name): Path<String>,
-    Body(input): Body<WriteIn>,
-) -> Result<Json<SecretResponse>> {
-    let scope = input.scope(&app, &ctx).await?;
-    let secret = app
-        .delete_secret(&ctx, &scope, &name, input.secret_type.as_deref())
-        .await?;
-    Ok(Json(SecretResponse {
-        secret: SecretOut::new(secret, true),
-    }))
 }

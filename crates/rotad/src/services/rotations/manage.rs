@@ -214,6 +214,7 @@ impl App {
             rotation_id: Some(rotation_id.clone()),
             created_at: now,
             updated_at: now,
+            tag_ids: String::new(),
         };
         let version = seal_secret(&key, &mut secret, &credential.service_token, "");
         let mut metadata = input.audit_body.clone();

@@ -14,6 +14,7 @@ mod projects;
 mod reads;
 mod rotations;
 mod scheduling;
+mod secret_extras;
 mod secrets;
 
 use std::path::Path;
@@ -378,6 +379,8 @@ where
         + super::ProjectStore
         + super::EnvironmentStore
         + super::SecretStore
+        + super::TagStore
+        + super::SecretImportStore
         + super::AuditStore
         + super::ReadStore
         + super::ConnectionStore

@@ -3,10 +3,12 @@ use async_trait::async_trait;
 use super::audit::write_trail;
 use super::{conflict, publish, Dialect, SqlStore};
 use crate::store::changes::scope;
-use crate::store::{SecretRow, SecretStore, SecretVersionRow, StoreError, StoreResult, Trail};
+use crate::store::{
+    SecretBatch, SecretRow, SecretStore, SecretVersionRow, StoreError, StoreResult, Trail,
+};
 
 const SECRET_COLS: &str = "id, project_id, env_id, folder_id, key, secret_type, version, value, \
-     comment, skip_multiline, rotation_id, created_at, updated_at";
+     comment, skip_multiline, rotation_id, created_at, updated_at, tag_ids";
 const VERSION_COLS: &str = "id, secret_id, version, key, value, comment, created_at";
 
 #[async_trait]
@@ -142,6 +144,42 @@ where
         .fetch_optional(&self.read)
         .await?)
     }
+
+    async fn write_secret_batch(&self, batch: &SecretBatch) -> StoreResult<()> {
+        let scopes = [scope::secrets(&batch.project_id)];
+        let mut tx = self.write.begin().await?;
+        for id in &batch.deletes {
+            let done = sqlx::query("DELETE FROM secrets WHERE id = $1 AND project_id = $2")
+                .bind(id)
+                .bind(&batch.project_id)
+                .execute(&mut *tx)
+                .await?;
+            if DB::rows_affected(&done) != 1 {
+                return Err(StoreError::Conflict(crate::store::SECRET_CHANGED));
+            }
+        }
+        for (secret, expected, version) in &batch.updates {
+            let done = update_secret(secret, *expected)
+                .execute(&mut *tx)
+                .await
+                .map_err(conflict("secret"))?;
+            if DB::rows_affected(&done) != 1 {
+                return Err(StoreError::Conflict(crate::store::SECRET_CHANGED));
+            }
+            insert_version(version).execute(&mut *tx).await?;
+        }
+        for (secret, version) in &batch.inserts {
+            insert_secret(secret)
+                .execute(&mut *tx)
+                .await
+                .map_err(conflict("secret"))?;
+            insert_version(version).execute(&mut *tx).await?;
+        }
+        write_trail::<DB>(&mut tx, &batch.trail).await?;
+        tx.commit().await?;
+        publish::<DB>(self, &scopes).await;
+        Ok(())
+    }
 }
 
 pub(super) fn insert_version<DB>(
@@ -177,8 +215,8 @@ where
 {
     sqlx::query(
         "INSERT INTO secrets (id, project_id, env_id, folder_id, key, secret_type, version, value, \
-         comment, skip_multiline, rotation_id, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         comment, skip_multiline, rotation_id, created_at, updated_at, tag_ids) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(secret.id.clone())
     .bind(secret.project_id.clone())
@@ -193,6 +231,16 @@ where
     .bind(secret.rotation_id.clone())
     .bind(secret.created_at)
     .bind(secret.updated_at)
+    .bind(tag_ids(secret))
+}
+
+/// The row's tag ids as stored (`[]` when none).
+fn tag_ids(secret: &SecretRow) -> String {
+    if secret.tag_ids.is_empty() {
+        "[]".to_string()
+    } else {
+        secret.tag_ids.clone()
+    }
 }
 
 /// Replaces a secret's contents if its version is still `expected_version`.
@@ -210,7 +258,7 @@ where
 {
     sqlx::query(
         "UPDATE secrets SET key = $3, version = $4, value = $5, comment = $6, \
-         skip_multiline = $7, rotation_id = $8, updated_at = $9 \
+         skip_multiline = $7, rotation_id = $8, updated_at = $9, tag_ids = $10 \
          WHERE id = $1 AND version = $2",
     )
     .bind(secret.id.clone())
@@ -222,4 +270,5 @@ where
     .bind(secret.skip_multiline)
     .bind(secret.rotation_id.clone())
     .bind(secret.updated_at)
+    .bind(tag_ids(secret))
 }

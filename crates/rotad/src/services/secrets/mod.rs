@@ -18,141 +18,28 @@ use crate::store::changes::scope;
 use crate::store::{SecretRow, SecretVersionRow, StoreError, Trail};
 use crate::time::now_ms;
 
-/// Which folder a call addresses.
-#[derive(Debug, Clone)]
-pub struct Scope {
-    pub project_id: String,
-    pub environment: String,
-    pub secret_path: Option<String>,
-}
+mod batch;
+mod model;
+mod reads;
 
-/// A secret in clear text, as the API shows it. `Debug` redacts the value.
-#[derive(Clone)]
-pub struct Secret {
-    pub id: String,
-    pub project_id: String,
-    pub environment: String,
-    pub secret_path: String,
-    pub key: String,
-    pub value: String,
-    pub comment: String,
-    pub version: i64,
-    pub secret_type: String,
-    pub skip_multiline: bool,
-    pub rotation_id: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Secret")
-            .field("id", &self.id)
-            .field("project_id", &self.project_id)
-            .field("environment", &self.environment)
-            .field("secret_path", &self.secret_path)
-            .field("key", &self.key)
-            .field("value", &format_args!("[redacted]"))
-            .field("comment", &self.comment)
-            .field("version", &self.version)
-            .field("secret_type", &self.secret_type)
-            .field("skip_multiline", &self.skip_multiline)
-            .field("rotation_id", &self.rotation_id)
-            .field("created_at", &self.created_at)
-            .field("updated_at", &self.updated_at)
-            .finish()
-    }
-}
-
-/// A secret to create. `Debug` redacts the value.
-#[derive(Clone, Default)]
-pub struct NewSecret<'a> {
-    pub key: &'a str,
-    pub value: &'a str,
-    pub comment: Option<&'a str>,
-    pub skip_multiline: bool,
-    pub secret_type: Option<&'a str>,
-}
-
-impl std::fmt::Debug for NewSecret<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewSecret")
-            .field("key", &self.key)
-            .field("value", &format_args!("[redacted]"))
-            .field("comment", &self.comment)
-            .field("skip_multiline", &self.skip_multiline)
-            .field("secret_type", &self.secret_type)
-            .finish()
-    }
-}
-
-/// A change to a secret. `Debug` redacts the new value.
-#[derive(Clone, Default)]
-pub struct SecretChange {
-    pub value: Option<String>,
-    pub new_key: Option<String>,
-    pub comment: Option<String>,
-    pub skip_multiline: Option<bool>,
-}
-
-impl std::fmt::Debug for SecretChange {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretChange")
-            .field(
-                "value",
-                &self.value.as_ref().map(|_| format_args!("[redacted]")),
-            )
-            .field("new_key", &self.new_key)
-            .field("comment", &self.comment)
-            .field("skip_multiline", &self.skip_multiline)
-            .finish()
-    }
-}
-
-pub const HIDDEN_VALUE: &str = "<hidden-by-infisical>";
-
-/// Checks a secret name: trimmed, non-empty, no colon or slash.
-pub fn check_key(field: &str, key: &str) -> Result<String> {
-    let key = key.trim();
-    if key.is_empty() {
-        return Err(Error::invalid(&[field], "Secret name is required"));
-    }
-    if key.len() > 500 {
-        return Err(Error::invalid(
-            &[field],
-            "Secret name must be at most 500 characters",
-        ));
-    }
-    if key.contains(':') || key.contains('/') {
-        return Err(Error::invalid(
-            &[field],
-            "Secret name cannot contain colon or forward slash.",
-        ));
-    }
-    Ok(key.to_string())
-}
-
-fn check_type(secret_type: Option<&str>) -> Result<&'static str> {
-    match secret_type.unwrap_or("shared") {
-        "shared" => Ok("shared"),
-        "personal" => Err(Error::bad_request(
-            "Personal secrets are not supported for machine identities",
-        )),
-        _ => Err(Error::invalid(
-            &["type"],
-            "Invalid enum value. Expected 'shared' | 'personal'",
-        )),
-    }
-}
+pub use batch::*;
+pub use model::*;
+pub use reads::*;
 
 impl App {
-    async fn data_key(&self, project_id: &str) -> Result<DataKey> {
+    pub(crate) async fn data_key(&self, project_id: &str) -> Result<DataKey> {
         self.keys
             .key_for(self.store.as_ref(), &project_scope(project_id))
             .await
     }
 
-    fn open(&self, key: &DataKey, loc: &Location, path: &str, row: &SecretRow) -> Result<Secret> {
+    pub(crate) fn open(
+        &self,
+        key: &DataKey,
+        loc: &Location,
+        path: &str,
+        row: &SecretRow,
+    ) -> Result<Secret> {
         Ok(Secret {
             value: key.open_str(&format!("{}:value", row.id), &row.value)?,
             comment: key.open_str(&format!("{}:comment", row.id), &row.comment)?,
@@ -167,6 +54,8 @@ impl App {
             rotation_id: row.rotation_id.clone(),
             created_at: row.created_at,
             updated_at: row.updated_at,
+            tag_ids: super::tags::parse_tag_ids(&row.tag_ids),
+            tags: Vec::new(),
         })
     }
 
@@ -182,6 +71,7 @@ impl App {
             comment,
             skip_multiline,
             secret_type,
+            tag_ids,
         } = new;
         let key = check_key("secretName", key)?;
         let secret_type = check_type(secret_type)?;
@@ -209,6 +99,10 @@ impl App {
             rotation_id: None,
             created_at: now,
             updated_at: now,
+            tag_ids: match tag_ids {
+                Some(ids) => self.tag_ids_json(&loc.project.id, ids).await?,
+                None => String::new(),
+            },
         };
         let data_key = self.data_key(&loc.project.id).await?;
         let version = seal_secret(&data_key, &mut row, value, comment.unwrap_or(""));
@@ -218,10 +112,29 @@ impl App {
             Err(StoreError::Conflict(_)) => return Err(Error::bad_request("Secret already exist")),
             Err(e) => return Err(e.into()),
         }
-        self.open(&data_key, &loc, &loc.folder.path, &row)
+        let mut secret = self.open(&data_key, &loc, &loc.folder.path, &row)?;
+        self.attach_tags(&loc.project.id, std::slice::from_mut(&mut secret))
+            .await?;
+        Ok(secret)
     }
 
     pub async fn get_secret(
+        &self,
+        ctx: &Ctx,
+        scope: &Scope,
+        key: &str,
+        secret_type: Option<&str>,
+        version: Option<i64>,
+    ) -> Result<Secret> {
+        let mut secret = self
+            .get_secret_untagged(ctx, scope, key, secret_type, version)
+            .await?;
+        self.attach_tags(&scope.project_id, std::slice::from_mut(&mut secret))
+            .await?;
+        Ok(secret)
+    }
+
+    async fn get_secret_untagged(
         &self,
         ctx: &Ctx,
         scope: &Scope,
@@ -314,6 +227,7 @@ impl App {
                 .unwrap_or_else(|| loc.folder.path.clone());
             out.push(self.open(&data_key, &loc, &path, &row)?);
         }
+        self.attach_tags(&loc.project.id, &mut out).await?;
         self.audit_read(
             ctx,
             Some(&loc.project.id),
@@ -372,6 +286,9 @@ impl App {
         if let Some(skip) = change.skip_multiline {
             next.skip_multiline = skip;
         }
+        if let Some(ids) = &change.tag_ids {
+            next.tag_ids = self.tag_ids_json(&loc.project.id, ids).await?;
+        }
         let value = change.value.unwrap_or(current.value);
         let comment = change.comment.unwrap_or(current.comment);
         let version = seal_secret(&data_key, &mut next, &value, &comment);
@@ -389,7 +306,10 @@ impl App {
             }
             Err(e) => return Err(e.into()),
         }
-        self.open(&data_key, &loc, &loc.folder.path, &next)
+        let mut secret = self.open(&data_key, &loc, &loc.folder.path, &next)?;
+        self.attach_tags(&loc.project.id, std::slice::from_mut(&mut secret))
+            .await?;
+        Ok(secret)
     }
 
     pub async fn delete_secret(
@@ -410,7 +330,9 @@ impl App {
             return Err(Error::bad_request("Cannot delete rotated secrets"));
         }
         let data_key = self.data_key(&loc.project.id).await?;
-        let secret = self.open(&data_key, &loc, &loc.folder.path, &row)?;
+        let mut secret = self.open(&data_key, &loc, &loc.folder.path, &row)?;
+        self.attach_tags(&loc.project.id, std::slice::from_mut(&mut secret))
+            .await?;
         let trail = self.secret_trail(ctx, &loc, "delete-secret", &row).await;
         if !self.store.delete_secret(&row.id, &trail).await? {
             return Err(not_found(key));
@@ -420,7 +342,7 @@ impl App {
 
     /// A secret's sealed row, cached (docs/ARCHITECTURE.md, "Caches"): values stay sealed in
     /// memory and are opened at each read.
-    async fn cached_secret(
+    pub(crate) async fn cached_secret(
         &self,
         loc: &Location,
         key: &str,
@@ -448,7 +370,12 @@ impl App {
         Ok(Some(shelf.put(cache_key, row, scopes, at, bytes)))
     }
 
-    async fn locate_scope(&self, ctx: &Ctx, scope: &Scope, action: Action) -> Result<Location> {
+    pub(crate) async fn locate_scope(
+        &self,
+        ctx: &Ctx,
+        scope: &Scope,
+        action: Action,
+    ) -> Result<Location> {
         self.locate(
             ctx,
             &scope.project_id,
@@ -461,7 +388,7 @@ impl App {
     }
 
     /// The audit entry and `secrets.modified` deliveries of a secret write, for its transaction.
-    async fn secret_trail(
+    pub(crate) async fn secret_trail(
         &self,
         ctx: &Ctx,
         loc: &Location,
@@ -528,7 +455,7 @@ pub(crate) fn seal_version(
     }
 }
 
-fn secret_event(loc: &Location, kind: &'static str, row: &SecretRow) -> Event {
+pub(crate) fn secret_event(loc: &Location, kind: &'static str, row: &SecretRow) -> Event {
     Event::new(
         kind,
         json!({
@@ -541,48 +468,6 @@ fn secret_event(loc: &Location, kind: &'static str, row: &SecretRow) -> Event {
     )
 }
 
-fn not_found(key: &str) -> Error {
+pub(crate) fn not_found(key: &str) -> Error {
     Error::not_found(format!("Secret with name '{}' not found", key.trim()))
-}
-
-#[cfg(test)]
-mod redaction_tests {
-    use super::{NewSecret, Secret, SecretChange};
-
-    #[test]
-    fn debug_redacts_secret_values() {
-        let secret = Secret {
-            id: "s-1".to_string(),
-            project_id: "p-1".to_string(),
-            environment: "dev".to_string(),
-            secret_path: "/".to_string(),
-            key: "DB_PASSWORD".to_string(),
-            value: "KnownSecretValue".to_string(),
-            comment: String::new(),
-            version: 1,
-            secret_type: "shared".to_string(),
-            skip_multiline: false,
-            rotation_id: None,
-            created_at: 0,
-            updated_at: 0,
-        };
-        let new = NewSecret {
-            key: "DB_PASSWORD",
-            value: "KnownSecretValue",
-            ..NewSecret::default()
-        };
-        let change = SecretChange {
-            value: Some("KnownSecretValue".to_string()),
-            ..SecretChange::default()
-        };
-        for shown in [
-            format!("{secret:?}"),
-            format!("{new:?}"),
-            format!("{change:?}"),
-        ] {
-            assert!(!shown.contains("KnownSecret"), "{shown}");
-            assert!(shown.contains("[redacted]"), "{shown}");
-        }
-        assert!(format!("{secret:?}").contains("DB_PASSWORD"));
-    }
 }
