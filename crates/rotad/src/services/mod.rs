@@ -8,10 +8,12 @@ pub mod connections;
 pub mod identities;
 pub mod keyring;
 pub mod login_guard;
+pub mod memberships;
 pub mod projects;
 pub mod read_audit;
 pub mod rotations;
 pub mod secrets;
+pub mod universal_auth;
 pub mod webhooks;
 
 use std::sync::Arc;

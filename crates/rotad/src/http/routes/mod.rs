@@ -3,6 +3,8 @@ pub mod auth;
 pub mod connections;
 pub mod folders;
 pub mod identities;
+pub mod identity_search;
+pub mod membership_list;
 pub mod memberships;
 pub mod projects;
 pub mod rotations;
