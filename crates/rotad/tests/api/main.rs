@@ -9,6 +9,7 @@ mod bootstrap;
 mod chaos;
 mod client_address;
 mod connection_access;
+mod connection_options;
 mod connection_privilege;
 mod connections;
 mod crash;

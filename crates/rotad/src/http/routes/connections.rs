@@ -2,6 +2,8 @@
 //! delete, the account's dbt projects, the connections a caller may use) and
 //! `GET /api/v1/app-connections`. Answers never carry the API token.
 
+use std::collections::HashMap;
+
 use axum::extract::{Path, State};
 use axum::Json;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -15,7 +17,8 @@ use crate::services::connections::{
     credential_issues, description_issues, method_issues, name_issues, permission_set_issues,
     AppConnection, ConnectionChange, DbtCredentials, NewConnection,
 };
-use crate::services::AppState;
+use crate::services::{App, AppState};
+use crate::store::Project;
 use crate::time::rfc3339;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -30,6 +33,19 @@ pub fn router() -> OpenApiRouter<AppState> {
             delete_connection
         ))
         .routes(routes!(list_dbt_projects))
+        .merge(super::connection_options::router())
+}
+
+/// The project of a project's connection, as upstream names it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionProjectOut {
+    id: String,
+    name: String,
+    slug: String,
+    /// Always `secret-manager`: rotad's projects are all of that kind.
+    #[serde(rename = "type")]
+    kind: String,
 }
 
 /// The credentials as answers show them: without the API token.
@@ -54,15 +70,31 @@ pub struct AppConnectionOut {
     credentials: CredentialsOut,
     is_platform_managed_credentials: bool,
     gateway_id: Option<String>,
+    /// SHA-256 of the sealed credentials: changes when they do, tells nothing about them.
+    credentials_hash: String,
+    /// The connection's project; `null` for an organization's connection.
+    project: Option<ConnectionProjectOut>,
     /// The dbt permission sets the connection hands out to the tokens it mints.
     allowed_permission_sets: Vec<String>,
     created_at: String,
     updated_at: String,
 }
 
-impl From<AppConnection> for AppConnectionOut {
-    fn from(c: AppConnection) -> Self {
+impl AppConnectionOut {
+    fn new(c: AppConnection, projects: &HashMap<String, Project>) -> Self {
+        let project = c
+            .project_id
+            .as_ref()
+            .and_then(|id| projects.get(id))
+            .map(|p| ConnectionProjectOut {
+                id: p.id.clone(),
+                name: p.name.clone(),
+                slug: p.slug.clone(),
+                kind: "secret-manager".to_string(),
+            });
         Self {
+            credentials_hash: c.credentials_hash,
+            project,
             id: c.id,
             name: c.name,
             description: c.description,
@@ -90,12 +122,12 @@ pub struct AppConnectionResponse {
     app_connection: AppConnectionOut,
 }
 
-impl From<AppConnection> for AppConnectionResponse {
-    fn from(c: AppConnection) -> Self {
-        Self {
-            app_connection: c.into(),
-        }
-    }
+/// One connection's answer, with its project.
+async fn one(app: &App, c: AppConnection) -> Result<Json<AppConnectionResponse>> {
+    let projects = app.connection_projects(std::slice::from_ref(&c)).await?;
+    Ok(Json(AppConnectionResponse {
+        app_connection: AppConnectionOut::new(c, &projects),
+    }))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -198,11 +230,39 @@ pub struct CreateConnectionIn {
     /// The dbt permission sets the connection may hand out. Default: every set but `owner`,
     /// `account_admin`, `security_admin` and `billing_admin`, which only an org admin may add.
     allowed_permission_sets: Option<Vec<String>>,
+    /// Only `false`: dbt connections have no platform-managed credentials.
+    is_platform_managed_credentials: Option<bool>,
+    /// Only `null`: dbt connections do not go through gateways.
+    gateway_id: Option<String>,
+}
+
+/// Upstream's settings a dbt connection does not support, refused with a 422 naming them.
+fn unsupported_setting_issues(platform_managed: Option<bool>, gateway: Option<&str>) -> Vec<Issue> {
+    let mut issues = Vec::new();
+    if platform_managed == Some(true) {
+        issues.push(Issue::new(
+            "custom",
+            &["isPlatformManagedCredentials"],
+            "Platform managed credentials are not supported for dbt connections",
+        ));
+    }
+    if gateway.is_some() {
+        issues.push(Issue::new(
+            "custom",
+            &["gatewayId"],
+            "Gateways are not supported for dbt connections",
+        ));
+    }
+    issues
 }
 
 impl Validate for CreateConnectionIn {
     fn validate(&self) -> Vec<Issue> {
         let mut issues = name_issues(&self.name);
+        issues.extend(unsupported_setting_issues(
+            self.is_platform_managed_credentials,
+            self.gateway_id.as_deref(),
+        ));
         issues.extend(description_issues(self.description.as_deref()));
         issues.extend(method_issues(&self.method));
         issues.extend(self.credentials.issues());
@@ -227,6 +287,10 @@ pub struct UpdateConnectionIn {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Vec<String>>)]
     allowed_permission_sets: Option<Option<Vec<String>>>,
+    /// Only `false`: dbt connections have no platform-managed credentials.
+    is_platform_managed_credentials: Option<bool>,
+    /// Only `null`: dbt connections do not go through gateways.
+    gateway_id: Option<String>,
 }
 
 /// Tells a `null` field (`Some(None)`) from an absent one (`None`).
@@ -238,7 +302,10 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 
 impl Validate for UpdateConnectionIn {
     fn validate(&self) -> Vec<Issue> {
-        let mut issues = Vec::new();
+        let mut issues = unsupported_setting_issues(
+            self.is_platform_managed_credentials,
+            self.gateway_id.as_deref(),
+        );
         if let Some(name) = &self.name {
             issues.extend(name_issues(name));
         }
@@ -255,10 +322,14 @@ impl Validate for UpdateConnectionIn {
     }
 }
 
-fn many(connections: Vec<AppConnection>) -> Json<AppConnectionsResponse> {
-    Json(AppConnectionsResponse {
-        app_connections: connections.into_iter().map(Into::into).collect(),
-    })
+async fn many(app: &App, connections: Vec<AppConnection>) -> Result<Json<AppConnectionsResponse>> {
+    let projects = app.connection_projects(&connections).await?;
+    Ok(Json(AppConnectionsResponse {
+        app_connections: connections
+            .into_iter()
+            .map(|c| AppConnectionOut::new(c, &projects))
+            .collect(),
+    }))
 }
 
 /// Lists the app connections of every app (only `dbt` exists) of the organization, or of a
@@ -271,9 +342,8 @@ async fn list_all_connections(
     Auth(ctx): Auth,
     Query(q): Query<ProjectQuery>,
 ) -> Result<Json<AppConnectionsResponse>> {
-    Ok(many(
-        app.list_connections(&ctx, q.project_id.as_deref()).await?,
-    ))
+    let connections = app.list_connections(&ctx, q.project_id.as_deref()).await?;
+    many(&app, connections).await
 }
 
 /// Lists the dbt connections of the organization, or of a project with `projectId`.
@@ -285,9 +355,8 @@ async fn list_connections(
     Auth(ctx): Auth,
     Query(q): Query<ProjectQuery>,
 ) -> Result<Json<AppConnectionsResponse>> {
-    Ok(many(
-        app.list_connections(&ctx, q.project_id.as_deref()).await?,
-    ))
+    let connections = app.list_connections(&ctx, q.project_id.as_deref()).await?;
+    many(&app, connections).await
 }
 
 /// Creates a dbt connection after checking its credentials against dbt Cloud.
@@ -312,7 +381,7 @@ async fn create_connection(
             },
         )
         .await?;
-    Ok(Json(connection.into()))
+    one(&app, connection).await
 }
 
 /// Lists the dbt connections the caller may use (`projectId` adds that project's).
@@ -354,7 +423,7 @@ async fn get_connection_by_name(
     let connection = app
         .get_connection_by_name(&ctx, &name, q.project_id.as_deref())
         .await?;
-    Ok(Json(connection.into()))
+    one(&app, connection).await
 }
 
 /// Gets a dbt connection.
@@ -367,7 +436,8 @@ async fn get_connection(
     Path(id): Path<String>,
 ) -> Result<Json<AppConnectionResponse>> {
     let id = uuid_param("connectionId", &id)?;
-    Ok(Json(app.get_connection(&ctx, &id).await?.into()))
+    let connection = app.get_connection(&ctx, &id).await?;
+    one(&app, connection).await
 }
 
 /// Renames a dbt connection, changes its description, or replaces its credentials (checked
@@ -389,7 +459,8 @@ async fn update_connection(
         credentials: input.credentials.map(Into::into),
         allowed_permission_sets: input.allowed_permission_sets,
     };
-    Ok(Json(app.update_connection(&ctx, &id, change).await?.into()))
+    let connection = app.update_connection(&ctx, &id, change).await?;
+    one(&app, connection).await
 }
 
 /// Deletes a dbt connection that no rotation uses.
@@ -402,7 +473,8 @@ async fn delete_connection(
     Path(id): Path<String>,
 ) -> Result<Json<AppConnectionResponse>> {
     let id = uuid_param("connectionId", &id)?;
-    Ok(Json(app.delete_connection(&ctx, &id).await?.into()))
+    let connection = app.delete_connection(&ctx, &id).await?;
+    one(&app, connection).await
 }
 
 /// Lists the projects of the connection's dbt Cloud account.
