@@ -1,5 +1,6 @@
 pub mod audit;
 pub mod auth;
+pub mod connection_answers;
 pub mod connection_options;
 pub mod connections;
 pub mod folders;
