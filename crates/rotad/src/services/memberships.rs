@@ -6,7 +6,7 @@ use super::audit::Event;
 use super::authz::{Action, MemberRole, Role, Subject};
 use super::{new_id, App, Ctx};
 use crate::error::{Error, Result};
-use crate::store::{Identity, Membership};
+use crate::store::{Identity, Membership, Project};
 use crate::time::now_ms;
 
 /// A page of a project's memberships, each with its identity, and the count of all of them.
@@ -39,7 +39,31 @@ fn not_member(project_id: &str, identity_id: &str) -> Error {
     ))
 }
 
+/// What a membership's answer names besides the membership: its identity (with whether it has
+/// universal auth) and its project.
+pub struct MembershipParts {
+    pub identity: Option<Identity>,
+    pub has_universal_auth: bool,
+    pub project: Option<Project>,
+}
+
 impl App {
+    /// The identity and project of a membership the caller was allowed to read or write.
+    pub async fn membership_parts(&self, m: &Membership) -> Result<MembershipParts> {
+        let identity = self.store.get_identity(&m.identity_id).await?;
+        let has_universal_auth = self
+            .store
+            .get_universal_auth(&m.identity_id)
+            .await?
+            .is_some();
+        let project = self.store.get_project(&m.project_id).await?;
+        Ok(MembershipParts {
+            identity,
+            has_universal_auth,
+            project,
+        })
+    }
+
     /// Adds an identity to a project, or changes its role.
     pub async fn set_membership(
         &self,

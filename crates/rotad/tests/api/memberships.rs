@@ -90,6 +90,15 @@ async fn patch_replaces_the_roles_and_a_demotion_holds_at_the_next_request() {
     assert_eq!(res.status, 200, "a viewer reads: {}", res.body);
 
     let got = app.get(&member_path(&project, &id)).await;
+    let membership = &got.body["identityMembership"];
+    assert_eq!(membership["identity"]["id"], id.as_str());
+    assert_eq!(membership["identity"]["name"], "writer");
+    assert_eq!(
+        membership["identity"]["authMethods"],
+        json!(["universal-auth"])
+    );
+    assert_eq!(membership["project"]["id"], project.as_str());
+    assert_eq!(membership["project"]["name"], "demote");
     let ids: Vec<_> = got.body["identityMembership"]["roles"]
         .as_array()
         .expect("roles")

@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 use crate::error::{Issue, Result};
 use crate::http::extract::{uuid_param, Auth, Body, Validate};
 use crate::services::authz::{parse_range, MemberRole, Role};
-use crate::services::AppState;
+use crate::services::{App, AppState};
 use crate::store::Membership;
 use crate::time::rfc3339;
 
@@ -278,6 +278,22 @@ pub struct RoleOut {
     temporary_access_end_time: Option<String>,
 }
 
+/// The member identity, as upstream nests it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MembershipIdentityOut {
+    id: String,
+    name: String,
+    org_id: String,
+    auth_methods: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MembershipProjectOut {
+    id: String,
+    name: String,
+}
+
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MembershipOut {
@@ -285,13 +301,43 @@ pub struct MembershipOut {
     identity_id: String,
     project_id: String,
     roles: Vec<RoleOut>,
+    identity: Option<MembershipIdentityOut>,
+    project: Option<MembershipProjectOut>,
     created_at: String,
     updated_at: String,
+}
+
+/// A membership's answer, with its identity and project.
+async fn answer(app: &App, m: Membership) -> Result<Json<MembershipResponse>> {
+    let parts = app.membership_parts(&m).await?;
+    let identity = parts.identity.map(|i| MembershipIdentityOut {
+        id: i.id,
+        name: i.name,
+        org_id: i.org_id,
+        auth_methods: if parts.has_universal_auth {
+            vec!["universal-auth".to_string()]
+        } else {
+            Vec::new()
+        },
+    });
+    let project = parts.project.map(|p| MembershipProjectOut {
+        id: p.id,
+        name: p.name,
+    });
+    Ok(Json(MembershipResponse {
+        identity_membership: MembershipOut {
+            identity,
+            project,
+            ..m.into()
+        },
+    }))
 }
 
 impl From<Membership> for MembershipOut {
     fn from(m: Membership) -> Self {
         Self {
+            identity: None,
+            project: None,
             roles: roles_out(&m),
             id: m.id,
             identity_id: m.identity_id,
@@ -322,9 +368,7 @@ async fn add_membership(
     let m = app
         .set_membership(&ctx, &project_id, &identity_id, input.into_roles())
         .await?;
-    Ok(Json(MembershipResponse {
-        identity_membership: m.into(),
-    }))
+    answer(&app, m).await
 }
 
 /// Reads an identity's membership of a project.
@@ -337,9 +381,7 @@ async fn get_membership(
     Path((project_id, identity_id)): Path<(String, String)>,
 ) -> Result<Json<MembershipResponse>> {
     let m = app.get_membership(&ctx, &project_id, &identity_id).await?;
-    Ok(Json(MembershipResponse {
-        identity_membership: m.into(),
-    }))
+    answer(&app, m).await
 }
 
 #[derive(Serialize, ToSchema)]
@@ -379,7 +421,5 @@ async fn remove_membership(
     let m = app
         .remove_membership(&ctx, &project_id, &identity_id)
         .await?;
-    Ok(Json(MembershipResponse {
-        identity_membership: m.into(),
-    }))
+    answer(&app, m).await
 }
