@@ -10,6 +10,7 @@ pub mod folders;
 pub mod identities;
 pub mod keyring;
 pub mod login_guard;
+pub mod memberships;
 pub mod projects;
 pub mod read_audit;
 pub mod rotations;
@@ -17,6 +18,7 @@ pub mod secret_imports;
 pub mod secret_references;
 pub mod secrets;
 pub mod tags;
+pub mod universal_auth;
 pub mod webhooks;
 
 use std::sync::Arc;

@@ -64,7 +64,13 @@ pub trait IdentityStore: Send + Sync {
     async fn update_identity(&self, identity: &Identity) -> StoreResult<()>;
     async fn delete_identity(&self, id: &str) -> StoreResult<bool>;
 
-    async fn upsert_universal_auth(&self, ua: &UniversalAuth) -> StoreResult<()>;
+    /// Attaches universal auth; false (nothing written) when the identity already has it.
+    async fn insert_universal_auth(&self, ua: &UniversalAuth) -> StoreResult<bool>;
+    /// Replaces the settings (never the client id); false when the identity has none.
+    async fn update_universal_auth(&self, ua: &UniversalAuth) -> StoreResult<bool>;
+    /// Detaches universal auth, revoking its client secrets and its access tokens in the same
+    /// transaction; false when the identity had none.
+    async fn delete_universal_auth(&self, identity_id: &str) -> StoreResult<bool>;
     async fn get_universal_auth(&self, identity_id: &str) -> StoreResult<Option<UniversalAuth>>;
     async fn get_universal_auth_by_client_id(
         &self,
@@ -109,6 +115,8 @@ pub trait ProjectStore: Send + Sync {
     async fn delete_folder(&self, id: &str) -> StoreResult<bool>;
 
     async fn upsert_membership(&self, membership: &Membership) -> StoreResult<Membership>;
+    /// Replaces the roles of an existing membership; None when there is none.
+    async fn update_membership(&self, membership: &Membership) -> StoreResult<Option<Membership>>;
     async fn get_membership(
         &self,
         project_id: &str,
@@ -117,6 +125,13 @@ pub trait ProjectStore: Send + Sync {
     async fn delete_membership(&self, project_id: &str, identity_id: &str) -> StoreResult<bool>;
     async fn list_memberships_of_identity(&self, identity_id: &str)
         -> StoreResult<Vec<Membership>>;
+    /// One page of a project's memberships (oldest first) and how many there are in all.
+    async fn list_memberships_of_project(
+        &self,
+        project_id: &str,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<(Vec<Membership>, i64)>;
 }
 
 /// Environments and the edits of folders (folders v2).

@@ -166,7 +166,7 @@ async fn identities_are_listed_and_deleted_with_their_tokens() {
         .is_some_and(|a| a.iter().any(|i| i["id"] == id.as_str())));
     let get = app.get(&format!("/api/v1/identities/{id}")).await;
     assert_eq!(
-        get.body["identity"]["authMethods"],
+        get.body["identity"]["identity"]["authMethods"],
         json!(["universal-auth"])
     );
     let del = app

@@ -362,9 +362,10 @@ async fn access_token_trusted_ips_are_enforced() {
         )
         .await;
     assert_eq!(res.status, 200, "{}", res.body);
+    // The identity has universal auth already: its settings change with PATCH.
     let ua = format!("/api/v1/auth/universal-auth/identities/{id}");
     let res = app
-        .post(
+        .patch(
             &ua,
             json!({"accessTokenTrustedIps": [{"ipAddress": "10.0.0.0/8"}]}),
         )
@@ -386,7 +387,7 @@ async fn access_token_trusted_ips_are_enforced() {
     );
 
     let res = app
-        .post(
+        .patch(
             &ua,
             json!({"accessTokenTrustedIps": [{"ipAddress": "127.0.0.0/8"}, {"ipAddress": "::1/128"}]}),
         )

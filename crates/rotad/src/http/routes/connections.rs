@@ -13,10 +13,12 @@ use crate::error::{Issue, Result};
 use crate::http::extract::{uuid_param, Auth, Body, Query, Validate};
 use crate::services::connections::{
     credential_issues, description_issues, method_issues, name_issues, permission_set_issues,
-    AppConnection, ConnectionChange, DbtCredentials, NewConnection,
+    ConnectionChange, DbtCredentials, NewConnection,
 };
 use crate::services::AppState;
 use crate::time::rfc3339;
+
+use super::connection_answers::{many, one, AppConnectionResponse, AppConnectionsResponse};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -30,78 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
             delete_connection
         ))
         .routes(routes!(list_dbt_projects))
-}
-
-/// The credentials as answers show them: without the API token.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CredentialsOut {
-    instance_url: String,
-    account_id: String,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AppConnectionOut {
-    id: String,
-    name: String,
-    description: Option<String>,
-    version: i64,
-    org_id: String,
-    project_id: Option<String>,
-    app: String,
-    method: String,
-    credentials: CredentialsOut,
-    is_platform_managed_credentials: bool,
-    gateway_id: Option<String>,
-    /// The dbt permission sets the connection hands out to the tokens it mints.
-    allowed_permission_sets: Vec<String>,
-    created_at: String,
-    updated_at: String,
-}
-
-impl From<AppConnection> for AppConnectionOut {
-    fn from(c: AppConnection) -> Self {
-        Self {
-            id: c.id,
-            name: c.name,
-            description: c.description,
-            version: c.version,
-            org_id: c.org_id,
-            project_id: c.project_id,
-            app: c.app,
-            method: c.method,
-            credentials: CredentialsOut {
-                instance_url: c.instance_url,
-                account_id: c.account_id,
-            },
-            is_platform_managed_credentials: false,
-            gateway_id: None,
-            allowed_permission_sets: c.allowed_permission_sets,
-            created_at: rfc3339(c.created_at),
-            updated_at: rfc3339(c.updated_at),
-        }
-    }
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AppConnectionResponse {
-    app_connection: AppConnectionOut,
-}
-
-impl From<AppConnection> for AppConnectionResponse {
-    fn from(c: AppConnection) -> Self {
-        Self {
-            app_connection: c.into(),
-        }
-    }
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AppConnectionsResponse {
-    app_connections: Vec<AppConnectionOut>,
+        .merge(super::connection_options::router())
 }
 
 /// A connection a caller may use, as `/available` lists it.
@@ -198,11 +129,39 @@ pub struct CreateConnectionIn {
     /// The dbt permission sets the connection may hand out. Default: every set but `owner`,
     /// `account_admin`, `security_admin` and `billing_admin`, which only an org admin may add.
     allowed_permission_sets: Option<Vec<String>>,
+    /// Only `false`: dbt connections have no platform-managed credentials.
+    is_platform_managed_credentials: Option<bool>,
+    /// Only `null`: dbt connections do not go through gateways.
+    gateway_id: Option<String>,
+}
+
+/// Upstream's settings a dbt connection does not support, refused with a 422 naming them.
+fn unsupported_setting_issues(platform_managed: Option<bool>, gateway: Option<&str>) -> Vec<Issue> {
+    let mut issues = Vec::new();
+    if platform_managed == Some(true) {
+        issues.push(Issue::new(
+            "custom",
+            &["isPlatformManagedCredentials"],
+            "Platform managed credentials are not supported for dbt connections",
+        ));
+    }
+    if gateway.is_some() {
+        issues.push(Issue::new(
+            "custom",
+            &["gatewayId"],
+            "Gateways are not supported for dbt connections",
+        ));
+    }
+    issues
 }
 
 impl Validate for CreateConnectionIn {
     fn validate(&self) -> Vec<Issue> {
         let mut issues = name_issues(&self.name);
+        issues.extend(unsupported_setting_issues(
+            self.is_platform_managed_credentials,
+            self.gateway_id.as_deref(),
+        ));
         issues.extend(description_issues(self.description.as_deref()));
         issues.extend(method_issues(&self.method));
         issues.extend(self.credentials.issues());
@@ -227,6 +186,10 @@ pub struct UpdateConnectionIn {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Vec<String>>)]
     allowed_permission_sets: Option<Option<Vec<String>>>,
+    /// Only `false`: dbt connections have no platform-managed credentials.
+    is_platform_managed_credentials: Option<bool>,
+    /// Only `null`: dbt connections do not go through gateways.
+    gateway_id: Option<String>,
 }
 
 /// Tells a `null` field (`Some(None)`) from an absent one (`None`).
@@ -238,7 +201,10 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 
 impl Validate for UpdateConnectionIn {
     fn validate(&self) -> Vec<Issue> {
-        let mut issues = Vec::new();
+        let mut issues = unsupported_setting_issues(
+            self.is_platform_managed_credentials,
+            self.gateway_id.as_deref(),
+        );
         if let Some(name) = &self.name {
             issues.extend(name_issues(name));
         }
@@ -255,12 +221,6 @@ impl Validate for UpdateConnectionIn {
     }
 }
 
-fn many(connections: Vec<AppConnection>) -> Json<AppConnectionsResponse> {
-    Json(AppConnectionsResponse {
-        app_connections: connections.into_iter().map(Into::into).collect(),
-    })
-}
-
 /// Lists the app connections of every app (only `dbt` exists) of the organization, or of a
 /// project with `projectId`.
 #[utoipa::path(get, path = "/api/v1/app-connections", tag = "App Connections",
@@ -271,9 +231,8 @@ async fn list_all_connections(
     Auth(ctx): Auth,
     Query(q): Query<ProjectQuery>,
 ) -> Result<Json<AppConnectionsResponse>> {
-    Ok(many(
-        app.list_connections(&ctx, q.project_id.as_deref()).await?,
-    ))
+    let connections = app.list_connections(&ctx, q.project_id.as_deref()).await?;
+    many(&app, connections).await
 }
 
 /// Lists the dbt connections of the organization, or of a project with `projectId`.
@@ -285,9 +244,8 @@ async fn list_connections(
     Auth(ctx): Auth,
     Query(q): Query<ProjectQuery>,
 ) -> Result<Json<AppConnectionsResponse>> {
-    Ok(many(
-        app.list_connections(&ctx, q.project_id.as_deref()).await?,
-    ))
+    let connections = app.list_connections(&ctx, q.project_id.as_deref()).await?;
+    many(&app, connections).await
 }
 
 /// Creates a dbt connection after checking its credentials against dbt Cloud.
@@ -312,7 +270,7 @@ async fn create_connection(
             },
         )
         .await?;
-    Ok(Json(connection.into()))
+    one(&app, connection).await
 }
 
 /// Lists the dbt connections the caller may use (`projectId` adds that project's).
@@ -354,7 +312,7 @@ async fn get_connection_by_name(
     let connection = app
         .get_connection_by_name(&ctx, &name, q.project_id.as_deref())
         .await?;
-    Ok(Json(connection.into()))
+    one(&app, connection).await
 }
 
 /// Gets a dbt connection.
@@ -367,7 +325,8 @@ async fn get_connection(
     Path(id): Path<String>,
 ) -> Result<Json<AppConnectionResponse>> {
     let id = uuid_param("connectionId", &id)?;
-    Ok(Json(app.get_connection(&ctx, &id).await?.into()))
+    let connection = app.get_connection(&ctx, &id).await?;
+    one(&app, connection).await
 }
 
 /// Renames a dbt connection, changes its description, or replaces its credentials (checked
@@ -389,7 +348,8 @@ async fn update_connection(
         credentials: input.credentials.map(Into::into),
         allowed_permission_sets: input.allowed_permission_sets,
     };
-    Ok(Json(app.update_connection(&ctx, &id, change).await?.into()))
+    let connection = app.update_connection(&ctx, &id, change).await?;
+    one(&app, connection).await
 }
 
 /// Deletes a dbt connection that no rotation uses.
@@ -402,7 +362,8 @@ async fn delete_connection(
     Path(id): Path<String>,
 ) -> Result<Json<AppConnectionResponse>> {
     let id = uuid_param("connectionId", &id)?;
-    Ok(Json(app.delete_connection(&ctx, &id).await?.into()))
+    let connection = app.delete_connection(&ctx, &id).await?;
+    one(&app, connection).await
 }
 
 /// Lists the projects of the connection's dbt Cloud account.

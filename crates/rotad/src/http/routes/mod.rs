@@ -1,10 +1,14 @@
 pub mod audit;
 pub mod auth;
+pub mod connection_answers;
+pub mod connection_options;
 pub mod connections;
 pub mod environments;
 pub mod folders;
 pub mod folders_v2;
 pub mod identities;
+pub mod identity_search;
+pub mod membership_list;
 pub mod memberships;
 pub mod projects;
 pub mod rotations;

@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use crate::error::{Issue, Result};
 use crate::http::extract::{uuid_param, Auth, Body, Validate};
-use crate::services::identities::{ClientSecretInput, UniversalAuthInput};
+use crate::services::universal_auth::{ClientSecretInput, UniversalAuthInput};
 use crate::services::AppState;
 use crate::store::{ClientSecret, UniversalAuth};
 use crate::time::rfc3339;
@@ -18,8 +18,14 @@ use super::identities::unsupported;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(attach_universal_auth, get_universal_auth))
+        .routes(routes!(
+            attach_universal_auth,
+            get_universal_auth,
+            update_universal_auth,
+            delete_universal_auth
+        ))
         .routes(routes!(create_client_secret, list_client_secrets))
+        .routes(routes!(get_client_secret))
         .routes(routes!(revoke_client_secret))
 }
 
@@ -151,9 +157,29 @@ impl Validate for UniversalAuthIn {
     }
 }
 
+impl UniversalAuthIn {
+    fn into_input(self) -> UniversalAuthInput {
+        UniversalAuthInput {
+            access_token_ttl: self.access_token_ttl,
+            access_token_max_ttl: self.access_token_max_ttl,
+            access_token_num_uses_limit: self.access_token_num_uses_limit,
+            trusted_ips: self
+                .access_token_trusted_ips
+                .map(|ips| serde_json::json!(ips)),
+            client_secret_trusted_ips: self
+                .client_secret_trusted_ips
+                .map(|ips| serde_json::json!(ips)),
+        }
+    }
+}
+
+/// Upstream's universal-auth object. rotad keeps one universal auth per identity under the
+/// identity's id, so `id` (and a client secret's `identityUAId`) is the identity's id
+/// (docs/COMPATIBILITY.md).
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UniversalAuthOut {
+    id: String,
     identity_id: String,
     client_id: String,
     #[serde(rename = "accessTokenTTL")]
@@ -163,6 +189,13 @@ pub struct UniversalAuthOut {
     access_token_num_uses_limit: i64,
     access_token_trusted_ips: Vec<TrustedIp>,
     client_secret_trusted_ips: Vec<TrustedIp>,
+    /// rotad issues no periodic tokens: always 0.
+    access_token_period: i64,
+    /// rotad has no lockout: always false, with upstream's default settings.
+    lockout_enabled: bool,
+    lockout_threshold: i64,
+    lockout_duration_seconds: i64,
+    lockout_counter_reset_seconds: i64,
     created_at: String,
     updated_at: String,
 }
@@ -170,6 +203,7 @@ pub struct UniversalAuthOut {
 impl From<UniversalAuth> for UniversalAuthOut {
     fn from(ua: UniversalAuth) -> Self {
         Self {
+            id: ua.identity_id.clone(),
             identity_id: ua.identity_id,
             client_id: ua.client_id,
             access_token_ttl: ua.access_token_ttl,
@@ -178,6 +212,11 @@ impl From<UniversalAuth> for UniversalAuthOut {
             access_token_trusted_ips: serde_json::from_str(&ua.trusted_ips).unwrap_or_default(),
             client_secret_trusted_ips: serde_json::from_str(&ua.client_secret_trusted_ips)
                 .unwrap_or_default(),
+            access_token_period: 0,
+            lockout_enabled: false,
+            lockout_threshold: 3,
+            lockout_duration_seconds: 300,
+            lockout_counter_reset_seconds: 30,
             created_at: rfc3339(ua.created_at),
             updated_at: rfc3339(ua.updated_at),
         }
@@ -190,7 +229,7 @@ pub struct UniversalAuthResponse {
     identity_universal_auth: UniversalAuthOut,
 }
 
-/// Attaches universal auth to an identity (or updates its settings).
+/// Attaches universal auth to an identity; a 400 when it has it already (change it with PATCH).
 #[utoipa::path(post, path = "/api/v1/auth/universal-auth/identities/{identityId}", tag = "Universal Auth",
     params(("identityId" = String, Path)), request_body = UniversalAuthIn,
     responses((status = 200, body = UniversalAuthResponse)), security(("bearer" = [])))]
@@ -202,22 +241,44 @@ async fn attach_universal_auth(
 ) -> Result<Json<UniversalAuthResponse>> {
     let id = uuid_param("identityId", &id)?;
     let ua = app
-        .attach_universal_auth(
-            &ctx,
-            &id,
-            UniversalAuthInput {
-                access_token_ttl: input.access_token_ttl,
-                access_token_max_ttl: input.access_token_max_ttl,
-                access_token_num_uses_limit: input.access_token_num_uses_limit,
-                trusted_ips: input
-                    .access_token_trusted_ips
-                    .map(|ips| serde_json::json!(ips)),
-                client_secret_trusted_ips: input
-                    .client_secret_trusted_ips
-                    .map(|ips| serde_json::json!(ips)),
-            },
-        )
+        .attach_universal_auth(&ctx, &id, input.into_input())
         .await?;
+    Ok(Json(UniversalAuthResponse {
+        identity_universal_auth: ua.into(),
+    }))
+}
+
+/// Changes an identity's universal-auth settings; those not sent are kept.
+#[utoipa::path(patch, path = "/api/v1/auth/universal-auth/identities/{identityId}", tag = "Universal Auth",
+    params(("identityId" = String, Path)), request_body = UniversalAuthIn,
+    responses((status = 200, body = UniversalAuthResponse)), security(("bearer" = [])))]
+async fn update_universal_auth(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+    Body(input): Body<UniversalAuthIn>,
+) -> Result<Json<UniversalAuthResponse>> {
+    let id = uuid_param("identityId", &id)?;
+    let ua = app
+        .update_universal_auth(&ctx, &id, input.into_input())
+        .await?;
+    Ok(Json(UniversalAuthResponse {
+        identity_universal_auth: ua.into(),
+    }))
+}
+
+/// Removes universal auth from an identity, revoking its client secrets and the access tokens
+/// it issued.
+#[utoipa::path(delete, path = "/api/v1/auth/universal-auth/identities/{identityId}", tag = "Universal Auth",
+    params(("identityId" = String, Path)),
+    responses((status = 200, body = UniversalAuthResponse)), security(("bearer" = [])))]
+async fn delete_universal_auth(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<UniversalAuthResponse>> {
+    let id = uuid_param("identityId", &id)?;
+    let ua = app.delete_universal_auth(&ctx, &id).await?;
     Ok(Json(UniversalAuthResponse {
         identity_universal_auth: ua.into(),
     }))
@@ -278,6 +339,9 @@ pub struct ClientSecretOut {
     client_secret_ttl: i64,
     is_client_secret_revoked: bool,
     identity_id: String,
+    /// The universal auth's `id` (the identity's id in rotad).
+    #[serde(rename = "identityUAId")]
+    identity_ua_id: String,
     created_at: String,
     updated_at: String,
 }
@@ -292,6 +356,7 @@ impl From<ClientSecret> for ClientSecretOut {
             client_secret_num_uses_limit: s.num_uses_limit,
             client_secret_ttl: s.ttl,
             is_client_secret_revoked: s.revoked,
+            identity_ua_id: s.identity_id.clone(),
             identity_id: s.identity_id,
             created_at: rfc3339(s.created_at),
             updated_at: rfc3339(s.created_at),
@@ -359,6 +424,23 @@ async fn list_client_secrets(
     let secrets = app.list_client_secrets(&ctx, &id).await?;
     Ok(Json(ClientSecretsResponse {
         client_secret_data: secrets.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Reads one client secret (never its value), revoked or not.
+#[utoipa::path(get, path = "/api/v1/auth/universal-auth/identities/{identityId}/client-secrets/{clientSecretId}",
+    tag = "Universal Auth", params(("identityId" = String, Path), ("clientSecretId" = String, Path)),
+    responses((status = 200, body = ClientSecretResponse)), security(("bearer" = [])))]
+async fn get_client_secret(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path((id, secret_id)): Path<(String, String)>,
+) -> Result<Json<ClientSecretResponse>> {
+    let id = uuid_param("identityId", &id)?;
+    let secret_id = uuid_param("clientSecretId", &secret_id)?;
+    let secret = app.get_client_secret(&ctx, &id, &secret_id).await?;
+    Ok(Json(ClientSecretResponse {
+        client_secret_data: secret.into(),
     }))
 }
 

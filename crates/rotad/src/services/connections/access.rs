@@ -7,12 +7,14 @@
 //! - Whoever uses a connection may grant the tokens it mints only the permission sets the
 //!   connection allows: by default every set but the account-wide admin ones.
 
+use std::collections::HashMap;
+
 use super::{not_found, AppConnection, APP_DBT};
 use crate::error::{Error, Result};
 use crate::providers::dbt::{Grant, PERMISSION_SETS};
 use crate::services::authz::{allows, denied, Action, Role, Subject};
 use crate::services::{App, Ctx};
-use crate::store::AppConnectionRow;
+use crate::store::{AppConnectionRow, Project};
 
 /// The permission sets a connection does not hand out unless an org admin allows them: each
 /// makes the minted token an account administrator.
@@ -24,6 +26,24 @@ fn use_denied() -> Error {
 }
 
 impl App {
+    /// The projects of these connections (those of a project), by id, for answers that name
+    /// them.
+    pub async fn connection_projects(
+        &self,
+        connections: &[AppConnection],
+    ) -> Result<HashMap<String, Project>> {
+        let mut projects = HashMap::new();
+        for id in connections.iter().filter_map(|c| c.project_id.as_deref()) {
+            if projects.contains_key(id) {
+                continue;
+            }
+            if let Some(project) = self.store.get_project(id).await? {
+                projects.insert(id.to_string(), project);
+            }
+        }
+        Ok(projects)
+    }
+
     /// The caller may do `action` on connections of the organization (`project_id` `None`), by
     /// its org role, or of a project, by its role in that project. 404 for a project the caller
     /// has no role in.

@@ -11,6 +11,7 @@ mod providers;
 
 use dbt_client::{ClientOptions, DbtClient, DbtError};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use access::allowed_sets;
 pub use access::{check_grants, ADMIN_PERMISSION_SETS};
@@ -49,6 +50,7 @@ impl App {
 
     fn open_connection(&self, key: &DataKey, row: AppConnectionRow) -> Result<AppConnection> {
         let credentials = open_credentials(key, &row)?;
+        let credentials_hash = crate::crypto::hex(&Sha256::digest(&row.credentials));
         Ok(AppConnection {
             id: row.id,
             org_id: row.org_id,
@@ -63,6 +65,7 @@ impl App {
             created_at: row.created_at,
             updated_at: row.updated_at,
             allowed_permission_sets: allowed_sets(row.allowed_permission_sets.as_deref()),
+            credentials_hash,
         })
     }
 

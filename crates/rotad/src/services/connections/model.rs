@@ -69,6 +69,9 @@ pub struct AppConnection {
     pub updated_at: i64,
     /// The permission sets its tokens may get (the default list unless set).
     pub allowed_permission_sets: Vec<String>,
+    /// SHA-256 (hex) of the sealed credentials: changes whenever they are replaced, and tells
+    /// nothing about them (docs/COMPATIBILITY.md).
+    pub credentials_hash: String,
 }
 
 #[derive(Debug, Clone)]

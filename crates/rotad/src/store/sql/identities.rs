@@ -125,14 +125,12 @@ where
         Ok(DB::rows_affected(&done) == 1)
     }
 
-    async fn upsert_universal_auth(&self, ua: &UniversalAuth) -> StoreResult<()> {
+    async fn insert_universal_auth(&self, ua: &UniversalAuth) -> StoreResult<bool> {
         let scopes = [scope::identity(&ua.identity_id)];
         let mut tx = self.write.begin().await?;
-        sqlx::query(&format!(
+        let done = sqlx::query(&format!(
             "INSERT INTO universal_auths ({UA_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-             ON CONFLICT (identity_id) DO UPDATE SET access_token_ttl = $3, \
-             access_token_max_ttl = $4, access_token_num_uses_limit = $5, trusted_ips = $6, \
-             updated_at = $8, client_secret_trusted_ips = $9"
+             ON CONFLICT (identity_id) DO NOTHING"
         ))
         .bind(&ua.identity_id)
         .bind(&ua.client_id)
@@ -148,7 +146,58 @@ where
         announce::<DB>(&mut tx, &scopes).await?;
         tx.commit().await?;
         self.changed(&scopes);
-        Ok(())
+        Ok(DB::rows_affected(&done) == 1)
+    }
+
+    async fn update_universal_auth(&self, ua: &UniversalAuth) -> StoreResult<bool> {
+        // Narrower trusted IPs or shorter lifetimes take access away: announced.
+        let scopes = [scope::identity(&ua.identity_id)];
+        let mut tx = self.write.begin().await?;
+        let done = sqlx::query(
+            "UPDATE universal_auths SET access_token_ttl = $2, access_token_max_ttl = $3, \
+             access_token_num_uses_limit = $4, trusted_ips = $5, updated_at = $6, \
+             client_secret_trusted_ips = $7 WHERE identity_id = $1",
+        )
+        .bind(&ua.identity_id)
+        .bind(ua.access_token_ttl)
+        .bind(ua.access_token_max_ttl)
+        .bind(ua.access_token_num_uses_limit)
+        .bind(&ua.trusted_ips)
+        .bind(ua.updated_at)
+        .bind(&ua.client_secret_trusted_ips)
+        .execute(&mut *tx)
+        .await?;
+        announce::<DB>(&mut tx, &scopes).await?;
+        tx.commit().await?;
+        self.changed(&scopes);
+        Ok(DB::rows_affected(&done) == 1)
+    }
+
+    async fn delete_universal_auth(&self, identity_id: &str) -> StoreResult<bool> {
+        // Every cached token context of the identity hangs on its scope (docs/SECURITY.md).
+        let scopes = [scope::identity(identity_id)];
+        let mut tx = self.write.begin().await?;
+        let done = sqlx::query("DELETE FROM universal_auths WHERE identity_id = $1")
+            .bind(identity_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE client_secrets SET revoked = $2 WHERE identity_id = $1")
+            .bind(identity_id)
+            .bind(true)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE access_tokens SET revoked = $2 \
+             WHERE identity_id = $1 AND auth_method = 'universal-auth'",
+        )
+        .bind(identity_id)
+        .bind(true)
+        .execute(&mut *tx)
+        .await?;
+        announce::<DB>(&mut tx, &scopes).await?;
+        tx.commit().await?;
+        self.changed(&scopes);
+        Ok(DB::rows_affected(&done) == 1)
     }
 
     async fn get_universal_auth(&self, identity_id: &str) -> StoreResult<Option<UniversalAuth>> {

@@ -219,6 +219,34 @@ where
         Ok(stored)
     }
 
+    async fn update_membership(&self, m: &Membership) -> StoreResult<Option<Membership>> {
+        // A demotion takes access away: announced like a removal (docs/SECURITY.md).
+        let scopes = [scope::identity(&m.identity_id)];
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
+            "UPDATE memberships SET role = $3, roles = $4, updated_at = $5 \
+             WHERE project_id = $1 AND identity_id = $2",
+        )
+        .bind(&m.project_id)
+        .bind(&m.identity_id)
+        .bind(&m.role)
+        .bind(&m.roles)
+        .bind(m.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        let stored = sqlx::query_as::<DB, Membership>(&format!(
+            "SELECT {MEMBER_COLS} FROM memberships WHERE project_id = $1 AND identity_id = $2"
+        ))
+        .bind(&m.project_id)
+        .bind(&m.identity_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        announce::<DB>(&mut tx, &scopes).await?;
+        tx.commit().await?;
+        self.changed(&scopes);
+        Ok(stored)
+    }
+
     async fn get_membership(
         &self,
         project_id: &str,
@@ -258,6 +286,29 @@ where
         .bind(identity_id)
         .fetch_all(&self.read)
         .await?)
+    }
+
+    async fn list_memberships_of_project(
+        &self,
+        project_id: &str,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<(Vec<Membership>, i64)> {
+        let page = sqlx::query_as::<DB, Membership>(&format!(
+            "SELECT {MEMBER_COLS} FROM memberships WHERE project_id = $1 \
+             ORDER BY created_at, id LIMIT $2 OFFSET $3"
+        ))
+        .bind(project_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.read)
+        .await?;
+        let total =
+            sqlx::query_scalar::<DB, i64>("SELECT COUNT(*) FROM memberships WHERE project_id = $1")
+                .bind(project_id)
+                .fetch_one(&self.read)
+                .await?;
+        Ok((page, total))
     }
 }
 
