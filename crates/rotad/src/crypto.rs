@@ -119,6 +119,8 @@ pub fn key_id_of(ciphertext: &[u8]) -> Result<Uuid, CryptoError> {
 pub struct RootKey {
     bytes: [u8; 32],
     wrapping: DataKey,
+    /// [`RootKey::etag_key`], derived once: it is used at every read of secrets.
+    etag: [u8; 32],
 }
 
 impl std::fmt::Debug for RootKey {
@@ -139,7 +141,12 @@ impl RootKey {
         let mut id = [0u8; 16];
         id.copy_from_slice(&id_bytes[..16]);
         let wrapping = DataKey::from_bytes(Uuid::from_bytes(id), &bytes)?;
-        Ok(Self { bytes, wrapping })
+        let etag = derive(&bytes, b"rotad etag v1");
+        Ok(Self {
+            bytes,
+            wrapping,
+            etag,
+        })
     }
 
     pub fn generate_base64() -> String {
@@ -165,8 +172,8 @@ impl RootKey {
 
     /// Key for the entity tags of secret reads (docs/SECURITY.md, "Entity tags"): the same on
     /// every replica, and a tag says nothing about the values it covers.
-    pub fn etag_key(&self) -> [u8; 32] {
-        derive(&self.bytes, b"rotad etag v1")
+    pub fn etag_key(&self) -> &[u8; 32] {
+        &self.etag
     }
 
     /// Creates a data key; returns it with its wrapped form for storage.
@@ -205,7 +212,13 @@ pub fn hmac_hex(key: &[u8], data: &[u8]) -> String {
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 /// `n` random bytes, hex encoded.

@@ -5,20 +5,36 @@
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::{ETAG, IF_NONE_MATCH};
+use axum::http::uri::PathAndQuery;
+use axum::http::Uri;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::Router;
-use tower::Layer;
-use tower_http::normalize_path::NormalizePathLayer;
 
 use crate::crypto::hmac_hex;
 use crate::services::AppState;
 
-/// `inner` behind a layer that trims trailing slashes before it routes, so `/api/status/`
-/// is `/api/status` (and counted under that route's template in the metrics).
-pub fn trimming_trailing_slashes(inner: Router) -> Router {
-    Router::new().fallback_service(NormalizePathLayer::trim_trailing_slash().layer(inner))
+/// Trims the trailing slashes of a request's path before it is routed (`http/serve.rs` calls
+/// it on every request), so `/api/status/` is `/api/status` and is counted under that route's
+/// template in the metrics. The query is kept; `/` stays `/`.
+pub fn trim_trailing_slash(uri: &mut Uri) {
+    let path = uri.path();
+    if path.len() <= 1 || !path.ends_with('/') {
+        return;
+    }
+    let trimmed = path.trim_end_matches('/');
+    let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{trimmed}?{query}"),
+        None => trimmed.to_string(),
+    };
+    let mut parts = uri.clone().into_parts();
+    if let Ok(pq) = PathAndQuery::try_from(path_and_query) {
+        parts.path_and_query = Some(pq);
+        if let Ok(new) = Uri::from_parts(parts) {
+            *uri = new;
+        }
+    }
 }
 
 /// Whether a route template is a secret read that gets entity tags.
@@ -65,7 +81,7 @@ pub async fn etag(State(app): State<AppState>, request: Request, next: Next) -> 
         Ok(bytes) => bytes,
         Err(_) => return super::error::internal_error(),
     };
-    let tag = entity_tag(&app.keys.root().etag_key(), &bytes);
+    let tag = entity_tag(app.keys.root().etag_key(), &bytes);
     if let Ok(value) = HeaderValue::from_str(&tag) {
         parts.headers.insert(ETAG, value);
     }
@@ -81,6 +97,24 @@ pub async fn etag(State(app): State<AppState>, request: Request, next: Next) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trailing_slashes_are_trimmed_and_queries_kept() {
+        for (given, wanted) in [
+            ("/api/status/", "/api/status"),
+            (
+                "/api/v3/secrets/raw/?environment=dev",
+                "/api/v3/secrets/raw?environment=dev",
+            ),
+            ("/api/status//", "/api/status"),
+            ("/", "/"),
+            ("/api/status", "/api/status"),
+        ] {
+            let mut uri: Uri = given.parse().expect("uri");
+            trim_trailing_slash(&mut uri);
+            assert_eq!(uri.to_string(), wanted);
+        }
+    }
 
     #[test]
     fn if_none_match_lists() {

@@ -45,7 +45,7 @@ pub fn router(app: AppState) -> Router {
     let request_timeout = app.settings.request_timeout;
     let (router, doc) = api().split_for_parts();
     let doc = openapi::finish(doc);
-    let router = router
+    router
         .route(
             "/api/docs/json",
             axum::routing::get(move || {
@@ -73,6 +73,5 @@ pub fn router(app: AppState) -> Router {
         // Outside the envelope, the body limit and the panic guard: every request is counted
         // with the status it was answered with.
         .layer(axum::middleware::from_fn(crate::metrics::track_http))
-        .layer(TraceLayer::new_for_http());
-    conventions::trimming_trailing_slashes(router)
+        .layer(TraceLayer::new_for_http())
 }

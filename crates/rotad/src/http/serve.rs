@@ -55,6 +55,7 @@ pub async fn serve(
                 request
                     .extensions_mut()
                     .insert(ConnectInfo::<SocketAddr>(peer));
+                super::conventions::trim_trailing_slash(request.uri_mut());
                 request
             },
         );
