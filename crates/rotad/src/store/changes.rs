@@ -60,6 +60,8 @@ pub struct Changes {
     floor: AtomicU64,
     /// Whether other processes' changes are being followed (the listener is up).
     following: tokio::sync::watch::Sender<bool>,
+    /// How many times a SQLite file was checked for other processes' writes.
+    file_checks: AtomicU64,
 }
 
 impl Default for Changes {
@@ -69,6 +71,7 @@ impl Default for Changes {
             bumped: RwLock::default(),
             floor: AtomicU64::new(0),
             following: tokio::sync::watch::Sender::new(false),
+            file_checks: AtomicU64::new(0),
         }
     }
 }
@@ -84,6 +87,16 @@ impl Changes {
     pub async fn wait_following(&self) {
         let mut following = self.following.subscribe();
         let _ = following.wait_for(|on| *on).await;
+    }
+
+    /// Counts one check of a SQLite file for other processes' writes.
+    pub fn file_checked(&self) {
+        self.file_checks.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// How many checks of a SQLite file for other processes' writes were made so far.
+    pub fn file_checks(&self) -> u64 {
+        self.file_checks.load(Ordering::SeqCst)
     }
 
     /// The clock now: take it before reading what a cache entry will hold.

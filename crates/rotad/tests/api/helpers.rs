@@ -13,6 +13,10 @@ pub enum TestDb {
 }
 
 impl TestDb {
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, TestDb::Postgres { .. })
+    }
+
     pub async fn new() -> TestDb {
         match std::env::var("TEST_DATABASE_URL")
             .ok()

@@ -171,3 +171,50 @@ async fn hot_routes_stay_within_their_statement_budgets() {
     eprintln!("{report}");
     assert!(over.is_empty(), "over budget: {over:?}{report}");
 }
+
+/// The server's own writes (here the read-audit flush, which touches nothing a cache holds)
+/// leave the caches warm: on SQLite the file watcher must not take this process's commits for
+/// another process's and forget everything (docs/ARCHITECTURE.md, "Caches").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_writes_that_change_nothing_cached_keep_the_caches_warm() {
+    statements::install();
+    let rig = Rig::new().await;
+    let project = rig.project.clone();
+    assert_eq!(
+        rig.app
+            .create_secret(&project, "/", "POLLED", "value")
+            .await
+            .status,
+        200
+    );
+    let read = Route {
+        name: "GET secret",
+        method: Method::GET,
+        path: format!(
+            "/api/v3/secrets/raw/POLLED?workspaceId={project}&environment=dev&secretPath=/"
+        ),
+        body: None,
+        cold: 4,
+        warm: 0,
+    };
+    statements_of(&rig, &read).await;
+    assert_eq!(statements_of(&rig, &read).await, Vec::<String>::new());
+    let server = rig.server();
+    let changes = server.store.changes();
+    for round in 0..3 {
+        // A commit of this process: the reads' audit entries.
+        server.flush_read_audit().await;
+        // The watcher has looked at the file twice since.
+        let seen = changes.file_checks();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while changes.file_checks() < seen + 2 && !rig.app.db.is_postgres() {
+            assert!(std::time::Instant::now() < deadline, "the file watcher stopped");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let after = statements_of(&rig, &read).await;
+        assert!(
+            after.is_empty(),
+            "round {round}: a read after the server's own audit flush went to the database: {after:?}"
+        );
+    }
+}

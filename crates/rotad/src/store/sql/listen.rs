@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use sqlx::postgres::PgListener;
-use sqlx::{Connection, PgPool, SqliteConnection, SqlitePool};
+use sqlx::{PgPool, SqlitePool};
 use tokio_util::sync::CancellationToken;
 
 use crate::store::changes::{Changes, CHANNEL};
@@ -48,46 +48,45 @@ pub(super) async fn follow(pool: &PgPool, changes: &Changes, shutdown: Cancellat
 const FILE_POLL: Duration = Duration::from_millis(200);
 
 /// SQLite: another process writing the same file (a second `rotad serve` on it, or an operator's
-/// `sqlite3`) is seen through `PRAGMA data_version` on a connection of its own, which changes
-/// whenever another connection commits. That includes this process's writer, whose writes were
-/// already bumped precisely; a change cannot be told apart, so everything is forgotten, at most
-/// five times a second.
-pub(super) async fn follow_file(pool: &SqlitePool, changes: &Changes, shutdown: CancellationToken) {
-    let mut last = None;
-    let mut connection = None;
+/// `sqlite3`) is seen through `PRAGMA data_version`, which changes whenever *another* connection
+/// commits. It is read on `writer`, the one connection every write of this process goes
+/// through, so this process's own commits (already bumped precisely, scope by scope) never
+/// count: only another process's do, and then everything is forgotten, at most five times a
+/// second.
+pub(super) async fn follow_file(writer: &SqlitePool, changes: &Changes, shutdown: CancellationToken) {
+    // The first reading is taken before the server answers (it waits for `set_following`), so
+    // a change made between a first cached read and the first check is not taken as the start.
+    let mut last = data_version(writer).await.ok();
     changes.set_following();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(FILE_POLL) => {}
         }
-        if connection.is_none() {
-            connection = SqliteConnection::connect_with(&pool.connect_options())
-                .await
-                .map_err(|e| tracing::warn!(error = %e, "cannot watch the database file; retrying"))
-                .ok();
-        }
-        let Some(conn) = connection.as_mut() else {
-            continue;
-        };
-        match sqlx::query_scalar::<_, i64>("PRAGMA data_version")
-            .fetch_one(&mut *conn)
-            .await
-        {
+        match data_version(writer).await {
             Ok(version) => {
-                if last.is_some_and(|l| l != version) {
+                // A reopened writer connection counts from elsewhere: that is a change too.
+                if last != Some(version) {
                     changes.forget_all();
                 }
                 last = Some(version);
+                changes.file_checked();
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the database file's change counter");
                 changes.forget_all();
-                connection = None;
                 last = None;
             }
         }
     }
+}
+
+/// The writer connection's view of the file's change counter.
+async fn data_version(writer: &SqlitePool) -> sqlx::Result<i64> {
+    sqlx::query_scalar::<_, i64>("PRAGMA data_version")
+        .persistent(false)
+        .fetch_one(writer)
+        .await
 }
 
 async fn listen(pool: &PgPool) -> sqlx::Result<PgListener> {

@@ -398,10 +398,11 @@ where
 
     async fn follow_changes(&self, shutdown: tokio_util::sync::CancellationToken) {
         let pool: &dyn std::any::Any = &self.read;
+        let writer: &dyn std::any::Any = &self.write;
         if let Some(pool) = pool.downcast_ref::<Pool<Postgres>>() {
             listen::follow(pool, &self.changes, shutdown).await;
-        } else if let Some(pool) = pool.downcast_ref::<Pool<Sqlite>>() {
-            listen::follow_file(pool, &self.changes, shutdown).await;
+        } else if let Some(writer) = writer.downcast_ref::<Pool<Sqlite>>() {
+            listen::follow_file(writer, &self.changes, shutdown).await;
         }
     }
 }
