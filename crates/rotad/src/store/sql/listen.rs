@@ -53,7 +53,11 @@ const FILE_POLL: Duration = Duration::from_millis(200);
 /// through, so this process's own commits (already bumped precisely, scope by scope) never
 /// count: only another process's do, and then everything is forgotten, at most five times a
 /// second.
-pub(super) async fn follow_file(writer: &SqlitePool, changes: &Changes, shutdown: CancellationToken) {
+pub(super) async fn follow_file(
+    writer: &SqlitePool,
+    changes: &Changes,
+    shutdown: CancellationToken,
+) {
     // The first reading is taken before the server answers (it waits for `set_following`), so
     // a change made between a first cached read and the first check is not taken as the start.
     let mut last = data_version(writer).await.ok();
