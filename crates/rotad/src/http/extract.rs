@@ -177,20 +177,32 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
         let raw = parts.uri.query().unwrap_or("");
-        if let Some((key, _)) = form_urlencoded::parse(raw.as_bytes())
-            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
-        {
-            return Err(nul_issue(&[&key.replace('\0', "")]));
+        // A NUL can only arrive percent-encoded (the URI parser refuses a raw one): decode the
+        // pairs to name the key only when the query holds one.
+        if raw.contains('\0') || raw.contains("%00") {
+            if let Some((key, _)) = form_urlencoded::parse(raw.as_bytes())
+                .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+            {
+                return Err(nul_issue(&[&key.replace('\0', "")]));
+            }
         }
-        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(raw.as_bytes()));
-        let parsed: T = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            Error::Validation(vec![Issue::new(
-                "invalid_type",
-                &path_segments(&path),
-                clean_serde_message(&e.inner().to_string()),
-            )])
-        })?;
+        // The common case without the path tracking; a failure is parsed again to name the
+        // field.
+        let parsed: T = match serde_urlencoded::from_str(raw) {
+            Ok(parsed) => parsed,
+            Err(_) => {
+                let de =
+                    serde_urlencoded::Deserializer::new(form_urlencoded::parse(raw.as_bytes()));
+                serde_path_to_error::deserialize(de).map_err(|e| {
+                    let path = e.path().to_string();
+                    Error::Validation(vec![Issue::new(
+                        "invalid_type",
+                        &path_segments(&path),
+                        clean_serde_message(&e.inner().to_string()),
+                    )])
+                })?
+            }
+        };
         let issues = parsed.validate();
         if issues.is_empty() {
             Ok(Query(parsed))
