@@ -46,6 +46,9 @@ pub trait MetaStore: Send + Sync {
     /// Inserts a wrapped data key unless the scope has one already.
     async fn insert_data_key(&self, scope: &str, id: &str, wrapped: &[u8]) -> StoreResult<()>;
     async fn ping(&self) -> StoreResult<()>;
+    /// Closes the pools: from this call on every statement fails at once. Connections in use
+    /// finish what they are doing and are closed when handed back (shutdown, tests).
+    fn close(&self);
 }
 
 #[async_trait]

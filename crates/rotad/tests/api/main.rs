@@ -45,6 +45,7 @@ mod secrets_batch;
 mod slow_clients;
 mod statement_budget;
 mod statements;
+mod status;
 mod tags;
 mod token_rules;
 mod universal_auth_upstream;

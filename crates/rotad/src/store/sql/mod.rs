@@ -368,6 +368,14 @@ where
         sqlx::query("SELECT 1").execute(&self.read).await?;
         Ok(())
     }
+
+    fn close(&self) {
+        // A pool is marked closed when `close` is called, before its future first runs; the
+        // future only waits for the connections in use, and the changes listener holds one
+        // for as long as it lives, so it is not awaited here.
+        let closing = (self.read.close(), self.write.close());
+        drop(closing);
+    }
 }
 
 #[async_trait]
