@@ -49,5 +49,6 @@ mod status;
 mod tags;
 mod token_rules;
 mod universal_auth_upstream;
+mod unsupported_calls;
 mod webhook_sink;
 mod webhooks;
