@@ -38,6 +38,7 @@ mod rotation_support;
 mod rotations;
 mod route_budget;
 mod scheduler;
+mod secret_import_updates;
 mod secret_imports;
 mod secret_references;
 mod secrets;
