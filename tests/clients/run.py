@@ -32,7 +32,11 @@ What it does, each numbered item being its own PASS/FAIL check:
   f. webhooks: a small Python HTTP receiver verifies ``x-infisical-signature``
      exactly as upstream documents it (HMAC-SHA256 of the raw body under the
      webhook's key, ``t=`` the body's timestamp) while rotad delivers the test
-     event and a ``secrets.modified``; a receiver holding another key rejects.
+     event and a ``secrets.modified``; a receiver holding another key rejects;
+  g. the table of SDK calls in docs/COMPATIBILITY.md matches the installed
+     clients (compat.py): every call listed, none that is gone, and every call
+     marked ``works`` made by a check of this run (a, a2, b, b2, c), as the
+     table's checked-by column says.
 
 Exits non-zero on any failure; the last line is ``N passed, M failed``.
 """
@@ -62,7 +66,9 @@ import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Set, Tuple
+
+import compat
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -405,6 +411,9 @@ class Harness:
         # label -> plaintext that must never be stored
         self.sensitive: Dict[str, str] = {}
         self.rust_prebuild: Optional[Tuple[bool, str, Optional[Path]]] = None
+        # (client, call) -> ids of the passed checks that made the call (check g)
+        self.exercised: Dict[Tuple[str, str], Set[str]] = {}
+        self.calls_made: List[Tuple[str, str]] = []
 
     # ---- bookkeeping ------------------------------------------------------ #
 
@@ -416,9 +425,12 @@ class Harness:
             ok = False
         else:
             t0 = time.monotonic()
+            self.calls_made = []
             try:
                 detail = fn() or ""
                 ok = True
+                for call in self.calls_made:
+                    self.exercised.setdefault(call, set()).add(name.split()[0])
             except CheckFailed as e:
                 detail, ok = str(e), False
             except Exception as e:  # noqa: BLE001 - an SDK raising is a failed check
@@ -431,6 +443,10 @@ class Harness:
         if rest:
             log(textwrap.indent(rest, "     "))
         return ok
+
+    def used(self, client: str, call: str) -> None:
+        """A client's call answered as the running check expected (counted if the check passes)."""
+        self.calls_made.append((client, call))
 
     def passed(self, name: str) -> bool:
         return any(n == name and ok for n, ok, _ in self.results)
@@ -515,6 +531,7 @@ class Harness:
                f"expiresIn={login.expiresIn}, accessTokenMaxTTL={login.accessTokenMaxTTL}: expected positive TTLs")
         self.secret(f"python login access token #{len([k for k in self.sensitive if 'login' in k]) + 1}",
                     login.accessToken)
+        self.used("Python", "auth.universal_auth.login")
         return client
 
     def python_sdk(self) -> str:
@@ -537,22 +554,39 @@ class Harness:
             expect(created.type == "shared", f"create: type {created.type!r}, expected 'shared'")
             expect(created.workspace == project, f"create: workspace {created.workspace!r}, expected {project}")
             expect(created.environment == ENVIRONMENT, f"create: environment {created.environment!r}")
+            self.used("Python", "secrets.create_secret_by_name")
 
             got = client.secrets.get_secret_by_name(secret_name=name, **where)
             expect(got.secretValue == value, "get: secretValue differs from the created one")
             expect(got.secretComment == comment, f"get: secretComment {got.secretComment!r}")
+            self.used("Python", "secrets.get_secret_by_name")
 
             listed = client.secrets.list_secrets(**where)
             keys = [s.secretKey for s in listed.secrets]
             expect(name in keys, f"list: {name} not among {keys}")
             expect([s.secretValue for s in listed.secrets if s.secretKey == name] == [value],
                    "list: the listed value differs")
+            self.used("Python", "secrets.list_secrets")
+
+            # The same identity's access token handed to a fresh client.
+            from infisical_sdk import InfisicalSDKClient
+
+            assert self.server is not None
+            by_token = InfisicalSDKClient(host=self.server.url, cache_ttl=None)
+            try:
+                by_token.auth.token_auth.login(token=client.get_token())
+                again = by_token.secrets.get_secret_by_name(secret_name=name, **where)
+                expect(again.secretValue == value, "token_auth.login: a read with the token gave another value")
+                self.used("Python", "auth.token_auth.login")
+            finally:
+                by_token.close()
 
             updated = client.secrets.update_secret_by_name(current_secret_name=name, secret_value=new_value, **where)
             expect(updated.secretValue == new_value, "update: the answer does not carry the new value")
             got2 = client.secrets.get_secret_by_name(secret_name=name, **where)
             expect(got2.secretValue == new_value, "update: get after update returns the old value")
             expect(got2.version > got.version, f"update: version went {got.version} -> {got2.version}")
+            self.used("Python", "secrets.update_secret_by_name")
 
             deleted = client.secrets.delete_secret_by_name(secret_name=name, **where)
             expect(deleted.secretKey == name, f"delete: secretKey {deleted.secretKey!r}")
@@ -564,7 +598,8 @@ class Harness:
                 expect(status == 404, f"get after delete raised, but with status {status} (expected 404): {e}")
             else:
                 raise CheckFailed("get after delete returned the secret instead of raising")
-            return f"login, create, get, list, update (v{got.version}->v{got2.version}), delete, 404 after delete"
+            self.used("Python", "secrets.delete_secret_by_name")
+            return f"login (universal auth, token auth), create, get, list, update (v{got.version}->v{got2.version}), delete, 404 after delete"
         finally:
             client.close()
 
@@ -580,12 +615,14 @@ class Harness:
             expect(made.name == top and made.path == f"/{top}", f"create: {made.name!r} at {made.path!r}")
             expect(made.description == "made by python", f"create: description {made.description!r}")
             inner = client.folders.create_folder(name="inner", path=f"/{top}", **where)
+            self.used("Python", "folders.create_folder")
 
             got = client.folders.get_folder_by_id(id=inner.id)
             expect(got.path == f"/{top}/inner", f"get_folder_by_id: path {got.path!r}")
             expect(got.projectId == project, f"get_folder_by_id: projectId {got.projectId!r}")
             expect(got.environment.envSlug == ENVIRONMENT, f"get_folder_by_id: envSlug {got.environment.envSlug!r}")
             expect(got.parentId == made.id, f"get_folder_by_id: parentId {got.parentId!r}, expected {made.id}")
+            self.used("Python", "folders.get_folder_by_id")
 
             renamed = client.folders.update_folder(folder_id=made.id, name=top + "-2", path="/",
                                                    description="renamed by python", **where)
@@ -593,12 +630,14 @@ class Harness:
             expect(renamed.description == "renamed by python", f"update_folder: description {renamed.description!r}")
             moved = client.folders.get_folder_by_id(id=inner.id)
             expect(moved.path == f"/{top}-2/inner", f"after rename the nested folder is at {moved.path!r}")
+            self.used("Python", "folders.update_folder")
 
             flat = client.folders.list_folders(path="/", **where)
             expect(inner.id not in [f.id for f in flat.folders], "list_folders: the nested folder shows without recursive")
             deep = client.folders.list_folders(path="/", recursive=True, **where)
             ids = [f.id for f in deep.folders]
             expect(inner.id in ids and made.id in ids, f"list_folders(recursive=True): got {ids}")
+            self.used("Python", "folders.list_folders")
 
             deleted = client.folders.delete_folder(folder_id_or_name=made.id, path="/", **where)
             expect(deleted.id == made.id, f"delete_folder: id {deleted.id!r}")
@@ -609,6 +648,7 @@ class Harness:
                 expect(status == 404, f"get after delete raised, but with status {status} (expected 404): {e}")
             else:
                 raise CheckFailed("get_folder_by_id after delete returned the folder instead of raising")
+            self.used("Python", "folders.delete_folder")
             return (f"create, get_folder_by_id, update_folder, list_folders (recursive: {len(ids)} folder(s)), "
                     "delete_folder, 404 after delete")
         finally:
@@ -651,7 +691,14 @@ class Harness:
         )
         code, out = run_cmd([node, str(NODE_DIR / "check.mjs")], env=env, cwd=NODE_DIR, timeout=180, label="node")
         expect(code == 0, f"check.mjs exited with {code}: {short(out.strip().splitlines()[-1] if out.strip() else '')}")
-        return f"@infisical/sdk {installed['version']}: login, listSecrets, getSecret"
+        self.node_calls(out)
+        return (f"@infisical/sdk {installed['version']}: login, listSecrets, getSecret, createSecret, updateSecret, "
+                "listSecretsWithImports, deleteSecret, renew")
+
+    def node_calls(self, out: str) -> None:
+        for line in out.splitlines():
+            if line.startswith("node: call ok "):
+                self.used("Node", line.removeprefix("node: call ok ").strip())
 
     def node_folders_envs(self) -> str:
         assert self.server is not None
@@ -673,7 +720,8 @@ class Harness:
                             label="node")
         expect(code == 0,
                f"folders_envs.mjs exited with {code}: {short(out.strip().splitlines()[-1] if out.strip() else '')}")
-        return "environments().create, folders().create, listFolders (flat and recursive)"
+        self.node_calls(out)
+        return "environments().create, projects().create, folders().create, listFolders (flat and recursive)"
 
     # ---- c: Rust crate's own test ----------------------------------------- #
 
@@ -706,6 +754,9 @@ class Harness:
         expect("async fn test_secrets_resource" in (src / "src" / "tests.rs").read_text(),
                f"{src}/src/tests.rs has no test_secrets_resource")
         return src
+
+    def rust_test_calls(self, copy: Path) -> Set[str]:
+        return compat.rust_test_calls(copy, RUST_TEST.rsplit("::", 1)[-1])
 
     def rust_env(self) -> Dict[str, str]:
         env = dict(os.environ)
@@ -743,7 +794,36 @@ class Harness:
         code, out = run_cmd(cmd, env=env, cwd=copy, timeout=self.args.rust_build_timeout, label="rust")
         expect(code == 0, f"`{' '.join(cmd)}` exited with {code}")
         expect("test result: ok. 1 passed" in out, "the test run did not report `1 passed`")
+        for call in self.rust_test_calls(copy):
+            self.used("Rust", call)
         return f"{RUST_CRATE} {RUST_CRATE_VERSION} {RUST_TEST} passed, unmodified"
+
+    # ---- g: the table of SDK calls ---------------------------------------- #
+
+    def calls_table(self) -> str:
+        node = shutil.which("node")
+        expect(node is not None, "node is not on PATH")
+
+        def run_node(script: str) -> Tuple[int, str]:
+            return run_cmd([node, str(NODE_DIR / script)], cwd=NODE_DIR, timeout=60, label="node")
+
+        actual = {
+            "Python": compat.python_calls(),
+            "Node": compat.node_calls(run_node),
+            "Rust": compat.rust_calls(self.rust_crate_source()),
+        }
+        doc = REPO / "docs" / "COMPATIBILITY.md"
+        try:
+            table = compat.parse_table(doc.read_text())
+            problems = compat.compare(table, actual, self.exercised)
+        except compat.TableError as e:
+            problems, table = [str(e)], {}
+        if problems:
+            log("  a table for the installed clients and this run's calls:")
+            for line in compat.render(actual, self.exercised):
+                log("    " + line)
+            raise CheckFailed(f"{doc.relative_to(REPO)} is out of date:\n" + "\n".join(problems))
+        return f"{len(table)} calls listed, as the installed clients have them: {compat.summary(table)}"
 
     # ---- d: plaintext scan ------------------------------------------------ #
 
@@ -927,6 +1007,8 @@ class Harness:
                            needs=("b node @infisical/sdk 5.0.2",))
             if want("c"):
                 self.check("c rust-crate test_secrets_resource", self.rust_crate_test, needs=boot)
+            if want("g"):
+                self.check("g SDK calls table in docs/COMPATIBILITY.md", self.calls_table)
             if want("d"):
                 self.check("d plaintext scan of stored data", self.plaintext_scan, needs=boot)
                 self.check("d plaintext scan of the server log", self.log_scan, needs=boot)
@@ -969,7 +1051,8 @@ def main() -> int:
     p.add_argument("--fuzz-max-examples", type=int, default=10)
     p.add_argument("--fuzz-max-time", type=int, default=120, help="schemathesis --max-time, seconds")
     p.add_argument("--fuzz-seed", type=int, default=int(os.environ.get("ROTAD_FUZZ_SEED", "1")))
-    p.add_argument("--only", help="comma-separated subset of checks a,b,c,d,e,f (0 and 1 always run)")
+    p.add_argument("--only", help="comma-separated subset of checks a,b,c,d,e,f,g (0 and 1 always run; "
+                                  "g needs a, b and c in the same run)")
     p.add_argument("--keep", action="store_true", help="keep the temp dir even when everything passed")
     args = p.parse_args()
     return Harness(args).run()

@@ -51,6 +51,9 @@ pub enum Error {
         message: String,
         retry_after_secs: u64,
     },
+    /// A dependency rotad cannot work without (the database) is unreachable: 503.
+    #[error("{0}")]
+    Unavailable(String),
     /// A failure whose message is meant for the caller (e.g. a failed manual rotation).
     #[error("{0}")]
     Internal(String),

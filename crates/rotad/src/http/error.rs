@@ -104,6 +104,12 @@ impl IntoResponse for Error {
                 );
                 response
             }
+            Error::Unavailable(m) => envelope(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                m.into(),
+                None,
+            ),
             Error::Internal(m) => envelope(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "InternalServerError",

@@ -1,7 +1,8 @@
 //! Upstream routes that SDKs can call and rotad does not implement: they answer 404 in the
 //! envelope saying so, instead of a generic not-found (docs/COMPATIBILITY.md).
 
-/// Path prefixes of upstream features rotad leaves out, and what to call them.
+/// Path prefixes of upstream features rotad leaves out, and what to call them. A `*` segment
+/// stands for any one segment (an id).
 const UNSUPPORTED: &[(&str, &str)] = &[
     ("/api/v1/kms", "KMS"),
     ("/api/v1/dynamic-secrets", "dynamic secrets"),
@@ -17,13 +18,26 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("/api/v1/auth/tls-cert-auth", "TLS certificate auth"),
     ("/api/v1/pki", "PKI"),
     ("/api/v1/ssh", "SSH certificates"),
+    (
+        "/api/v2/workspace/*/memberships",
+        "user memberships and invitations",
+    ),
 ];
 
 /// The upstream feature `path` belongs to, when rotad does not implement it.
 pub fn feature(path: &str) -> Option<&'static str> {
-    UNSUPPORTED.iter().find_map(|(prefix, name)| {
-        let rest = path.strip_prefix(prefix)?;
-        (rest.is_empty() || rest.starts_with('/')).then_some(*name)
+    UNSUPPORTED
+        .iter()
+        .find_map(|(prefix, name)| starts_with_segments(path, prefix).then_some(*name))
+}
+
+/// Whether `path` begins with the whole segments of `prefix` (`*` matching any one).
+fn starts_with_segments(path: &str, prefix: &str) -> bool {
+    let mut segments = path.split('/');
+    prefix.split('/').all(|want| {
+        segments
+            .next()
+            .is_some_and(|got| got == want || (want == "*" && !got.is_empty()))
     })
 }
 
@@ -46,5 +60,12 @@ mod tests {
         assert_eq!(feature("/api/v1/kmsx"), None);
         assert_eq!(feature("/api/v1/auth/aws-auth/login"), Some("AWS auth"));
         assert_eq!(feature("/api/v1/auth/universal-auth/login"), None);
+        assert_eq!(
+            feature("/api/v2/workspace/p1/memberships"),
+            Some("user memberships and invitations")
+        );
+        assert_eq!(feature("/api/v2/workspace//memberships"), None);
+        assert_eq!(feature("/api/v2/workspace/p1/identity-memberships"), None);
+        assert_eq!(feature("/api/v2/workspace"), None);
     }
 }

@@ -142,6 +142,83 @@ impl App {
         Ok(SecretImport { row, environment })
     }
 
+    /// Changes an import of the folder of `scope`: where it imports from (`import_environment`
+    /// and `import_path`, each kept when not given) and, with `position`, its place among the
+    /// folder's imports (1 is first, past the end last; the others keep their order).
+    pub async fn update_secret_import(
+        &self,
+        ctx: &Ctx,
+        scope: &Scope,
+        id: &str,
+        import_environment: Option<&str>,
+        import_path: Option<&str>,
+        position: Option<i64>,
+    ) -> Result<SecretImport> {
+        if position.is_some_and(|p| p < 1) {
+            return Err(Error::invalid(
+                &["import", "position"],
+                "Position must be 1 or more",
+            ));
+        }
+        let import_path = import_path
+            .map(|p| {
+                normalize_path(Some(p))
+                    .ok_or_else(|| Error::invalid(&["import", "path"], "Invalid import path"))
+            })
+            .transpose()?;
+        let missing = || Error::not_found(format!("Secret import with ID '{id}' not found"));
+        let loc = self.locate_imports(ctx, scope, Action::Edit).await?;
+        let rows = self.store.list_secret_imports(&loc.folder.id).await?;
+        let current = rows.into_iter().find(|r| r.id == id).ok_or_else(missing)?;
+        let current_env = self
+            .with_environments(&loc, std::slice::from_ref(&current))
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(missing)?
+            .environment;
+        let source = self
+            .locate_in(
+                loc.project.clone(),
+                import_environment.unwrap_or(&current_env.slug),
+                Some(import_path.as_deref().unwrap_or(&current.import_path)),
+            )
+            .await?;
+        if source.folder.id == loc.folder.id {
+            return Err(Error::bad_request("A folder cannot import its own secrets"));
+        }
+        let mut row = SecretImportRow {
+            import_env_id: source.environment.id.clone(),
+            import_path: source.folder.path.clone(),
+            updated_at: now_ms(),
+            ..current
+        };
+        match self.store.update_secret_import(&row, position).await {
+            Ok(true) => {}
+            Ok(false) => return Err(missing()),
+            Err(StoreError::Conflict(_)) => {
+                return Err(Error::bad_request(format!(
+                    "The folder already imports '{}' of environment '{}'",
+                    row.import_path, source.environment.slug
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        // The place it took, as the folder's imports are numbered now.
+        if position.is_some() {
+            let rows = self.store.list_secret_imports(&loc.folder.id).await?;
+            if let Some(moved) = rows.into_iter().find(|r| r.id == id) {
+                row.position = moved.position;
+            }
+        }
+        self.import_event(ctx, "update-secret-import", &loc, &row, &source.environment)
+            .await;
+        Ok(SecretImport {
+            row,
+            environment: source.environment,
+        })
+    }
+
     /// Deletes an import of the folder of `scope`.
     pub async fn delete_secret_import(
         &self,

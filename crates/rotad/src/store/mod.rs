@@ -46,6 +46,9 @@ pub trait MetaStore: Send + Sync {
     /// Inserts a wrapped data key unless the scope has one already.
     async fn insert_data_key(&self, scope: &str, id: &str, wrapped: &[u8]) -> StoreResult<()>;
     async fn ping(&self) -> StoreResult<()>;
+    /// Closes the pools: from this call on every statement fails at once. Connections in use
+    /// finish what they are doing and are closed when handed back (shutdown, tests).
+    fn close(&self);
 }
 
 #[async_trait]
@@ -202,6 +205,16 @@ pub trait SecretImportStore: Send + Sync {
     /// A folder's imports, by position.
     async fn list_secret_imports(&self, folder_id: &str) -> StoreResult<Vec<SecretImportRow>>;
     async fn get_secret_import(&self, id: &str) -> StoreResult<Option<SecretImportRow>>;
+    /// Points the import `import.id` of the folder `import.folder_id` at `import.import_env_id`
+    /// and `import.import_path` (a [`StoreError::Conflict`] when the folder imports that
+    /// already), and with `position`, moves it to that place among the folder's imports (1 is
+    /// first, past the end last), numbering them 1 to n; one transaction. False when the folder
+    /// has no such import.
+    async fn update_secret_import(
+        &self,
+        import: &SecretImportRow,
+        position: Option<i64>,
+    ) -> StoreResult<bool>;
     async fn delete_secret_import(&self, project_id: &str, id: &str) -> StoreResult<bool>;
 }
 

@@ -1,5 +1,6 @@
 //! Secret imports: `/api/v1/secret-imports` (with `workspaceId`) and `/api/v2/secret-imports`
-//! (with `projectId`): create, list, delete, answered with upstream's `secretImport` shape.
+//! (with `projectId`): create, list, update (source and place), delete, answered with upstream's
+//! `secretImport` shape.
 
 use axum::extract::{Path, State};
 use axum::Json;
@@ -18,9 +19,9 @@ use crate::time::rfc3339;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_v1, list_v1))
-        .routes(routes!(delete_v1))
+        .routes(routes!(update_v1, delete_v1))
         .routes(routes!(create_v2, list_v2))
-        .routes(routes!(get_v2, delete_v2))
+        .routes(routes!(get_v2, update_v2, delete_v2))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -147,6 +148,55 @@ impl Validate for CreateImportIn {
     }
 }
 
+/// What an import changes to: where it imports from, and its place among the folder's imports
+/// (1 is first; past the end is last). What is left out is kept.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportChangeIn {
+    #[serde(default)]
+    environment: Option<String>,
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    position: Option<i64>,
+}
+
+/// An import's folder (`workspaceId` or `projectId`, `environment`, `path`) and its change.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateImportIn {
+    workspace_id: Option<String>,
+    project_id: Option<String>,
+    environment: String,
+    path: Option<String>,
+    import: ImportChangeIn,
+}
+
+impl Validate for UpdateImportIn {
+    const BODY_REQUIRED: bool = true;
+
+    fn validate(&self) -> Vec<Issue> {
+        let position = self.import.position.filter(|p| *p < 1).map(|_| {
+            Issue::new(
+                "too_small",
+                &["import", "position"],
+                "Position must be 1 or more",
+            )
+        });
+        project_issue(&self.project_id, &self.workspace_id)
+            .into_iter()
+            .chain(environment_issue(&["environment"], &self.environment))
+            .chain(
+                self.import
+                    .environment
+                    .as_deref()
+                    .and_then(|e| environment_issue(&["import", "environment"], e)),
+            )
+            .chain(position)
+            .collect()
+    }
+}
+
 /// The folder whose imports are listed or deleted from.
 #[derive(Deserialize, ToSchema, IntoParams)]
 #[serde(rename_all = "camelCase")]
@@ -221,6 +271,34 @@ async fn list(app: AppState, ctx: Ctx, q: FolderIn) -> Result<Json<SecretImports
     }))
 }
 
+async fn update(
+    app: AppState,
+    ctx: Ctx,
+    id: String,
+    input: UpdateImportIn,
+) -> Result<Json<SecretImportResponse>> {
+    let scope = scope(
+        &input.project_id,
+        &input.workspace_id,
+        &input.environment,
+        &input.path,
+    );
+    let import = app
+        .update_secret_import(
+            &ctx,
+            &scope,
+            &id,
+            input.import.environment.as_deref(),
+            input.import.path.as_deref(),
+            input.import.position,
+        )
+        .await?;
+    Ok(Json(SecretImportResponse {
+        message: "Successfully updated secret import".to_string(),
+        secret_import: import.into(),
+    }))
+}
+
 async fn delete(
     app: AppState,
     ctx: Ctx,
@@ -261,6 +339,19 @@ async fn list_v1(
     Query(q): Query<FolderIn>,
 ) -> Result<Json<SecretImportsResponse>> {
     list(app, ctx, q).await
+}
+
+/// Changes where an import of a folder imports from, or its place among the folder's imports.
+#[utoipa::path(patch, path = "/api/v1/secret-imports/{secretImportId}", tag = "Secret Imports",
+    params(("secretImportId" = String, Path)), request_body = UpdateImportIn,
+    responses((status = 200, body = SecretImportResponse)), security(("bearer" = [])))]
+async fn update_v1(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+    Body(input): Body<UpdateImportIn>,
+) -> Result<Json<SecretImportResponse>> {
+    update(app, ctx, id, input).await
 }
 
 /// Deletes an import of a folder.
@@ -312,6 +403,19 @@ async fn get_v2(
     Ok(Json(SecretImportOnlyResponse {
         secret_import: import.into(),
     }))
+}
+
+/// Changes where an import of a folder imports from, or its place among the folder's imports.
+#[utoipa::path(patch, path = "/api/v2/secret-imports/{secretImportId}", tag = "Secret Imports",
+    params(("secretImportId" = String, Path)), request_body = UpdateImportIn,
+    responses((status = 200, body = SecretImportResponse)), security(("bearer" = [])))]
+async fn update_v2(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+    Body(input): Body<UpdateImportIn>,
+) -> Result<Json<SecretImportResponse>> {
+    update(app, ctx, id, input).await
 }
 
 /// Deletes an import of a folder.

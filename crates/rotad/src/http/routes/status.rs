@@ -7,7 +7,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::http::error::ErrorEnvelope;
 use crate::services::AppState;
 use crate::time::{now_ms, rfc3339};
 
@@ -30,10 +31,15 @@ pub struct StatusOut {
     audit_log_storage_disabled: bool,
 }
 
-/// Liveness and database reachability.
-#[utoipa::path(get, path = "/api/status", tag = "Status", responses((status = 200, body = StatusOut)))]
+/// Liveness and database reachability: 503 while the database cannot be reached.
+#[utoipa::path(get, path = "/api/status", tag = "Status", responses(
+    (status = 200, body = StatusOut),
+    (status = 503, description = "The database is unreachable", body = ErrorEnvelope)))]
 async fn status(State(app): State<AppState>) -> Result<Json<StatusOut>> {
-    app.store.ping().await?;
+    app.store.ping().await.map_err(|e| {
+        tracing::warn!(error = %e, "GET /api/status: the database is unreachable");
+        Error::Unavailable("The database is unreachable".to_string())
+    })?;
     Ok(Json(StatusOut {
         date: rfc3339(now_ms()),
         message: "Ok".to_string(),

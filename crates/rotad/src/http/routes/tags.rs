@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use crate::error::Result;
 use crate::http::extract::{Auth, Body, Validate};
-use crate::services::AppState;
+use crate::services::{AppState, Ctx};
 use crate::store::TagRow;
 use crate::time::rfc3339;
 
@@ -109,6 +109,29 @@ pub struct UpdateTagIn {
 
 impl Validate for UpdateTagIn {}
 
+// One body per operation, shared by both spellings; each spelling only wraps the answer.
+
+async fn create(app: &AppState, ctx: &Ctx, project_id: &str, input: CreateTagIn) -> Result<TagRow> {
+    app.create_tag(ctx, project_id, &input.slug, Some(&input.color))
+        .await
+}
+
+async fn update(
+    app: &AppState,
+    ctx: &Ctx,
+    (project_id, tag_id): (String, String),
+    input: UpdateTagIn,
+) -> Result<TagRow> {
+    app.update_tag(
+        ctx,
+        &project_id,
+        &tag_id,
+        input.slug.as_deref(),
+        input.color.as_deref(),
+    )
+    .await
+}
+
 /// Creates a tag in a project.
 #[utoipa::path(post, path = "/api/v1/workspace/{projectId}/tags", tag = "Tags",
     params(("projectId" = String, Path)), request_body = CreateTagIn,
@@ -119,10 +142,7 @@ async fn create_tag(
     Path(project_id): Path<String>,
     Body(input): Body<CreateTagIn>,
 ) -> Result<Json<TagResponse>> {
-    let tag = app
-        .create_tag(&ctx, &project_id, &input.slug, Some(&input.color))
-        .await?;
-    Ok(one(tag))
+    Ok(one(create(&app, &ctx, &project_id, input).await?))
 }
 
 /// Lists a project's tags.
@@ -171,19 +191,10 @@ async fn get_tag_by_slug(
 async fn update_tag(
     State(app): State<AppState>,
     Auth(ctx): Auth,
-    Path((project_id, tag_id)): Path<(String, String)>,
+    Path(ids): Path<(String, String)>,
     Body(input): Body<UpdateTagIn>,
 ) -> Result<Json<TagResponse>> {
-    let tag = app
-        .update_tag(
-            &ctx,
-            &project_id,
-            &tag_id,
-            input.slug.as_deref(),
-            input.color.as_deref(),
-        )
-        .await?;
-    Ok(one(tag))
+    Ok(one(update(&app, &ctx, ids, input).await?))
 }
 
 /// Deletes a tag; secrets that carried it no longer show it.
@@ -208,10 +219,7 @@ async fn create_project_tag(
     Path(project_id): Path<String>,
     Body(input): Body<CreateTagIn>,
 ) -> Result<Json<ProjectTagResponse>> {
-    let tag = app
-        .create_tag(&ctx, &project_id, &input.slug, Some(&input.color))
-        .await?;
-    Ok(project_one(tag))
+    Ok(project_one(create(&app, &ctx, &project_id, input).await?))
 }
 
 /// Lists a project's tags.
@@ -264,19 +272,10 @@ async fn get_project_tag_by_slug(
 async fn update_project_tag(
     State(app): State<AppState>,
     Auth(ctx): Auth,
-    Path((project_id, tag_id)): Path<(String, String)>,
+    Path(ids): Path<(String, String)>,
     Body(input): Body<UpdateTagIn>,
 ) -> Result<Json<ProjectTagResponse>> {
-    let tag = app
-        .update_tag(
-            &ctx,
-            &project_id,
-            &tag_id,
-            input.slug.as_deref(),
-            input.color.as_deref(),
-        )
-        .await?;
-    Ok(project_one(tag))
+    Ok(project_one(update(&app, &ctx, ids, input).await?))
 }
 
 /// Deletes a tag; secrets that carried it no longer show it.

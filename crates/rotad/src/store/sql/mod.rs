@@ -39,6 +39,9 @@ pub trait Dialect: Database {
     /// Appended to a `SELECT` that picks rows to claim: PostgreSQL skips rows another
     /// transaction is claiming; SQLite has one writer, so a conditional `UPDATE` is enough.
     const SKIP_LOCKED: &'static str;
+    /// Appended to a `SELECT` inside a transaction to hold the rows it reads until the commit
+    /// (PostgreSQL); SQLite's one writer holds the database anyway.
+    const LOCK_ROWS: &'static str;
     /// Sends a write's changed scopes to the other replicas, inside the write's transaction
     /// (so they hear of it exactly when it commits). SQLite has one process: nothing to send.
     const NOTIFY: Option<&'static str>;
@@ -52,6 +55,7 @@ pub trait Dialect: Database {
 impl Dialect for Sqlite {
     const NAME: &'static str = "sqlite";
     const SKIP_LOCKED: &'static str = "";
+    const LOCK_ROWS: &'static str = "";
     const NOTIFY: Option<&'static str> = None;
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
@@ -72,6 +76,7 @@ impl Dialect for Sqlite {
 impl Dialect for Postgres {
     const NAME: &'static str = "postgres";
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+    const LOCK_ROWS: &'static str = " FOR UPDATE";
     const NOTIFY: Option<&'static str> = Some("SELECT pg_notify($1, $2)");
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
@@ -367,6 +372,14 @@ where
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.read).await?;
         Ok(())
+    }
+
+    fn close(&self) {
+        // A pool is marked closed when `close` is called, before its future first runs; the
+        // future only waits for the connections in use, and the changes listener holds one
+        // for as long as it lives, so it is not awaited here.
+        let closing = (self.read.close(), self.write.close());
+        drop(closing);
     }
 }
 

@@ -126,6 +126,57 @@ where
         .await?)
     }
 
+    async fn update_secret_import(
+        &self,
+        import: &SecretImportRow,
+        position: Option<i64>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write.begin().await?;
+        // The folder's imports, held until the commit, so that concurrent moves number them
+        // one after the other.
+        let mut order = sqlx::query_scalar::<DB, String>(&format!(
+            "SELECT id FROM secret_imports WHERE folder_id = $1 ORDER BY position, id{}",
+            DB::LOCK_ROWS
+        ))
+        .bind(import.folder_id.clone())
+        .fetch_all(&mut *tx)
+        .await?;
+        let Some(at) = order.iter().position(|id| *id == import.id) else {
+            return Ok(false);
+        };
+        sqlx::query(
+            "UPDATE secret_imports SET import_env_id = $1, import_path = $2, updated_at = $3 \
+             WHERE id = $4 AND folder_id = $5",
+        )
+        .bind(import.import_env_id.clone())
+        .bind(import.import_path.clone())
+        .bind(import.updated_at)
+        .bind(import.id.clone())
+        .bind(import.folder_id.clone())
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict("secret import"))?;
+        if let Some(position) = position {
+            let moved = order.remove(at);
+            let place = usize::try_from(position.saturating_sub(1))
+                .unwrap_or(0)
+                .min(order.len());
+            order.insert(place, moved);
+            for (number, id) in (1_i64..).zip(order) {
+                sqlx::query(
+                    "UPDATE secret_imports SET position = $1 WHERE id = $2 AND position <> $1",
+                )
+                .bind(number)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        publish::<DB>(self, &[scope::secrets(&import.project_id)]).await;
+        Ok(true)
+    }
+
     async fn delete_secret_import(&self, project_id: &str, id: &str) -> StoreResult<bool> {
         let done = sqlx::query("DELETE FROM secret_imports WHERE id = $1 AND project_id = $2")
             .bind(id)
