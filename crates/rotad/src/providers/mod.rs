@@ -1,9 +1,11 @@
 //! Rotation providers: who issues and revokes the credentials a rotation publishes.
-//! dbt Cloud service tokens (`dbt`) and database users' passwords (`sql`: MySQL/MariaDB);
+//! dbt Cloud service tokens (`dbt`) and database users' passwords (`mysql`, `postgres`, on
+//! what `sql` shares);
 //! others plug in here (docs/ARCHITECTURE.md, "Providers").
 
 pub mod dbt;
 pub mod mysql;
+pub mod postgres;
 pub mod sql;
 
 use async_trait::async_trait;
@@ -291,7 +293,7 @@ pub struct RotationType {
 
 /// Every rotation type, in the order `GET /api/v2/secret-rotations/options` lists them. A new
 /// provider is one module and one entry here (and one arm in the connection factory).
-pub const TYPES: &[RotationType] = &[dbt::TYPE, mysql::TYPE];
+pub const TYPES: &[RotationType] = &[dbt::TYPE, mysql::TYPE, postgres::TYPE];
 
 /// The rotation type `slug`, when rotad offers it.
 pub fn rotation_type(slug: &str) -> Option<&'static RotationType> {

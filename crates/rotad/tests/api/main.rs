@@ -38,6 +38,7 @@ mod rotation_support;
 mod rotations;
 mod route_budget;
 mod scheduler;
+mod scram_pg;
 mod secret_imports;
 mod secret_references;
 mod secrets;

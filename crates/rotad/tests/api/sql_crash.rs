@@ -1,4 +1,5 @@
-//! `rotad serve` killed with SIGKILL at each engine step of a `mysql-credentials` rotation,
+//! `rotad serve` killed with SIGKILL at each engine step of a database credentials rotation
+//! (MariaDB, and the scram PostgreSQL cluster),
 //! then restarted: the published login works, and a fresh rotation succeeds. The password is
 //! sealed onto the intent before the `ALTER`, so recovery knows the only two it can be.
 
@@ -8,10 +9,10 @@ use serde_json::json;
 
 use crate::helpers::{TestApp, TestDb};
 use crate::process::{spawn_rotad, wait_ready, Process};
-use crate::sql_support::{logs_in, SqlRig, MYSQL_ROTATIONS};
+use crate::sql_support::{logs_in_at, Kind, SqlRig};
 
 /// A rig on the server at `base`.
-async fn attach(db: TestDb, key: &str, base: &str) -> SqlRig {
+async fn attach(kind: Kind, db: TestDb, key: &str, base: &str) -> SqlRig {
     let mut app = TestApp {
         server: None,
         args: TestApp::args(&db, key),
@@ -26,7 +27,7 @@ async fn attach(db: TestDb, key: &str, base: &str) -> SqlRig {
         org_id: String::new(),
     };
     app.bootstrap("databases").await;
-    SqlRig::on(app).await
+    SqlRig::on_at(kind, app).await
 }
 
 /// Every line the process wrote so far; panics when one holds a password.
@@ -44,12 +45,21 @@ fn drain(process: &Process, passwords: &[String], until: Option<&str>) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killed_at_every_engine_step_recovers() {
+async fn mysql_killed_at_every_engine_step_recovers() {
+    killed_at_every_engine_step_recovers(Kind::MariaDb).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_killed_at_every_engine_step_recovers() {
+    killed_at_every_engine_step_recovers(Kind::Postgres).await
+}
+
+async fn killed_at_every_engine_step_recovers(kind: Kind) {
     let db = TestDb::new().await;
     let key = rotad::crypto::RootKey::generate_base64();
     let mut first = spawn_rotad(&db, &key, &[]);
     wait_ready(&first.base).await;
-    let mut rig = attach(db, &key, &first.base).await;
+    let mut rig = attach(kind, db, &key, &first.base).await;
     let id = rig.rotation().await;
     let mut passwords = vec![rig.users.admin_password.clone(), rig.published().await.1];
     first.kill();
@@ -59,7 +69,7 @@ async fn killed_at_every_engine_step_recovers() {
         wait_ready(&paused.base).await;
         rig.app.base = paused.base.clone();
         let http = rig.app.http.clone();
-        let url = format!("{}{MYSQL_ROTATIONS}/{id}/rotate-secrets", paused.base);
+        let url = format!("{}{}/{id}/rotate-secrets", paused.base, kind.rotations());
         let token = rig.app.token.clone();
         // The previous process may have died holding the lease: a 400 "in progress" is
         // retried until the lease expires and the rotation starts.
@@ -98,7 +108,7 @@ async fn killed_at_every_engine_step_recovers() {
         // Whatever recovery decided, the published login works.
         let published = rig.published().await;
         assert!(
-            logs_in(&published.0, &published.1).await,
+            logs_in_at(kind, &published.0, &published.1).await,
             "{step}: the published login works after the restart"
         );
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -121,13 +131,13 @@ async fn killed_at_every_engine_step_recovers() {
         assert_eq!(rotated.body["secretRotation"]["rotationStatus"], "success");
         let published = rig.published().await;
         assert!(
-            logs_in(&published.0, &published.1).await,
+            logs_in_at(kind, &published.0, &published.1).await,
             "{step}: the login a fresh rotation published works"
         );
         let (slots, active) = rig.slots(&id).await;
         let other = &slots[1 - active as usize];
         assert!(
-            logs_in(&other.0, &other.1).await,
+            logs_in_at(kind, &other.0, &other.1).await,
             "{step}: the previous login still works"
         );
         passwords.extend(slots.iter().map(|s| s.1.clone()));

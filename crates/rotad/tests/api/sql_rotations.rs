@@ -1,12 +1,36 @@
-//! `mysql-credentials` against the MariaDB on 127.0.0.1:3306: the published login works after
-//! every rotation, the other slot's too, the one from two rotations ago is refused; a
+//! `mysql-credentials` against the MariaDB on 127.0.0.1:3306 and `postgres-credentials`
+//! against a PostgreSQL cluster that checks passwords (`scram_pg`): the published login works
+//! after every rotation, the other slot's too, the one from two rotations ago is refused; a
 //! connection that may not alter the users creates nothing; a dropped user fails a rotation
 //! without touching what is published. Passwords never reach the database in plaintext.
 
 use serde_json::json;
 
 use crate::helpers::assert_envelope;
-use crate::sql_support::{connection_body, logs_in, root, SqlRig, Users, MYSQL_ROTATIONS};
+use crate::sql_support::{connection_body_at, logs_in_at, Kind, SqlRig, Users};
+
+macro_rules! on_both_servers {
+    ($($name:ident),*) => {
+        mod mariadb {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::Kind::MariaDb).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::Kind::Postgres).await
+            })*
+        }
+    };
+}
+
+on_both_servers!(
+    three_rotations_keep_both_slots_working_and_refuse_older_logins,
+    a_connection_that_may_not_alter_the_users_creates_nothing,
+    a_dropped_user_fails_the_rotation_and_keeps_the_published_login
+);
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
@@ -14,14 +38,14 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|w| w == needle.as_bytes())
 }
 
-#[tokio::test]
-async fn three_rotations_keep_both_slots_working_and_refuse_older_logins() {
-    let rig = SqlRig::new().await;
+async fn three_rotations_keep_both_slots_working_and_refuse_older_logins(kind: Kind) {
+    let rig = SqlRig::new_at(kind).await;
+    let rotations = kind.rotations();
     let id = rig.rotation().await;
     let (user, password) = rig.published().await;
     assert_eq!(user, rig.users.user1);
     assert!(
-        logs_in(&user, &password).await,
+        logs_in_at(kind, &user, &password).await,
         "the first published login works"
     );
     let mut history = vec![(user, password)];
@@ -31,7 +55,7 @@ async fn three_rotations_keep_both_slots_working_and_refuse_older_logins() {
         assert_eq!(res.body["secretRotation"]["rotationStatus"], "success");
         let published = rig.published().await;
         assert!(
-            logs_in(&published.0, &published.1).await,
+            logs_in_at(kind, &published.0, &published.1).await,
             "rotation {round}: the published login works"
         );
         let (slots, active) = rig.slots(&id).await;
@@ -39,14 +63,14 @@ async fn three_rotations_keep_both_slots_working_and_refuse_older_logins() {
         assert_eq!(slots[active as usize], published);
         let other = &slots[1 - active as usize];
         assert!(
-            logs_in(&other.0, &other.1).await,
+            logs_in_at(kind, &other.0, &other.1).await,
             "rotation {round}: the other slot's login works"
         );
         assert_eq!(other, history.last().expect("previous"));
         if history.len() >= 2 {
             let old = &history[history.len() - 2];
             assert!(
-                !logs_in(&old.0, &old.1).await,
+                !logs_in_at(kind, &old.0, &old.1).await,
                 "rotation {round}: the login from two rotations ago is refused"
             );
         }
@@ -57,16 +81,17 @@ async fn three_rotations_keep_both_slots_working_and_refuse_older_logins() {
 
     let check = rig
         .app
-        .post(
-            &format!("{MYSQL_ROTATIONS}/{id}/check-credentials"),
-            json!({}),
-        )
+        .post(&format!("{rotations}/{id}/check-credentials"), json!({}))
         .await;
     assert_eq!(check.status, 204, "{}", check.body);
     let conn_check = rig
         .app
         .post(
-            &format!("/api/v1/app-connections/mysql/{}/check", rig.connection),
+            &format!(
+                "/api/v1/app-connections/{}/{}/check",
+                kind.app(),
+                rig.connection
+            ),
             json!({}),
         )
         .await;
@@ -78,7 +103,13 @@ async fn three_rotations_keep_both_slots_working_and_refuse_older_logins() {
         .iter()
         .filter_map(|o| o["type"].as_str())
         .collect();
-    assert!(types.contains(&"mysql-credentials") && types.contains(&"dbt-service-token"));
+    for kind in [
+        "dbt-service-token",
+        "mysql-credentials",
+        "postgres-credentials",
+    ] {
+        assert!(types.contains(&kind), "{types:?}");
+    }
     let all = rig
         .app
         .get(&format!(
@@ -86,7 +117,10 @@ async fn three_rotations_keep_both_slots_working_and_refuse_older_logins() {
             rig.project
         ))
         .await;
-    assert_eq!(all.body["secretRotations"][0]["type"], "mysql-credentials");
+    assert_eq!(
+        all.body["secretRotations"][0]["type"],
+        format!("{}-credentials", kind.app())
+    );
 
     let dump = rig.app.db.dump().await;
     for (_, password) in &history {
@@ -98,7 +132,11 @@ async fn three_rotations_keep_both_slots_working_and_refuse_older_logins() {
     assert!(!contains(&dump, &rig.users.admin_password));
     let connection = rig
         .app
-        .get(&format!("/api/v1/app-connections/mysql/{}", rig.connection))
+        .get(&format!(
+            "/api/v1/app-connections/{}/{}",
+            kind.app(),
+            rig.connection
+        ))
         .await;
     assert_eq!(connection.status, 200, "{}", connection.body);
     assert!(!connection
@@ -108,36 +146,33 @@ async fn three_rotations_keep_both_slots_working_and_refuse_older_logins() {
     rig.users.drop_all().await;
 }
 
-#[tokio::test]
-async fn a_connection_that_may_not_alter_the_users_creates_nothing() {
-    let rig = SqlRig::new().await;
-    let (low, low_password) = Users::unprivileged().await;
+async fn a_connection_that_may_not_alter_the_users_creates_nothing(kind: Kind) {
+    let rig = SqlRig::new_at(kind).await;
+    let rotations = kind.rotations();
+    let (low, low_password) = Users::unprivileged(kind).await;
     let conn = rig
         .app
         .post(
-            "/api/v1/app-connections/mysql",
-            connection_body("mariadb-low", &low, &low_password),
+            &format!("/api/v1/app-connections/{}", kind.app()),
+            connection_body_at(kind, "db-low", &low, &low_password),
         )
         .await;
     assert_eq!(conn.status, 200, "{}", conn.body);
     let low_id = conn.body["appConnection"]["id"].as_str().expect("id");
-    let res = rig
-        .app
-        .post(MYSQL_ROTATIONS, rig.body("db-creds", low_id))
-        .await;
+    let res = rig.app.post(&rotations, rig.body("db-creds", low_id)).await;
     let message = assert_envelope(&res, 400);
     let message = message.as_str().expect("message");
     assert!(
-        message.contains("CREATE USER"),
+        message.contains(kind.no_privilege()),
         "the database's reason: {message}"
     );
     assert!(!message.contains(&low_password));
 
-    let missing = Users::create().await;
-    root(&format!("DROP USER '{}'@'%'", missing.user2)).await;
+    let missing = Users::create_at(kind).await;
+    missing.drop_user(&missing.user2).await;
     let mut body = rig.body("db-missing", &rig.connection);
     body["parameters"]["username2"] = json!(missing.user2);
-    let res = rig.app.post(MYSQL_ROTATIONS, body).await;
+    let res = rig.app.post(&rotations, body).await;
     assert_envelope(&res, 400);
 
     let all = rig
@@ -162,25 +197,24 @@ async fn a_connection_that_may_not_alter_the_users_creates_nothing() {
     let deleted = rig
         .app
         .delete(
-            &format!("/api/v1/app-connections/mysql/{low_id}"),
+            &format!("/api/v1/app-connections/{}/{low_id}", kind.app()),
             json!({}),
         )
         .await;
     assert_eq!(deleted.status, 200, "{}", deleted.body);
-    root(&format!("DROP USER '{low}'@'%'")).await;
+    rig.users.drop_user(&low).await;
     missing.drop_all().await;
     rig.users.drop_all().await;
 }
 
-#[tokio::test]
-async fn a_dropped_user_fails_the_rotation_and_keeps_the_published_login() {
-    let rig = SqlRig::new().await;
+async fn a_dropped_user_fails_the_rotation_and_keeps_the_published_login(kind: Kind) {
+    let rig = SqlRig::new_at(kind).await;
     let id = rig.rotation().await;
     let res = rig.rotate(&id).await;
     assert_eq!(res.status, 200, "{}", res.body);
     let published = rig.published().await;
     assert_eq!(published.0, rig.users.user2);
-    root(&format!("DROP USER '{}'@'%'", rig.users.user1)).await;
+    rig.users.drop_user(&rig.users.user1).await;
 
     let res = rig.rotate(&id).await;
     let message = assert_envelope(&res, 500);
@@ -191,7 +225,7 @@ async fn a_dropped_user_fails_the_rotation_and_keeps_the_published_login() {
         ),
         "{message}"
     );
-    let row = rig.app.get(&format!("{MYSQL_ROTATIONS}/{id}")).await;
+    let row = rig.app.get(&format!("{}/{id}", kind.rotations())).await;
     assert_eq!(row.body["secretRotation"]["rotationStatus"], "failed");
     assert_eq!(
         rig.published().await,
@@ -199,7 +233,7 @@ async fn a_dropped_user_fails_the_rotation_and_keeps_the_published_login() {
         "published credentials unchanged"
     );
     assert!(
-        logs_in(&published.0, &published.1).await,
+        logs_in_at(kind, &published.0, &published.1).await,
         "and still working"
     );
     rig.users.drop_all().await;

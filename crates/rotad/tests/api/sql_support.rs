@@ -1,55 +1,138 @@
-//! MariaDB on 127.0.0.1:3306 for the database credentials rotations: users of a test's own,
-//! logins through a real client connection, and a rig (server, project, `mysql` connection).
+//! The databases of the credentials rotations: MariaDB on 127.0.0.1:3306 and the scram
+//! PostgreSQL cluster (`scram_pg`); users of a test's own, logins through a real client
+//! connection, and a rig (server, project, connection).
 
 use serde_json::{json, Value};
 use sqlx::mysql::MySqlConnectOptions;
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 
 use crate::helpers::{Answer, TestApp};
 
-pub const MYSQL_ROTATIONS: &str = "/api/v2/secret-rotations/mysql-credentials";
 const HOST: &str = "127.0.0.1";
-const PORT: u16 = 3306;
+
+/// Which database server.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kind {
+    MariaDb,
+    Postgres,
+}
+
+impl Kind {
+    pub fn app(self) -> &'static str {
+        match self {
+            Kind::MariaDb => "mysql",
+            Kind::Postgres => "postgres",
+        }
+    }
+
+    pub fn rotations(self) -> String {
+        format!("/api/v2/secret-rotations/{}-credentials", self.app())
+    }
+
+    pub fn port(self) -> u16 {
+        match self {
+            Kind::MariaDb => 3306,
+            Kind::Postgres => crate::scram_pg::cluster(),
+        }
+    }
+
+    pub fn database(self) -> &'static str {
+        match self {
+            Kind::MariaDb => "",
+            Kind::Postgres => "postgres",
+        }
+    }
+
+    /// How the server words a missing privilege to alter a user.
+    pub fn no_privilege(self) -> &'static str {
+        match self {
+            Kind::MariaDb => "CREATE USER",
+            Kind::Postgres => "permission denied",
+        }
+    }
+}
 
 /// A fresh suffix for names of one test.
 fn suffix() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..10].to_string()
 }
 
-/// Runs `sql` as MariaDB's root.
-pub async fn root(sql: &str) {
-    let mut conn = MySqlConnectOptions::new()
-        .host(HOST)
-        .port(PORT)
-        .username("root")
-        .connect()
-        .await
-        .expect("MariaDB root login on 127.0.0.1:3306");
-    sqlx::raw_sql(sql).execute(&mut conn).await.expect(sql);
-    let _ = conn.close().await;
+/// Runs `sql` as the server's superuser.
+pub async fn admin(kind: Kind, sql: &str) {
+    match kind {
+        Kind::MariaDb => {
+            let mut conn = MySqlConnectOptions::new()
+                .host(HOST)
+                .port(kind.port())
+                .username("root")
+                .connect()
+                .await
+                .expect("MariaDB root login on 127.0.0.1:3306");
+            sqlx::raw_sql(sql).execute(&mut conn).await.expect(sql);
+            let _ = conn.close().await;
+        }
+        Kind::Postgres => {
+            let mut conn = PgConnectOptions::new()
+                .host(HOST)
+                .port(kind.port())
+                .username("postgres")
+                .password(crate::scram_pg::ADMIN_PASSWORD)
+                .database("postgres")
+                .connect()
+                .await
+                .expect("superuser login on the scram cluster");
+            sqlx::raw_sql(sql).execute(&mut conn).await.expect(sql);
+            let _ = conn.close().await;
+        }
+    }
 }
 
-/// Whether `user` logs in with `password` (a real client connection and a query).
-pub async fn logs_in(user: &str, password: &str) -> bool {
-    let conn = MySqlConnectOptions::new()
-        .host(HOST)
-        .port(PORT)
-        .username(user)
-        .password(password)
-        .connect()
-        .await;
-    match conn {
-        Ok(mut c) => {
-            let ok = sqlx::raw_sql("SELECT 1").execute(&mut c).await.is_ok();
-            let _ = c.close().await;
-            ok
+/// Whether `user` logs in with `password` at the server of `kind` (a real client
+/// connection and a query).
+pub async fn logs_in_at(kind: Kind, user: &str, password: &str) -> bool {
+    match kind {
+        Kind::MariaDb => {
+            let conn = MySqlConnectOptions::new()
+                .host(HOST)
+                .port(kind.port())
+                .username(user)
+                .password(password)
+                .connect()
+                .await;
+            match conn {
+                Ok(mut c) => {
+                    let ok = sqlx::raw_sql("SELECT 1").execute(&mut c).await.is_ok();
+                    let _ = c.close().await;
+                    ok
+                }
+                Err(_) => false,
+            }
         }
-        Err(_) => false,
+        Kind::Postgres => {
+            let conn = PgConnectOptions::new()
+                .host(HOST)
+                .port(kind.port())
+                .username(user)
+                .password(password)
+                .database("postgres")
+                .connect()
+                .await;
+            match conn {
+                Ok(mut c) => {
+                    let ok = sqlx::raw_sql("SELECT 1").execute(&mut c).await.is_ok();
+                    let _ = c.close().await;
+                    ok
+                }
+                Err(_) => false,
+            }
+        }
     }
 }
 
 /// The users of one test: an admin that may alter users, and the two rotated users.
 pub struct Users {
+    pub kind: Kind,
     pub admin: String,
     pub admin_password: String,
     pub user1: String,
@@ -57,49 +140,79 @@ pub struct Users {
 }
 
 impl Users {
-    /// Creates them (the rotated ones with passwords nobody keeps).
-    pub async fn create() -> Users {
+    /// Creates them at the server of `kind` (the rotated ones with passwords nobody keeps).
+    pub async fn create_at(kind: Kind) -> Users {
         let s = suffix();
         let users = Users {
+            kind,
             admin: format!("adm_{s}"),
             admin_password: format!("Adm1n-{s}"),
             user1: format!("u1_{s}"),
             user2: format!("u2_{s}"),
         };
-        root(&format!(
-            "CREATE USER '{a}'@'%' IDENTIFIED BY '{p}'; GRANT CREATE USER ON *.* TO '{a}'@'%'; \
-             CREATE USER '{u1}'@'%' IDENTIFIED BY 'X-{s}-1'; \
-             CREATE USER '{u2}'@'%' IDENTIFIED BY 'X-{s}-2'",
-            a = users.admin,
-            p = users.admin_password,
-            u1 = users.user1,
-            u2 = users.user2,
-        ))
-        .await;
+        let sql = match kind {
+            Kind::MariaDb => format!(
+                "CREATE USER '{a}'@'%' IDENTIFIED BY '{p}'; GRANT CREATE USER ON *.* TO '{a}'@'%'; \
+                 CREATE USER '{u1}'@'%' IDENTIFIED BY 'X-{s}-1'; \
+                 CREATE USER '{u2}'@'%' IDENTIFIED BY 'X-{s}-2'",
+                a = users.admin,
+                p = users.admin_password,
+                u1 = users.user1,
+                u2 = users.user2,
+            ),
+            Kind::Postgres => format!(
+                "CREATE ROLE {a} LOGIN CREATEROLE PASSWORD '{p}'; \
+                 CREATE ROLE {u1} LOGIN PASSWORD 'X-{s}-1'; \
+                 CREATE ROLE {u2} LOGIN PASSWORD 'X-{s}-2'; \
+                 GRANT {u1}, {u2} TO {a} WITH ADMIN OPTION",
+                a = users.admin,
+                p = users.admin_password,
+                u1 = users.user1,
+                u2 = users.user2,
+            ),
+        };
+        admin(kind, &sql).await;
         users
     }
 
+    /// Drops one of the rotated users.
+    pub async fn drop_user(&self, user: &str) {
+        let sql = match self.kind {
+            Kind::MariaDb => format!("DROP USER '{user}'@'%'"),
+            Kind::Postgres => format!("DROP ROLE {user}"),
+        };
+        admin(self.kind, &sql).await;
+    }
+
     /// A user that logs in but may alter nobody; returns (name, password).
-    pub async fn unprivileged() -> (String, String) {
+    pub async fn unprivileged(kind: Kind) -> (String, String) {
         let s = suffix();
         let (name, password) = (format!("low_{s}"), format!("Low-{s}"));
-        root(&format!(
-            "CREATE USER '{name}'@'%' IDENTIFIED BY '{password}'"
-        ))
-        .await;
+        let sql = match kind {
+            Kind::MariaDb => format!("CREATE USER '{name}'@'%' IDENTIFIED BY '{password}'"),
+            Kind::Postgres => format!("CREATE ROLE {name} LOGIN PASSWORD '{password}'"),
+        };
+        admin(kind, &sql).await;
         (name, password)
     }
 
     pub async fn drop_all(&self) {
-        root(&format!(
-            "DROP USER IF EXISTS '{}'@'%', '{}'@'%', '{}'@'%'",
-            self.admin, self.user1, self.user2
-        ))
-        .await;
+        let sql = match self.kind {
+            Kind::MariaDb => format!(
+                "DROP USER IF EXISTS '{}'@'%', '{}'@'%', '{}'@'%'",
+                self.admin, self.user1, self.user2
+            ),
+            Kind::Postgres => format!(
+                "DROP ROLE IF EXISTS {}, {}, {}",
+                self.user1, self.user2, self.admin
+            ),
+        };
+        admin(self.kind, &sql).await;
     }
 }
 
 pub struct SqlRig {
+    pub kind: Kind,
     pub app: TestApp,
     pub project: String,
     pub connection: String,
@@ -107,18 +220,19 @@ pub struct SqlRig {
 }
 
 impl SqlRig {
-    pub async fn new() -> SqlRig {
-        Self::on(TestApp::spawn().await).await
+    pub async fn new_at(kind: Kind) -> SqlRig {
+        Self::on_at(kind, TestApp::spawn().await).await
     }
 
-    /// A rig on a bootstrapped `app`: MariaDB users, a project and a `mysql` connection.
-    pub async fn on(app: TestApp) -> SqlRig {
-        let users = Users::create().await;
+    /// A rig on a bootstrapped `app`: users at the server of `kind`, a project and a
+    /// connection to it.
+    pub async fn on_at(kind: Kind, app: TestApp) -> SqlRig {
+        let users = Users::create_at(kind).await;
         let project = app.project("databases").await;
         let conn = app
             .post(
-                "/api/v1/app-connections/mysql",
-                connection_body("mariadb-main", &users.admin, &users.admin_password),
+                &format!("/api/v1/app-connections/{}", kind.app()),
+                connection_body_at(kind, "db-main", &users.admin, &users.admin_password),
             )
             .await;
         assert_eq!(conn.status, 200, "{}", conn.body);
@@ -127,6 +241,7 @@ impl SqlRig {
             .expect("id")
             .to_string();
         SqlRig {
+            kind,
             app,
             project,
             connection,
@@ -152,7 +267,10 @@ impl SqlRig {
     pub async fn rotation(&self) -> String {
         let res = self
             .app
-            .post(MYSQL_ROTATIONS, self.body("db-creds", &self.connection))
+            .post(
+                &self.kind.rotations(),
+                self.body("db-creds", &self.connection),
+            )
             .await;
         assert_eq!(res.status, 200, "{}", res.body);
         res.body["secretRotation"]["id"]
@@ -163,7 +281,10 @@ impl SqlRig {
 
     pub async fn rotate(&self, id: &str) -> Answer {
         self.app
-            .post(&format!("{MYSQL_ROTATIONS}/{id}/rotate-secrets"), json!({}))
+            .post(
+                &format!("{}/{id}/rotate-secrets", self.kind.rotations()),
+                json!({}),
+            )
             .await
     }
 
@@ -193,7 +314,10 @@ impl SqlRig {
     pub async fn slots(&self, id: &str) -> (Vec<(String, String)>, i64) {
         let res = self
             .app
-            .get(&format!("{MYSQL_ROTATIONS}/{id}/generated-credentials"))
+            .get(&format!(
+                "{}/{id}/generated-credentials",
+                self.kind.rotations()
+            ))
             .await;
         assert_eq!(res.status, 200, "{}", res.body);
         let slots = res.body["generatedCredentials"]
@@ -214,8 +338,8 @@ impl SqlRig {
     }
 }
 
-pub fn connection_body(name: &str, user: &str, password: &str) -> Value {
+pub fn connection_body_at(kind: Kind, name: &str, user: &str, password: &str) -> Value {
     json!({"name": name, "method": "username-and-password", "credentials": {
-        "host": HOST, "port": PORT, "database": "", "username": user, "password": password,
-        "sslEnabled": false, "sslRejectUnauthorized": false}})
+        "host": HOST, "port": kind.port(), "database": kind.database(), "username": user,
+        "password": password, "sslEnabled": false, "sslRejectUnauthorized": false}})
 }

@@ -1,4 +1,4 @@
-//! Database app connections: `/api/v1/app-connections/{app}` for `mysql` (create, list, get,
+//! Database app connections: `/api/v1/app-connections/{app}` for `mysql` and `postgres` (create, list, get,
 //! get by name, update, delete, available, check). Answers never carry the password.
 
 use axum::extract::{Path, State};
@@ -16,7 +16,9 @@ use super::connections::{
 use crate::error::{Error, Issue, Result};
 use crate::http::extract::{uuid_param, Auth, Body, Query, Validate};
 use crate::providers::sql::SqlConnection;
-use crate::services::connections::{NewSqlConnection, SqlConnectionChange, APP_MYSQL};
+use crate::services::connections::{
+    NewSqlConnection, SqlConnectionChange, APP_MYSQL, APP_POSTGRES,
+};
 use crate::services::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -32,6 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 fn sql_app(app: &str) -> Result<&'static str> {
     match app {
         APP_MYSQL => Ok(APP_MYSQL),
+        APP_POSTGRES => Ok(APP_POSTGRES),
         other => Err(Error::not_found(format!(
             "rotad has no app connections of type \"{other}\""
         ))),
@@ -41,7 +44,7 @@ fn sql_app(app: &str) -> Result<&'static str> {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct AppPath {
-    /// `mysql`.
+    /// `mysql` or `postgres`.
     #[allow(dead_code)]
     app: String,
 }

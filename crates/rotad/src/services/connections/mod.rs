@@ -54,7 +54,7 @@ impl App {
         let (credentials, sql) = if row.app == APP_DBT {
             (open_credentials(key, &row)?, None)
         } else {
-            let c = open_sql_credentials(key, &row)?;
+            let c = sql::open_sql_credentials(key, &row)?;
             let empty = DbtCredentials {
                 instance_url: String::new(),
                 account_id: String::new(),
@@ -484,15 +484,6 @@ pub fn client_options(settings: &super::Settings) -> ClientOptions {
         connect_timeout: timeout.min(ClientOptions::default().connect_timeout),
         ..ClientOptions::default()
     }
-}
-
-/// A SQL connection's credentials, opened.
-pub(super) fn open_sql_credentials(
-    key: &DataKey,
-    row: &AppConnectionRow,
-) -> Result<crate::providers::sql::SqlConnection> {
-    serde_json::from_str(&key.open_str(&aad(&row.id), &row.credentials)?)
-        .map_err(|e| Error::Unexpected(e.into()))
 }
 
 pub(super) fn open_credentials(key: &DataKey, row: &AppConnectionRow) -> Result<DbtCredentials> {

@@ -12,6 +12,8 @@ use crate::services::projects::is_slug;
 pub const APP_DBT: &str = "dbt";
 /// MySQL and MariaDB.
 pub const APP_MYSQL: &str = "mysql";
+/// PostgreSQL.
+pub const APP_POSTGRES: &str = "postgres";
 /// dbt's one connection method.
 pub const METHOD_API_TOKEN: &str = "api-token";
 /// The SQL connections' one method.
@@ -22,6 +24,7 @@ pub fn app_name(app: &str) -> &str {
     match app {
         APP_DBT => "DBT",
         APP_MYSQL => "MySQL",
+        APP_POSTGRES => "PostgreSQL",
         other => other,
     }
 }

@@ -13,10 +13,12 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use dbt_client::{ClientOptions, DbtClient};
 
-use super::model::{dbt_error, APP_DBT, APP_MYSQL};
-use super::{open_credentials, open_sql_credentials};
+use super::model::{dbt_error, APP_DBT, APP_MYSQL, APP_POSTGRES};
+use super::open_credentials;
+use super::sql::open_sql_credentials;
 use crate::providers::dbt::{DbtParameters, DbtProvider};
 use crate::providers::mysql::MySqlProvider;
+use crate::providers::postgres::PgProvider;
 use crate::providers::sql::{reach, Reach, SqlConnection, SqlParameters};
 use crate::providers::{FailureKind, ProviderError, ProviderFactory, RotationProvider};
 use crate::services::keyring::{org_scope, Keyring};
@@ -90,7 +92,7 @@ impl ConnectionProviders {
                     .map_err(|e| failure(dbt_error("Failed to connect to DBT", &e).to_string()))?,
                 )
             }
-            APP_MYSQL => {
+            app @ (APP_MYSQL | APP_POSTGRES) => {
                 let credentials =
                     open_sql_credentials(&key, &row).map_err(|e| failure(e.to_string()))?;
                 let reach = reach(
@@ -99,7 +101,12 @@ impl ConnectionProviders {
                     self.options.request_timeout,
                 )
                 .await?;
-                Built::MySql(Arc::new((credentials, reach)))
+                let sql = Arc::new((credentials, reach));
+                if app == APP_MYSQL {
+                    Built::MySql(sql)
+                } else {
+                    Built::Postgres(sql)
+                }
             }
             other => return Err(failure(format!("Unknown app connection type \"{other}\""))),
         };
@@ -158,6 +165,13 @@ impl ProviderFactory for ConnectionProviders {
                     .map_err(unreadable)?;
                 Box::new(MySqlProvider::new(sql.0.clone(), sql.1.clone(), parameters))
             }
+            Built::Postgres(sql) => {
+                let parameters = parameters
+                    .map(serde_json::from_str::<SqlParameters>)
+                    .transpose()
+                    .map_err(unreadable)?;
+                Box::new(PgProvider::new(sql.0.clone(), sql.1.clone(), parameters))
+            }
         };
         Ok(provider)
     }
@@ -172,6 +186,7 @@ impl ProviderFactory for ConnectionProviders {
 enum Built {
     Dbt(DbtClient),
     MySql(Arc<(SqlConnection, Reach)>),
+    Postgres(Arc<(SqlConnection, Reach)>),
 }
 
 /// One connection's client, for one version of the connection.
@@ -270,7 +285,7 @@ mod tests {
         assert_eq!(
             cache.get("conn", 2, t0).and_then(|c| match c {
                 Built::Dbt(c) => Some(c.account_id().to_string()),
-                Built::MySql(_) => None,
+                Built::MySql(_) | Built::Postgres(_) => None,
             }),
             Some("2".to_string())
         );

@@ -1,4 +1,4 @@
-//! Database connections (`mysql`): created and updated only once the login works (a
+//! Database connections (`mysql`, `postgres`): created and updated only once the login works (a
 //! connection and a no-op query), the password sealed like dbt's token and never shown. Reads
 //! and deletes are the app-agnostic ones of `mod.rs`.
 
@@ -7,10 +7,11 @@ use serde_json::json;
 use super::model::{
     app_name, description_issues, name_issues, SqlConnectionView, METHOD_USERNAME_PASSWORD,
 };
-use super::{aad, name_taken, AppConnection, APP_MYSQL};
+use super::{aad, name_taken, AppConnection, APP_MYSQL, APP_POSTGRES};
 use crate::crypto::DataKey;
 use crate::error::{Error, Issue, Result};
 use crate::providers::mysql::MySqlProvider;
+use crate::providers::postgres::PgProvider;
 use crate::providers::sql::{reach, SqlConnection};
 use crate::services::authz::Action;
 use crate::services::{new_id, App, Ctx};
@@ -96,6 +97,12 @@ fn method_issues(method: &str) -> Vec<Issue> {
     }
 }
 
+/// A SQL connection's credentials, opened.
+pub(super) fn open_sql_credentials(key: &DataKey, row: &AppConnectionRow) -> Result<SqlConnection> {
+    serde_json::from_str(&key.open_str(&aad(&row.id), &row.credentials)?)
+        .map_err(|e| Error::Unexpected(e.into()))
+}
+
 fn seal(key: &DataKey, id: &str, c: &SqlConnection) -> Result<Vec<u8>> {
     let json = serde_json::to_string(c).map_err(|e| Error::Unexpected(e.into()))?;
     Ok(key.seal_str(&aad(id), &json))
@@ -110,6 +117,7 @@ impl App {
             .map_err(|e| Error::bad_request(e.message))?;
         let outcome = match app {
             APP_MYSQL => MySqlProvider::new(c.clone(), reach, None).check().await,
+            APP_POSTGRES => PgProvider::new(c.clone(), reach, None).check().await,
             other => {
                 return Err(Error::bad_request(format!(
                     "Unknown app connection type \"{other}\""
@@ -240,7 +248,7 @@ impl App {
         let credentials_updated = change.credentials.is_some();
         if let Some(credentials) = change.credentials {
             let credentials = trimmed(credentials);
-            let old = super::open_sql_credentials(&key, &row)?;
+            let old = open_sql_credentials(&key, &row)?;
             // The users' passwords live at the server the connection points at: it cannot
             // move while anything stands on it.
             if (old.host != credentials.host || old.port != credentials.port)
@@ -279,7 +287,7 @@ impl App {
         let row = self.sql_connection_row(ctx, app, id).await?;
         self.authorize_row(ctx, &row, Action::Read).await?;
         let key = self.org_key(&row.org_id).await?;
-        let credentials = super::open_sql_credentials(&key, &row)?;
+        let credentials = open_sql_credentials(&key, &row)?;
         self.probe_sql(app, &credentials).await
     }
 }

@@ -185,9 +185,8 @@ impl Engine {
     /// Intent → issue → persist: the one way a credential is minted, for creation and
     /// rotation alike. The intent is written before the provider is called and the credential
     /// sealed onto it the moment it exists, so a crash at any point leaves something recovery
-    /// can resume or sweep (I4). A credential the provider prepares (a database password) is
-    /// sealed onto the intent before the provider is asked to set it, so recovery knows the
-    /// only two values it can have (docs/ARCHITECTURE.md, "Providers").
+    /// can resume or sweep (I4). A prepared credential (a database password) is sealed onto
+    /// the intent before the provider sets it (docs/ARCHITECTURE.md, "Providers").
     pub(super) async fn issue_tracked(
         &self,
         provider: &dyn RotationProvider,
@@ -199,7 +198,7 @@ impl Engine {
         let intent = match &prepared {
             Some(credential) => {
                 let mut with = intent.clone();
-                with.credential = Some(seal_credential(&key, &intent.id, credential)?);
+                with.credential = Some(super::seal_credential(&key, &intent.id, credential)?);
                 written = with;
                 &written
             }
@@ -223,7 +222,7 @@ impl Engine {
             }
         };
         self.pauses.at("issued").await;
-        let sealed = seal_credential(&key, &intent.id, &credential)?;
+        let sealed = super::seal_credential(&key, &intent.id, &credential)?;
         if !self
             .store
             .set_intent_credential(&intent.id, &sealed)
@@ -492,12 +491,6 @@ impl Pass {
             Pass::Committed { row, .. } | Pass::Settled(row) => row,
         }
     }
-}
-
-/// A credential sealed onto intent `intent_id`.
-fn seal_credential(key: &DataKey, intent_id: &str, credential: &Credential) -> Result<Vec<u8>> {
-    let text = serde_json::to_string(credential).map_err(|e| Error::Unexpected(e.into()))?;
-    Ok(key.seal_str(&format!("{intent_id}:credential"), &text))
 }
 
 impl From<StoreError> for RotateError {

@@ -140,6 +140,16 @@ pub(crate) fn seal_slots(
     Ok(key.seal_str(&format!("{rotation_id}:credentials"), &text))
 }
 
+/// A credential sealed onto intent `intent_id`.
+pub(crate) fn seal_credential(
+    key: &DataKey,
+    intent_id: &str,
+    credential: &Credential,
+) -> Result<Vec<u8>> {
+    let text = serde_json::to_string(credential).map_err(|e| Error::Unexpected(e.into()))?;
+    Ok(key.seal_str(&format!("{intent_id}:credential"), &text))
+}
+
 /// The schedule of a rotation row in `unit`.
 pub(crate) fn schedule(row: &RotationRow, failed: bool, unit: TimeUnit) -> Schedule {
     Schedule {

@@ -14,7 +14,7 @@ use super::sql_input::{CreateSqlRotationIn, UpdateSqlRotationIn};
 use super::{DeleteQuery, NameQuery, ProjectQuery};
 use crate::error::{Error, Result};
 use crate::http::extract::{uuid_param, Auth, Body, Query};
-use crate::providers::{mysql, RotationType};
+use crate::providers::{mysql, postgres, RotationType};
 use crate::services::rotations::{CreateRotation, RotationParameters, UpdateRotation};
 use crate::services::AppState;
 
@@ -32,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 fn sql_type(slug: &str) -> Result<&'static RotationType> {
     match slug {
         s if s == mysql::TYPE.slug => Ok(&mysql::TYPE),
+        s if s == postgres::TYPE.slug => Ok(&postgres::TYPE),
         other => Err(Error::not_found(format!(
             "rotad has no secret rotations of type \"{other}\""
         ))),
@@ -42,7 +43,7 @@ fn sql_type(slug: &str) -> Result<&'static RotationType> {
 #[into_params(parameter_in = Path)]
 #[serde(rename_all = "camelCase")]
 pub struct TypePath {
-    /// `mysql-credentials`.
+    /// `mysql-credentials` or `postgres-credentials`.
     #[allow(dead_code)]
     rotation_type: String,
 }
