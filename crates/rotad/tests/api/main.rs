@@ -46,6 +46,7 @@ mod secrets_batch;
 mod slow_clients;
 mod sql_crash;
 mod sql_rotations;
+mod sql_scheduler;
 mod sql_support;
 mod statement_budget;
 mod statements;

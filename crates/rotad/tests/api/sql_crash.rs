@@ -30,6 +30,9 @@ async fn attach(kind: Kind, db: TestDb, key: &str, base: &str) -> SqlRig {
     SqlRig::on_at(kind, app).await
 }
 
+/// The database statements get a generous timeout: the tests run niced on a busy machine.
+const TIMEOUT: (&str, &str) = ("ROTAD_DBT_REQUEST_TIMEOUT", "10s");
+
 /// Every line the process wrote so far; panics when one holds a password.
 fn drain(process: &Process, passwords: &[String], until: Option<&str>) -> bool {
     let mut seen = false;
@@ -57,7 +60,7 @@ async fn postgres_killed_at_every_engine_step_recovers() {
 async fn killed_at_every_engine_step_recovers(kind: Kind) {
     let db = TestDb::new().await;
     let key = rotad::crypto::RootKey::generate_base64();
-    let mut first = spawn_rotad(&db, &key, &[]);
+    let mut first = spawn_rotad(&db, &key, &[TIMEOUT]);
     wait_ready(&first.base).await;
     let mut rig = attach(kind, db, &key, &first.base).await;
     let id = rig.rotation().await;
@@ -65,7 +68,7 @@ async fn killed_at_every_engine_step_recovers(kind: Kind) {
     first.kill();
 
     for step in ["lease", "intent", "issued", "persisted", "committed"] {
-        let mut paused = spawn_rotad(&rig.app.db, &key, &[("ROTAD_TEST_PAUSE_AT", step)]);
+        let mut paused = spawn_rotad(&rig.app.db, &key, &[("ROTAD_TEST_PAUSE_AT", step), TIMEOUT]);
         wait_ready(&paused.base).await;
         rig.app.base = paused.base.clone();
         let http = rig.app.http.clone();
@@ -102,7 +105,7 @@ async fn killed_at_every_engine_step_recovers(kind: Kind) {
         paused.kill(); // SIGKILL
         hanging.abort();
 
-        let restarted = spawn_rotad(&rig.app.db, &key, &[]);
+        let restarted = spawn_rotad(&rig.app.db, &key, &[TIMEOUT]);
         wait_ready(&restarted.base).await;
         rig.app.base = restarted.base.clone();
         // Whatever recovery decided, the published login works.

@@ -269,9 +269,8 @@ impl Engine {
 
     /// Rotates once under a lease `owner` already holds (the scheduler's claim, or
     /// [`Engine::rotate`]'s), from the rotation as the statement that took the lease read it.
-    /// Everything done under the lease, settling what an earlier executor left included, runs
-    /// while the lease is renewed; the attempt's last write hands the lease back. The credential
-    /// the commit displaced is then revoked through the provider that minted its successor.
+    /// Everything under the lease (settling an earlier executor's leftovers too) runs while it
+    /// is renewed; the last write hands it back; the displaced credential is then revoked.
     pub async fn rotate_claimed(
         &self,
         claimed: LeasedRotation,
@@ -279,6 +278,7 @@ impl Engine {
         trigger: Trigger,
     ) -> std::result::Result<RotationRow, RotateError> {
         let rotation_id = claimed.row.id.clone();
+        let kind = claimed.row.rotation_type.clone();
         async {
             self.pauses.at("lease").await;
             let started = std::time::Instant::now();
@@ -289,7 +289,7 @@ impl Engine {
                     self.rotate_leased(claimed, owner, &trigger),
                 )
                 .await;
-            crate::metrics::global().rotation(outcome.is_ok(), started.elapsed());
+            crate::metrics::global().rotation(&kind, outcome.is_ok(), started.elapsed());
             match outcome {
                 Ok(Pass::Committed {
                     row,
