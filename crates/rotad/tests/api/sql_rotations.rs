@@ -143,6 +143,24 @@ async fn three_rotations_keep_both_slots_working_and_refuse_older_logins(kind: K
         .body
         .to_string()
         .contains(&rig.users.admin_password));
+    assert_eq!(
+        connection.body["appConnection"]["credentials"]["username"],
+        rig.users.admin
+    );
+    let every = rig.app.get("/api/v1/app-connections").await;
+    assert_eq!(every.status, 200, "{}", every.body);
+    assert!(!every.body.to_string().contains(&rig.users.admin_password));
+    assert!(every.body["appConnections"]
+        .as_array()
+        .expect("connections")
+        .iter()
+        .any(|c| c["app"] == kind.app() && c["credentials"]["port"] == kind.port()));
+    let dbt = rig.app.get("/api/v1/app-connections/dbt").await;
+    assert_eq!(
+        dbt.body["appConnections"],
+        json!([]),
+        "only dbt's on the dbt route"
+    );
     rig.users.drop_all().await;
 }
 
