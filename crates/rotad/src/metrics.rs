@@ -38,6 +38,13 @@ struct ResultLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TypeLabels {
+    #[prometheus(flatten)]
+    result: ResultLabels,
+    r#type: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DbtLabels {
     operation: String,
     status: String,
@@ -54,6 +61,7 @@ struct HttpLabels {
 pub struct Metrics {
     registry: Registry,
     rotations: Family<ResultLabels, Counter>,
+    by_type: Family<TypeLabels, Counter>,
     duration: Histogram,
     dbt_calls: Family<DbtLabels, Counter>,
     http: Family<HttpLabels, Counter>,
@@ -74,6 +82,7 @@ impl Metrics {
         let mut m = Metrics {
             registry: Registry::default(),
             rotations: Family::default(),
+            by_type: Family::default(),
             duration: Histogram::new(BUCKETS),
             dbt_calls: Family::default(),
             http: Family::default(),
@@ -94,6 +103,11 @@ impl Metrics {
             "rotad_rotations",
             "Rotation attempts by result",
             m.rotations.clone(),
+        );
+        r.register(
+            "rotad_rotations_by_type",
+            "Rotation attempts by rotation type and result",
+            m.by_type.clone(),
         );
         r.register(
             "rotad_rotation_duration_seconds",
@@ -140,12 +154,16 @@ impl Metrics {
         m
     }
 
-    /// One finished rotation attempt.
-    pub fn rotation(&self, success: bool, took: Duration) {
-        let result = if success { "success" } else { "failed" };
-        self.rotations
-            .get_or_create(&ResultLabels {
-                result: result.to_string(),
+    /// One finished rotation attempt of a rotation of type `kind`.
+    pub fn rotation(&self, kind: &str, success: bool, took: Duration) {
+        let result = ResultLabels {
+            result: if success { "success" } else { "failed" }.to_string(),
+        };
+        self.rotations.get_or_create(&result).inc();
+        self.by_type
+            .get_or_create(&TypeLabels {
+                result,
+                r#type: kind.to_string(),
             })
             .inc();
         self.duration.observe(took.as_secs_f64());

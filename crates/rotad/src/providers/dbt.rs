@@ -4,7 +4,18 @@ use async_trait::async_trait;
 use dbt_client::{DbtClient, DbtError, PermissionGrant, TokenState};
 use serde::{Deserialize, Serialize};
 
-use super::{Credential, FailureKind, ProviderError, RotationProvider};
+use super::{
+    intent_name, Credential, FailureKind, ProviderError, RotationProvider, RotationType,
+    TokenCredential,
+};
+
+/// The `dbt-service-token` rotation type.
+pub const TYPE: RotationType = RotationType {
+    slug: "dbt-service-token",
+    name: "DBT Service Token",
+    app: "dbt",
+    mapping: &[("serviceToken", "DBT_SERVICE_TOKEN")],
+};
 
 /// A rotation's `parameters` for the `dbt-service-token` type.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -102,6 +113,7 @@ fn counted<T>(operation: &'static str, result: Result<T, DbtError>) -> Result<T,
 
 pub struct DbtProvider {
     client: DbtClient,
+    token_name: String,
     grants: Vec<PermissionGrant>,
 }
 
@@ -115,7 +127,11 @@ impl DbtProvider {
                 project_id: g.project_id.map(|p| p as i64),
             })
             .collect();
-        Self { client, grants }
+        Self {
+            client,
+            token_name: parameters.token_name.clone(),
+            grants,
+        }
     }
 }
 
@@ -125,25 +141,35 @@ impl RotationProvider for DbtProvider {
         format!("{}#{}", self.client.base_url(), self.client.account_id())
     }
 
-    async fn issue(&self, name: &str) -> Result<Credential, ProviderError> {
+    fn credential_name(&self, intent_id: &str, _slot: usize) -> String {
+        intent_name(&self.token_name, intent_id, MAX_TOKEN_NAME)
+    }
+
+    async fn issue(
+        &self,
+        name: &str,
+        _prepared: Option<&Credential>,
+    ) -> Result<Credential, ProviderError> {
         let created = self.client.create_service_token(name, &self.grants).await;
         let created = counted("token_create", created)
             .map_err(|e| provider_error("Failed to create service token", &e))?;
-        Ok(Credential {
+        Ok(Credential::Token(TokenCredential {
             service_token: created.token_string,
             token_id: created.id,
             token_name: created.name,
             target: self.target(),
-        })
+        }))
     }
 
-    async fn revoke(&self, id: i64) -> Result<(), ProviderError> {
+    async fn revoke(&self, id: &str) -> Result<(), ProviderError> {
+        let id = token_id(id)?;
         let prefix = format!("Failed to remove service token with tokenId {id}");
         counted("token_delete", self.client.delete_service_token(id).await)
             .map_err(|e| provider_error(&prefix, &e))
     }
 
-    async fn is_live(&self, id: i64) -> Result<bool, ProviderError> {
+    async fn is_live(&self, credential: &Credential) -> Result<bool, ProviderError> {
+        let id = token_id(&credential.id())?;
         match counted("token_get", self.client.get_service_token(id).await) {
             Ok(TokenState::Live(_)) => Ok(true),
             Ok(_) => Ok(false),
@@ -151,13 +177,22 @@ impl RotationProvider for DbtProvider {
         }
     }
 
-    async fn find_named(&self, name: &str) -> Result<Vec<i64>, ProviderError> {
+    async fn find_named(&self, name: &str) -> Result<Vec<String>, ProviderError> {
         let tokens = counted("token_list", self.client.list_service_tokens().await)
             .map_err(|e| provider_error("Failed to list service tokens", &e))?;
         Ok(tokens
             .into_iter()
             .filter(|t| t.name == name && t.state == 1)
-            .map(|t| t.id)
+            .map(|t| t.id.to_string())
             .collect())
     }
+}
+
+/// A dbt token id as the engine carries it (a string).
+fn token_id(id: &str) -> Result<i64, ProviderError> {
+    id.parse().map_err(|_| ProviderError {
+        message: format!("Unreadable service token id \"{id}\""),
+        ambiguous: false,
+        kind: FailureKind::Other,
+    })
 }

@@ -1,16 +1,31 @@
 //! Rotation providers: who issues and revokes the credentials a rotation publishes.
-//! dbt Cloud service tokens are the first; others (database users, cloud keys) plug in here.
+//! dbt Cloud service tokens (`dbt`) and database users' passwords (`mysql`, `postgres`, on
+//! what `sql` shares);
+//! others plug in here (docs/ARCHITECTURE.md, "Providers").
 
 pub mod dbt;
+pub mod mysql;
+pub mod postgres;
+pub mod sql;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-/// A credential as a rotation keeps it in a slot (dbt's shape: `{serviceToken, tokenId, tokenName}`).
-/// `Debug` redacts the token.
+/// A credential as a rotation keeps it in a slot: a provider's token (dbt's shape,
+/// `{serviceToken, tokenId, tokenName}`) or a database login (`{username, password}`). The
+/// stored JSON is one of the two shapes (untagged), so rows written before logins existed
+/// read as they were. `Debug` redacts the secret.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Credential {
+    Token(TokenCredential),
+    Login(LoginCredential),
+}
+
+/// A token a provider minted (dbt's service token).
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct Credential {
+pub struct TokenCredential {
     pub service_token: String,
     pub token_id: i64,
     pub token_name: String,
@@ -20,14 +35,84 @@ pub struct Credential {
     pub target: String,
 }
 
+/// A database user's password (the SQL credentials providers). Its id is the username: one
+/// user holds one password at a time.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginCredential {
+    pub username: String,
+    pub password: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub target: String,
+}
+
 impl std::fmt::Debug for Credential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credential")
-            .field("service_token", &format_args!("[redacted]"))
-            .field("token_id", &self.token_id)
-            .field("token_name", &self.token_name)
-            .field("target", &self.target)
-            .finish()
+        match self {
+            Credential::Token(t) => f
+                .debug_struct("Credential")
+                .field("service_token", &format_args!("[redacted]"))
+                .field("token_id", &t.token_id)
+                .field("token_name", &t.token_name)
+                .field("target", &t.target)
+                .finish(),
+            Credential::Login(l) => f
+                .debug_struct("Credential")
+                .field("username", &l.username)
+                .field("password", &format_args!("[redacted]"))
+                .field("target", &l.target)
+                .finish(),
+        }
+    }
+}
+
+impl Credential {
+    /// The provider's id of the credential (dbt's token id; a login's username); never the
+    /// secret itself. Queued revocations carry it.
+    pub fn id(&self) -> String {
+        match self {
+            Credential::Token(t) => t.token_id.to_string(),
+            Credential::Login(l) => l.username.clone(),
+        }
+    }
+
+    /// Where it lives ([`RotationProvider::target`] when it was minted).
+    pub fn target(&self) -> &str {
+        match self {
+            Credential::Token(t) => &t.target,
+            Credential::Login(l) => &l.target,
+        }
+    }
+
+    /// The values it publishes, by the `secretsMapping` field each goes to.
+    pub fn fields(&self) -> Vec<(&'static str, &str)> {
+        match self {
+            Credential::Token(t) => vec![("serviceToken", t.service_token.as_str())],
+            Credential::Login(l) => vec![
+                ("username", l.username.as_str()),
+                ("password", l.password.as_str()),
+            ],
+        }
+    }
+
+    /// Whether `other` is this very credential: the same token (by id and target), or the
+    /// same user with the same password (a user holds one password at a time, so its id
+    /// alone does not tell two of its credentials apart).
+    pub fn same(&self, other: &Credential) -> bool {
+        match (self, other) {
+            (Credential::Token(_), Credential::Token(_)) => self.is(&other.id(), other.target()),
+            (Credential::Login(a), Credential::Login(b)) => {
+                a.username == b.username && a.password == b.password
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether this is the credential `id` at `target` (ids are only unique per target; an
+    /// unknown target matches any).
+    pub fn is(&self, id: &str, target: &str) -> bool {
+        let own = self.target();
+        self.id() == id && (own.is_empty() || target.is_empty() || own == target)
     }
 }
 
@@ -118,15 +203,6 @@ pub fn intent_name(base: &str, intent_id: &str, limit: usize) -> String {
     format!("{head}-{suffix}")
 }
 
-impl Credential {
-    /// Whether this is the credential `token_id` at `target` (ids are only unique per target;
-    /// an unknown target matches any).
-    pub fn is(&self, token_id: i64, target: &str) -> bool {
-        self.token_id == token_id
-            && (self.target.is_empty() || target.is_empty() || self.target == target)
-    }
-}
-
 /// Builds the provider a rotation's connection stands for. `parameters` is the rotation's
 /// stored `parameters` JSON (`None` for revocations and sweeps, which need none).
 #[async_trait]
@@ -161,16 +237,67 @@ pub trait RotationProvider: Send + Sync {
     /// Where this provider's credentials live (for dbt, the instance and the account): a
     /// credential is revoked or swept only through a provider with the same target.
     fn target(&self) -> String;
-    /// Issues a new credential named `name`. Never retried blindly.
-    async fn issue(&self, name: &str) -> Result<Credential, ProviderError>;
-    /// Revokes a credential; an already revoked or unknown one is success.
-    async fn revoke(&self, credential_id: i64) -> Result<(), ProviderError>;
+    /// The name of the credential intent `intent_id` issues into slot `slot` (0 or 1): for
+    /// dbt the token's name, carrying the intent ([`intent_name`]); for a database the user
+    /// of that slot. It is the intent's `token_name`.
+    fn credential_name(&self, intent_id: &str, slot: usize) -> String;
+    /// A credential decided before anything is asked of the provider, sealed onto the intent
+    /// before [`RotationProvider::issue`] runs (a database password: once the `ALTER` may
+    /// have run, only the old or this password can hold). `None` (dbt) when the provider
+    /// decides the credential itself.
+    fn prepare(&self, name: &str) -> Option<Credential> {
+        let _ = name;
+        None
+    }
+    /// Issues a new credential named `name` (the `prepared` one, when there is one). Never
+    /// retried blindly.
+    async fn issue(
+        &self,
+        name: &str,
+        prepared: Option<&Credential>,
+    ) -> Result<Credential, ProviderError>;
+    /// Checks, before a rotation is created, what its first issuance cannot prove (for a
+    /// database: that the second user exists and the connection may alter it, by giving it a
+    /// password nobody keeps). Default: nothing to check.
+    async fn validate(&self) -> Result<(), ProviderError> {
+        Ok(())
+    }
+    /// Whether an intent's stored credential took effect, before recovery publishes it: a
+    /// prepared password may never have been set. Issued credentials (dbt) always did.
+    async fn landed(&self, credential: &Credential) -> Result<bool, ProviderError> {
+        let _ = credential;
+        Ok(true)
+    }
+    /// Revokes a credential by its id ([`Credential::id`]); an already revoked or unknown one
+    /// is success.
+    async fn revoke(&self, credential_id: &str) -> Result<(), ProviderError>;
     /// Whether the credential still authenticates.
-    async fn is_live(&self, credential_id: i64) -> Result<bool, ProviderError>;
+    async fn is_live(&self, credential: &Credential) -> Result<bool, ProviderError>;
     /// Live credentials whose name is exactly `name`, whatever their age. Every credential
     /// rotad mints is named for its intent ([`intent_name`]), so these are exactly the
-    /// credentials one intent may have created.
-    async fn find_named(&self, name: &str) -> Result<Vec<i64>, ProviderError>;
+    /// credentials one intent may have created. Providers whose credentials are prepared
+    /// (sealed onto the intent first) find nothing here: recovery knows their credential.
+    async fn find_named(&self, name: &str) -> Result<Vec<String>, ProviderError>;
+}
+
+/// A rotation type: its slug in the API, its display name, the app its connection is of,
+/// the fields of its `secretsMapping` (in the order [`Credential::fields`] gives them) and
+/// the secret names the options template suggests.
+#[derive(Debug, Clone, Copy)]
+pub struct RotationType {
+    pub slug: &'static str,
+    pub name: &'static str,
+    pub app: &'static str,
+    pub mapping: &'static [(&'static str, &'static str)],
+}
+
+/// Every rotation type, in the order `GET /api/v2/secret-rotations/options` lists them. A new
+/// provider is one module and one entry here (and one arm in the connection factory).
+pub const TYPES: &[RotationType] = &[dbt::TYPE, mysql::TYPE, postgres::TYPE];
+
+/// The rotation type `slug`, when rotad offers it.
+pub fn rotation_type(slug: &str) -> Option<&'static RotationType> {
+    TYPES.iter().find(|t| t.slug == slug)
 }
 
 #[cfg(test)]
@@ -199,12 +326,12 @@ mod redaction_tests {
 
     #[test]
     fn debug_redacts_the_service_token() {
-        let credential = Credential {
+        let credential = Credential::Token(super::TokenCredential {
             service_token: "dbtc_KnownSecretServiceToken".to_string(),
             token_id: 7,
             token_name: "ci-3f2504e04f89".to_string(),
             target: "https://cloud.example#1".to_string(),
-        };
+        });
         let shown = format!("{credential:?}");
         assert!(!shown.contains("KnownSecret"), "{shown}");
         assert!(shown.contains("[redacted]"), "{shown}");

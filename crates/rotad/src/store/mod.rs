@@ -277,12 +277,12 @@ pub trait ConnectionStore: Send + Sync {
 
 #[async_trait]
 pub trait RotationStore: Send + Sync {
-    /// Inserts a rotation with its published secret and clears the creation intent.
+    /// Inserts a rotation with its published secrets (each with its first version) and clears
+    /// the creation intent.
     async fn insert_rotation(
         &self,
         rotation: &RotationRow,
-        secret: &SecretRow,
-        version: &SecretVersionRow,
+        secrets: &[(SecretRow, SecretVersionRow)],
         intent_id: &str,
         trail: &Trail,
     ) -> StoreResult<()>;

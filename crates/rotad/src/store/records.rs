@@ -262,7 +262,8 @@ pub struct LeasedRotation {
     pub connection_version: Option<i64>,
     /// Whether enabled webhooks exist in the rotation's environment.
     pub has_webhooks: bool,
-    /// The secret the rotation publishes (`None` when no secret carries the rotation's id).
+    /// A secret the rotation publishes, the first by key (`None` when no secret carries the
+    /// rotation's id); a rotation publishing one secret (dbt) needs no other read.
     pub secret: Option<PublishedSecret>,
 }
 
@@ -334,7 +335,8 @@ pub struct RotationCommit {
     pub next_rotation_at: Option<i64>,
     pub is_manual: bool,
     pub job_id: Option<String>,
-    pub secret: RotatedSecret,
+    /// The published secrets' new values (one per `secretsMapping` field).
+    pub secrets: Vec<RotatedSecret>,
     pub revocation: Option<RevocationRow>,
     pub intent_id: String,
     /// The row version the commit was computed from.

@@ -584,6 +584,7 @@ async fn metrics_report_rotations_calls_backlog_and_requests() {
         .expect("text");
     for line in [
         "rotad_rotations_total{result=\"success\"} 1",
+        "rotad_rotations_by_type_total{result=\"success\",type=\"dbt-service-token\"} 1",
         "rotad_rotation_duration_seconds_count 1",
         // Two creations and one rotation.
         "rotad_dbt_calls_total{operation=\"token_create\",status=\"ok\"} 3",

@@ -25,12 +25,25 @@ pub struct ConnectionProjectOut {
     kind: String,
 }
 
-/// The credentials as answers show them: without the API token.
+/// The credentials as answers show them: without the API token or the password.
 #[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CredentialsOut {
-    instance_url: String,
-    account_id: String,
+#[serde(untagged)]
+pub enum CredentialsOut {
+    #[serde(rename_all = "camelCase")]
+    Dbt {
+        instance_url: String,
+        account_id: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    Sql {
+        host: String,
+        port: u16,
+        database: String,
+        username: String,
+        ssl_enabled: bool,
+        ssl_reject_unauthorized: bool,
+        ssl_certificate: Option<String>,
+    },
 }
 
 #[derive(Serialize, ToSchema)]
@@ -80,9 +93,20 @@ impl AppConnectionOut {
             project_id: c.project_id,
             app: c.app,
             method: c.method,
-            credentials: CredentialsOut {
-                instance_url: c.instance_url,
-                account_id: c.account_id,
+            credentials: match c.sql {
+                None => CredentialsOut::Dbt {
+                    instance_url: c.instance_url,
+                    account_id: c.account_id,
+                },
+                Some(sql) => CredentialsOut::Sql {
+                    host: sql.host,
+                    port: sql.port,
+                    database: sql.database,
+                    username: sql.username,
+                    ssl_enabled: sql.ssl_enabled,
+                    ssl_reject_unauthorized: sql.ssl_reject_unauthorized,
+                    ssl_certificate: sql.ssl_certificate,
+                },
             },
             is_platform_managed_credentials: false,
             gateway_id: None,
@@ -100,7 +124,7 @@ pub struct AppConnectionResponse {
 }
 
 /// One connection's answer, with its project.
-pub(super) async fn one(app: &App, c: AppConnection) -> Result<Json<AppConnectionResponse>> {
+pub(crate) async fn one(app: &App, c: AppConnection) -> Result<Json<AppConnectionResponse>> {
     let projects = app.connection_projects(std::slice::from_ref(&c)).await?;
     Ok(Json(AppConnectionResponse {
         app_connection: AppConnectionOut::new(c, &projects),
@@ -113,7 +137,7 @@ pub struct AppConnectionsResponse {
     app_connections: Vec<AppConnectionOut>,
 }
 
-pub(super) async fn many(
+pub(crate) async fn many(
     app: &App,
     connections: Vec<AppConnection>,
 ) -> Result<Json<AppConnectionsResponse>> {

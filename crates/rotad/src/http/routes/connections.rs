@@ -13,7 +13,7 @@ use crate::error::{Issue, Result};
 use crate::http::extract::{uuid_param, Auth, Body, Query, Validate};
 use crate::services::connections::{
     credential_issues, description_issues, method_issues, name_issues, permission_set_issues,
-    ConnectionChange, DbtCredentials, NewConnection,
+    ConnectionChange, DbtCredentials, NewConnection, APP_DBT,
 };
 use crate::services::AppState;
 use crate::time::rfc3339;
@@ -33,23 +33,24 @@ pub fn router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(list_dbt_projects))
         .merge(super::connection_options::router())
+        .merge(super::sql_connections::router())
 }
 
 /// A connection a caller may use, as `/available` lists it.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AvailableConnectionOut {
-    app: String,
-    name: String,
-    id: String,
-    project_id: Option<String>,
-    org_id: String,
+    pub(crate) app: String,
+    pub(crate) name: String,
+    pub(crate) id: String,
+    pub(crate) project_id: Option<String>,
+    pub(crate) org_id: String,
 }
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AvailableConnectionsResponse {
-    app_connections: Vec<AvailableConnectionOut>,
+    pub(crate) app_connections: Vec<AvailableConnectionOut>,
 }
 
 /// A project of the connection's dbt account.
@@ -72,7 +73,7 @@ pub struct DbtProjectsResponse {
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct ProjectQuery {
-    project_id: Option<String>,
+    pub(crate) project_id: Option<String>,
 }
 
 impl Validate for ProjectQuery {}
@@ -193,7 +194,7 @@ pub struct UpdateConnectionIn {
 }
 
 /// Tells a `null` field (`Some(None)`) from an absent one (`None`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
@@ -244,7 +245,8 @@ async fn list_connections(
     Auth(ctx): Auth,
     Query(q): Query<ProjectQuery>,
 ) -> Result<Json<AppConnectionsResponse>> {
-    let connections = app.list_connections(&ctx, q.project_id.as_deref()).await?;
+    let mut connections = app.list_connections(&ctx, q.project_id.as_deref()).await?;
+    connections.retain(|c| c.app == APP_DBT);
     many(&app, connections).await
 }
 
@@ -288,6 +290,7 @@ async fn available_connections(
     Ok(Json(AvailableConnectionsResponse {
         app_connections: connections
             .into_iter()
+            .filter(|c| c.app == APP_DBT)
             .map(|c| AvailableConnectionOut {
                 app: c.app,
                 name: c.name,

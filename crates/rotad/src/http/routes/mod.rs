@@ -16,6 +16,7 @@ pub mod secret_imports;
 pub mod secret_writes;
 pub mod secrets;
 pub mod secrets_batch;
+pub mod sql_connections;
 pub mod status;
 pub mod tags;
 pub mod universal_auth;

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use super::{not_found, AppConnection, APP_DBT};
+use super::{not_found, AppConnection};
 use crate::error::{Error, Result};
 use crate::providers::dbt::{Grant, PERMISSION_SETS};
 use crate::services::authz::{allows, denied, Action, Role, Subject};
@@ -150,13 +150,15 @@ impl App {
         ctx: &Ctx,
         connection_id: &str,
         project_id: &str,
+        app: &str,
     ) -> Result<AppConnection> {
         let row = self.connection_row(ctx, connection_id).await?;
-        if row.app != APP_DBT {
+        if row.app != app {
             return Err(Error::bad_request(format!(
-                "{} Connection with ID {} cannot be used to connect to DBT",
+                "{} Connection with ID {} cannot be used to connect to {}",
                 super::app_name(&row.app),
-                row.id
+                row.id,
+                super::app_name(app)
             )));
         }
         match row.project_id.as_deref() {

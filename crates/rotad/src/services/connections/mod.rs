@@ -8,6 +8,7 @@
 mod access;
 mod model;
 mod providers;
+mod sql;
 
 use dbt_client::{ClientOptions, DbtClient, DbtError};
 use serde_json::json;
@@ -17,6 +18,7 @@ use access::allowed_sets;
 pub use access::{check_grants, ADMIN_PERMISSION_SETS};
 pub use model::*;
 pub use providers::ConnectionProviders;
+pub use sql::{NewSqlConnection, SqlConnectionChange};
 
 use super::audit::Event;
 use super::authz::Action;
@@ -49,7 +51,17 @@ impl App {
     }
 
     fn open_connection(&self, key: &DataKey, row: AppConnectionRow) -> Result<AppConnection> {
-        let credentials = open_credentials(key, &row)?;
+        let (credentials, sql) = if row.app == APP_DBT {
+            (open_credentials(key, &row)?, None)
+        } else {
+            let c = sql::open_sql_credentials(key, &row)?;
+            let empty = DbtCredentials {
+                instance_url: String::new(),
+                account_id: String::new(),
+                api_token: String::new(),
+            };
+            (empty, Some(sql::view(&c)))
+        };
         let credentials_hash = crate::crypto::hex(&Sha256::digest(&row.credentials));
         Ok(AppConnection {
             id: row.id,
@@ -61,6 +73,7 @@ impl App {
             method: row.method,
             instance_url: credentials.instance_url,
             account_id: credentials.account_id,
+            sql,
             version: row.version,
             created_at: row.created_at,
             updated_at: row.updated_at,

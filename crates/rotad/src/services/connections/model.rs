@@ -8,17 +8,37 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Issue};
 use crate::services::projects::is_slug;
 
-/// The one app rotad connects to so far.
+/// dbt Cloud.
 pub const APP_DBT: &str = "dbt";
+/// MySQL and MariaDB.
+pub const APP_MYSQL: &str = "mysql";
+/// PostgreSQL.
+pub const APP_POSTGRES: &str = "postgres";
 /// dbt's one connection method.
 pub const METHOD_API_TOKEN: &str = "api-token";
+/// The SQL connections' one method.
+pub const METHOD_USERNAME_PASSWORD: &str = "username-and-password";
 
 /// What upstream calls an app in messages.
 pub fn app_name(app: &str) -> &str {
     match app {
         APP_DBT => "DBT",
+        APP_MYSQL => "MySQL",
+        APP_POSTGRES => "PostgreSQL",
         other => other,
     }
+}
+
+/// A SQL connection's credentials as answers show them: without the password.
+#[derive(Debug, Clone)]
+pub struct SqlConnectionView {
+    pub host: String,
+    pub port: u16,
+    pub database: String,
+    pub username: String,
+    pub ssl_enabled: bool,
+    pub ssl_reject_unauthorized: bool,
+    pub ssl_certificate: Option<String>,
 }
 
 /// A dbt connection's credentials in clear text. `Debug` hides the token.
@@ -62,8 +82,11 @@ pub struct AppConnection {
     pub description: Option<String>,
     pub app: String,
     pub method: String,
+    /// dbt's instance and account (empty for another app's connection).
     pub instance_url: String,
     pub account_id: String,
+    /// A SQL connection's credentials without the password (`None` for dbt).
+    pub sql: Option<SqlConnectionView>,
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,

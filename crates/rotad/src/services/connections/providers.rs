@@ -13,9 +13,13 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use dbt_client::{ClientOptions, DbtClient};
 
-use super::model::dbt_error;
+use super::model::{dbt_error, APP_DBT, APP_MYSQL, APP_POSTGRES};
 use super::open_credentials;
+use super::sql::open_sql_credentials;
 use crate::providers::dbt::{DbtParameters, DbtProvider};
+use crate::providers::mysql::MySqlProvider;
+use crate::providers::postgres::PgProvider;
+use crate::providers::sql::{reach, Reach, SqlConnection, SqlParameters};
 use crate::providers::{FailureKind, ProviderError, ProviderFactory, RotationProvider};
 use crate::services::keyring::{org_scope, Keyring};
 use crate::store::Store;
@@ -44,7 +48,7 @@ impl ConnectionProviders {
         }
     }
 
-    fn cached(&self, connection_id: &str, version: i64) -> Option<DbtClient> {
+    fn cached(&self, connection_id: &str, version: i64) -> Option<Built> {
         self.clients
             .lock()
             .ok()?
@@ -53,7 +57,7 @@ impl ConnectionProviders {
 
     /// The client of the connection as stored now: read, opened and connected unless the
     /// cache holds one for its version.
-    async fn client(&self, connection_id: &str) -> Result<DbtClient, ProviderError> {
+    async fn client(&self, connection_id: &str) -> Result<Built, ProviderError> {
         let row = self
             .store
             .get_connection(connection_id)
@@ -72,15 +76,40 @@ impl ConnectionProviders {
             .key_for(self.store.as_ref(), &org_scope(&row.org_id))
             .await
             .map_err(|e| failure(e.to_string()))?;
-        let credentials = open_credentials(&key, &row).map_err(|e| failure(e.to_string()))?;
-        let client = DbtClient::connect(
-            &credentials.instance_url,
-            &credentials.account_id,
-            &credentials.api_token,
-            self.options.clone(),
-        )
-        .await
-        .map_err(|e| failure(dbt_error("Failed to connect to DBT", &e).to_string()))?;
+        // One arm per app (docs/ARCHITECTURE.md, "Providers").
+        let client = match row.app.as_str() {
+            APP_DBT => {
+                let credentials =
+                    open_credentials(&key, &row).map_err(|e| failure(e.to_string()))?;
+                Built::Dbt(
+                    DbtClient::connect(
+                        &credentials.instance_url,
+                        &credentials.account_id,
+                        &credentials.api_token,
+                        self.options.clone(),
+                    )
+                    .await
+                    .map_err(|e| failure(dbt_error("Failed to connect to DBT", &e).to_string()))?,
+                )
+            }
+            app @ (APP_MYSQL | APP_POSTGRES) => {
+                let credentials =
+                    open_sql_credentials(&key, &row).map_err(|e| failure(e.to_string()))?;
+                let reach = reach(
+                    &credentials,
+                    self.options.allow_internal,
+                    self.options.request_timeout,
+                )
+                .await?;
+                let sql = Arc::new((credentials, reach));
+                if app == APP_MYSQL {
+                    Built::MySql(sql)
+                } else {
+                    Built::Postgres(sql)
+                }
+            }
+            other => return Err(failure(format!("Unknown app connection type \"{other}\""))),
+        };
         if let Ok(mut clients) = self.clients.lock() {
             clients.put(connection_id, row.version, client.clone(), Instant::now());
         }
@@ -112,19 +141,39 @@ impl ProviderFactory for ConnectionProviders {
         version: Option<i64>,
         parameters: Option<&str>,
     ) -> Result<Box<dyn RotationProvider>, ProviderError> {
-        let parameters = match parameters {
-            Some(text) => serde_json::from_str(text)
-                .map_err(|e| failure(format!("Unreadable rotation parameters: {e}")))?,
-            None => DbtParameters {
-                token_name: String::new(),
-                permission_grants: Vec::new(),
-            },
-        };
         let client = match version.and_then(|v| self.cached(connection_id, v)) {
             Some(client) => client,
             None => self.client(connection_id).await?,
         };
-        Ok(Box::new(DbtProvider::new(client, &parameters)))
+        let unreadable =
+            |e: serde_json::Error| failure(format!("Unreadable rotation parameters: {e}"));
+        let provider: Box<dyn RotationProvider> = match client {
+            Built::Dbt(client) => {
+                let parameters = match parameters {
+                    Some(text) => serde_json::from_str(text).map_err(unreadable)?,
+                    None => DbtParameters {
+                        token_name: String::new(),
+                        permission_grants: Vec::new(),
+                    },
+                };
+                Box::new(DbtProvider::new(client, &parameters))
+            }
+            Built::MySql(sql) => {
+                let parameters = parameters
+                    .map(serde_json::from_str::<SqlParameters>)
+                    .transpose()
+                    .map_err(unreadable)?;
+                Box::new(MySqlProvider::new(sql.0.clone(), sql.1.clone(), parameters))
+            }
+            Built::Postgres(sql) => {
+                let parameters = parameters
+                    .map(serde_json::from_str::<SqlParameters>)
+                    .transpose()
+                    .map_err(unreadable)?;
+                Box::new(PgProvider::new(sql.0.clone(), sql.1.clone(), parameters))
+            }
+        };
+        Ok(provider)
     }
 
     fn clients_built(&self) -> u64 {
@@ -132,10 +181,18 @@ impl ProviderFactory for ConnectionProviders {
     }
 }
 
+/// What a provider is built from: a dbt client, or a database's checked address and login.
+#[derive(Clone)]
+enum Built {
+    Dbt(DbtClient),
+    MySql(Arc<(SqlConnection, Reach)>),
+    Postgres(Arc<(SqlConnection, Reach)>),
+}
+
 /// One connection's client, for one version of the connection.
 struct Cached {
     version: i64,
-    client: DbtClient,
+    client: Built,
     built: Instant,
     /// When it was last handed out (the cache's own clock), for eviction.
     used: u64,
@@ -152,7 +209,7 @@ struct ClientCache {
 
 impl ClientCache {
     /// The client of `connection_id` at `version`, unless it is older than [`CLIENT_MAX_AGE`].
-    fn get(&mut self, connection_id: &str, version: i64, now: Instant) -> Option<DbtClient> {
+    fn get(&mut self, connection_id: &str, version: i64, now: Instant) -> Option<Built> {
         self.clock += 1;
         let clock = self.clock;
         let hit = self.clients.get_mut(connection_id).filter(|c| {
@@ -164,7 +221,7 @@ impl ClientCache {
 
     /// Keeps `client` as the one of `connection_id` at `version`, replacing any other version's;
     /// when full, the least recently used connection's client goes.
-    fn put(&mut self, connection_id: &str, version: i64, client: DbtClient, now: Instant) {
+    fn put(&mut self, connection_id: &str, version: i64, client: Built, now: Instant) {
         self.built += 1;
         self.clock += 1;
         if !self.clients.contains_key(connection_id) && self.clients.len() >= CACHED_CLIENTS {
@@ -193,14 +250,16 @@ impl ClientCache {
 mod tests {
     use super::*;
 
-    async fn client(account: &str) -> DbtClient {
+    async fn client(account: &str) -> Built {
         let options = ClientOptions {
             allow_internal: true,
             ..ClientOptions::default()
         };
-        DbtClient::connect("http://127.0.0.1:9", account, "dbtc_token", options)
-            .await
-            .expect("client")
+        Built::Dbt(
+            DbtClient::connect("http://127.0.0.1:9", account, "dbtc_token", options)
+                .await
+                .expect("client"),
+        )
     }
 
     #[tokio::test]
@@ -224,7 +283,10 @@ mod tests {
             "the old version is gone"
         );
         assert_eq!(
-            cache.get("conn", 2, t0).map(|c| c.account_id().to_string()),
+            cache.get("conn", 2, t0).and_then(|c| match c {
+                Built::Dbt(c) => Some(c.account_id().to_string()),
+                Built::MySql(_) | Built::Postgres(_) => None,
+            }),
             Some("2".to_string())
         );
         assert_eq!(cache.clients.len(), 1);

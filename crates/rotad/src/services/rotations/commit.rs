@@ -7,7 +7,10 @@ use serde_json::json;
 
 use super::engine::{Engine, RotateError, Trigger};
 use super::recovery::revocation;
-use super::{failure_message, not_found, open_slots, schedule, seal_slots, DBT_TYPE, IN_PROGRESS};
+use super::{
+    failure_message, inactive_slot, mapped_keys, not_found, open_slots, schedule, seal_slots,
+    IN_PROGRESS,
+};
 use crate::error::{Error, Result};
 use crate::providers::{Credential, ProviderError};
 use crate::services::audit::{platform_audit_row, Event};
@@ -85,11 +88,7 @@ impl Engine {
         let row = &leased.row;
         let key = self.key(&row.project_id).await?;
         let mut slots = open_slots(&key, row)?;
-        let inactive = if slots.len() < 2 {
-            slots.len()
-        } else {
-            (1 - row.active_index.clamp(0, 1)) as usize
-        };
+        let inactive = inactive_slot(&slots, row);
         let now = self.now();
         let displaced = if inactive < slots.len() {
             Some(std::mem::replace(&mut slots[inactive], credential.clone()))
@@ -100,15 +99,41 @@ impl Engine {
         // Never queue what a slot still holds (the revocation worker's guard, checked against
         // exactly the slots this commit writes).
         let revocation = displaced
-            .filter(|d| !slots.iter().any(|s| s.is(d.token_id, &d.target)))
-            .map(|d| revocation(&row.id, &row.connection_id, d.token_id, &d.target, now));
-        let secret = match &leased.secret {
-            Some(secret) => secret.clone(),
-            None => self.published_secret(row).await?,
-        };
-        let comment = key
-            .open_str(&format!("{}:comment", secret.id), &secret.comment)
-            .unwrap_or_default();
+            .filter(|d| !slots.iter().any(|s| s.is(&d.id(), d.target())))
+            .map(|d| revocation(&row.id, &row.connection_id, &d.id(), d.target(), now));
+        let keys = mapped_keys(row)?;
+        let mut secrets = Vec::new();
+        for (field, value) in credential.fields() {
+            let name = keys
+                .iter()
+                .find(|(f, _)| f == field)
+                .map(|(_, k)| k.as_str())
+                .ok_or_else(|| {
+                    Error::Unexpected(anyhow::anyhow!("secrets mapping lacks {field}"))
+                })?;
+            let secret = match &leased.secret {
+                Some(secret) if secret.key == name => secret.clone(),
+                _ => self.published_secret(row, name).await?,
+            };
+            let comment = key
+                .open_str(&format!("{}:comment", secret.id), &secret.comment)
+                .unwrap_or_default();
+            secrets.push(RotatedSecret {
+                value: seal_secret_value(&key, &secret.id, value),
+                version: seal_version(
+                    &key,
+                    &secret.id,
+                    &secret.key,
+                    secret.version + 1,
+                    value,
+                    &comment,
+                    now,
+                ),
+                id: secret.id,
+                expected_version: secret.version,
+                updated_at: now,
+            });
+        }
         let commit = RotationCommit {
             rotation_id: row.id.clone(),
             lease_owner: owner.to_string(),
@@ -122,21 +147,7 @@ impl Engine {
             ),
             is_manual: trigger.manual,
             job_id: trigger.job_id.clone(),
-            secret: RotatedSecret {
-                value: seal_secret_value(&key, &secret.id, &credential.service_token),
-                version: seal_version(
-                    &key,
-                    &secret.id,
-                    &secret.key,
-                    secret.version + 1,
-                    &credential.service_token,
-                    &comment,
-                    now,
-                ),
-                id: secret.id,
-                expected_version: secret.version,
-                updated_at: now,
-            },
+            secrets,
             revocation,
             intent_id: intent_id.to_string(),
             expected_version: row.version,
@@ -154,14 +165,12 @@ impl Engine {
         Ok(commit)
     }
 
-    /// The secret `row` publishes, found by its mapped name (for a secret that does not carry
-    /// the rotation's id).
-    async fn published_secret(&self, row: &RotationRow) -> Result<PublishedSecret> {
-        let mapping: super::SecretsMapping =
-            serde_json::from_str(&row.secrets_mapping).map_err(|e| Error::Unexpected(e.into()))?;
+    /// A secret `row` publishes, found by its mapped name `name` (for a rotation publishing
+    /// more than one, or a secret that does not carry the rotation's id).
+    async fn published_secret(&self, row: &RotationRow, name: &str) -> Result<PublishedSecret> {
         let secret = self
             .store
-            .get_secret(&row.folder_id, &mapping.service_token, "shared")
+            .get_secret(&row.folder_id, name, "shared")
             .await?
             .ok_or_else(|| Error::Unexpected(anyhow::anyhow!("published secret missing")))?;
         Ok(PublishedSecret {
@@ -257,7 +266,7 @@ impl Engine {
         let event = Event::new(
             "secret-rotation-rotate-secrets",
             json!({
-                "type": DBT_TYPE,
+                "type": row.rotation_type,
                 "rotationId": row.id,
                 "connectionId": row.connection_id,
                 "folderId": row.folder_id,
@@ -333,7 +342,7 @@ impl Engine {
                 let now = self.now();
                 open_slots(&key, &row)?
                     .iter()
-                    .map(|c| revocation(&row.id, &row.connection_id, c.token_id, &c.target, now))
+                    .map(|c| revocation(&row.id, &row.connection_id, &c.id(), c.target(), now))
                     .collect()
             } else {
                 Vec::new()

@@ -15,8 +15,7 @@ use super::{not_found, IN_PROGRESS};
 use crate::config::TimeUnit;
 use crate::crypto::DataKey;
 use crate::error::{Error, Result};
-use crate::providers::dbt::{DbtParameters, MAX_TOKEN_NAME};
-use crate::providers::{intent_name, Credential, ProviderError, ProviderFactory, RotationProvider};
+use crate::providers::{Credential, ProviderError, ProviderFactory, RotationProvider};
 use crate::services::keyring::{project_scope, Keyring};
 use crate::services::new_id;
 use crate::store::{IntentRow, LeasedRotation, RevocationRow, RotationRow, Store, StoreError};
@@ -157,19 +156,21 @@ impl Engine {
         self.clock.now_ms()
     }
 
-    /// A new intent for `rotation_id`; its credential will be named for it.
+    /// A new intent for `rotation_id`, issuing into slot `slot` through `provider`; its
+    /// credential will be named for it.
     pub(super) fn new_intent(
         &self,
         rotation_id: &str,
         project_id: &str,
         connection_id: &str,
-        token_name: &str,
-        target: String,
+        provider: &dyn RotationProvider,
+        slot: usize,
     ) -> IntentRow {
         let id = new_id();
         let now = self.now();
         IntentRow {
-            token_name: intent_name(token_name, &id, MAX_TOKEN_NAME),
+            token_name: provider.credential_name(&id, slot),
+            target: provider.target(),
             id,
             rotation_id: rotation_id.to_string(),
             project_id: project_id.to_string(),
@@ -178,22 +179,34 @@ impl Engine {
             credential: None,
             created_at: now,
             swept_at: None,
-            target,
         }
     }
 
     /// Intent → issue → persist: the one way a credential is minted, for creation and
     /// rotation alike. The intent is written before the provider is called and the credential
     /// sealed onto it the moment it exists, so a crash at any point leaves something recovery
-    /// can resume or sweep (I4).
+    /// can resume or sweep (I4). A prepared credential (a database password) is sealed onto
+    /// the intent before the provider sets it (docs/ARCHITECTURE.md, "Providers").
     pub(super) async fn issue_tracked(
         &self,
         provider: &dyn RotationProvider,
         intent: &IntentRow,
     ) -> std::result::Result<Credential, IssueFailure> {
+        let key = self.key(&intent.project_id).await?;
+        let prepared = provider.prepare(&intent.token_name);
+        let written;
+        let intent = match &prepared {
+            Some(credential) => {
+                let mut with = intent.clone();
+                with.credential = Some(super::seal_credential(&key, &intent.id, credential)?);
+                written = with;
+                &written
+            }
+            None => intent,
+        };
         self.store.insert_intent(intent).await?;
         self.pauses.at("intent").await;
-        let credential = match provider.issue(&intent.token_name).await {
+        let credential = match provider.issue(&intent.token_name, prepared.as_ref()).await {
             Ok(c) => c,
             Err(e) => {
                 if e.ambiguous {
@@ -209,11 +222,7 @@ impl Engine {
             }
         };
         self.pauses.at("issued").await;
-        let key = self.key(&intent.project_id).await?;
-        let sealed = key.seal_str(
-            &format!("{}:credential", intent.id),
-            &serde_json::to_string(&credential).map_err(|e| Error::Unexpected(e.into()))?,
-        );
+        let sealed = super::seal_credential(&key, &intent.id, &credential)?;
         if !self
             .store
             .set_intent_credential(&intent.id, &sealed)
@@ -260,9 +269,8 @@ impl Engine {
 
     /// Rotates once under a lease `owner` already holds (the scheduler's claim, or
     /// [`Engine::rotate`]'s), from the rotation as the statement that took the lease read it.
-    /// Everything done under the lease, settling what an earlier executor left included, runs
-    /// while the lease is renewed; the attempt's last write hands the lease back. The credential
-    /// the commit displaced is then revoked through the provider that minted its successor.
+    /// Everything under the lease (settling an earlier executor's leftovers too) runs while it
+    /// is renewed; the last write hands it back; the displaced credential is then revoked.
     pub async fn rotate_claimed(
         &self,
         claimed: LeasedRotation,
@@ -270,6 +278,7 @@ impl Engine {
         trigger: Trigger,
     ) -> std::result::Result<RotationRow, RotateError> {
         let rotation_id = claimed.row.id.clone();
+        let kind = claimed.row.rotation_type.clone();
         async {
             self.pauses.at("lease").await;
             let started = std::time::Instant::now();
@@ -280,7 +289,7 @@ impl Engine {
                     self.rotate_leased(claimed, owner, &trigger),
                 )
                 .await;
-            crate::metrics::global().rotation(outcome.is_ok(), started.elapsed());
+            crate::metrics::global().rotation(&kind, outcome.is_ok(), started.elapsed());
             match outcome {
                 Ok(Pass::Committed {
                     row,
@@ -385,8 +394,10 @@ impl Engine {
             leased = self.read_leased(&rotation_id).await?;
         }
         let row = &leased.row;
-        let parameters: DbtParameters =
-            serde_json::from_str(&row.parameters).map_err(|e| Error::Unexpected(e.into()))?;
+        let slot = super::inactive_slot(
+            &super::open_slots(&self.key(&row.project_id).await?, row)?,
+            row,
+        );
         let provider = match self
             .providers
             .provider_at(
@@ -403,8 +414,8 @@ impl Engine {
             &row.id,
             &row.project_id,
             &row.connection_id,
-            &parameters.token_name,
-            provider.target(),
+            provider.as_ref(),
+            slot,
         );
         let credential = match self.issue_tracked(provider.as_ref(), &intent).await {
             Ok(c) => c,

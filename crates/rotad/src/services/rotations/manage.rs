@@ -6,11 +6,12 @@ use serde_json::{json, Value};
 
 use super::engine::{IssueFailure, Trigger};
 use super::{
-    not_found, schedule, seal_slots, RotateError, RotationView, SecretsMapping, DBT_NAME, DBT_TYPE,
-    IN_PROGRESS,
+    not_found, schedule, seal_slots, RotateError, RotationView, SecretsMapping, IN_PROGRESS,
 };
 use crate::error::{Error, Result};
 use crate::providers::dbt::DbtParameters;
+use crate::providers::sql::SqlParameters;
+use crate::providers::RotationType;
 use crate::services::audit::Event;
 use crate::services::authz::{Action, Subject};
 use crate::services::connections::check_grants;
@@ -30,14 +31,41 @@ pub struct CreateRotation {
     pub is_auto_rotation_enabled: bool,
     pub rotation_interval: i64,
     pub rotate_at: Option<(i64, i64)>,
-    pub parameters: DbtParameters,
-    pub secrets_mapping: SecretsMapping,
+    pub parameters: RotationParameters,
+    /// Secret names by `secretsMapping` field, in the type's order.
+    pub secrets_mapping: Vec<(String, String)>,
     /// The request body, for the audit log.
     pub audit_body: Value,
 }
 
-#[derive(Debug, Clone, Default)]
+/// A rotation's `parameters`, by type.
+#[derive(Debug, Clone)]
+pub enum RotationParameters {
+    Dbt(DbtParameters),
+    Sql(SqlParameters),
+}
+
+impl RotationParameters {
+    fn to_json(&self) -> Result<String> {
+        match self {
+            RotationParameters::Dbt(p) => serde_json::to_string(p),
+            RotationParameters::Sql(p) => serde_json::to_string(p),
+        }
+        .map_err(|e| Error::Unexpected(e.into()))
+    }
+}
+
+/// A dbt rotation's mapping as the type's fields.
+impl From<SecretsMapping> for Vec<(String, String)> {
+    fn from(m: SecretsMapping) -> Self {
+        vec![("serviceToken".to_string(), m.service_token)]
+    }
+}
+
+#[derive(Debug, Clone)]
 pub struct UpdateRotation {
+    /// The type the route is of (the rotation must be of it).
+    pub kind: &'static RotationType,
     pub name: Option<String>,
     pub description: Option<Option<String>>,
     pub is_auto_rotation_enabled: Option<bool>,
@@ -46,6 +74,22 @@ pub struct UpdateRotation {
     pub parameters: Option<DbtParameters>,
     pub secrets_mapping: Option<SecretsMapping>,
     pub audit_body: Value,
+}
+
+impl Default for UpdateRotation {
+    fn default() -> Self {
+        Self {
+            kind: &crate::providers::dbt::TYPE,
+            name: None,
+            description: None,
+            is_auto_rotation_enabled: None,
+            rotation_interval: None,
+            rotate_at: None,
+            parameters: None,
+            secrets_mapping: None,
+            audit_body: Value::Null,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -71,10 +115,11 @@ pub(super) fn secrets_exist(path: &str, keys: &[&str]) -> Error {
 }
 
 impl App {
-    /// A rotation the caller may `action` on, with its row.
+    /// A rotation of type `kind` the caller may `action` on, with its row.
     pub(crate) async fn authorized_rotation(
         &self,
         ctx: &Ctx,
+        kind: &RotationType,
         id: &str,
         action: Action,
     ) -> Result<RotationRow> {
@@ -83,18 +128,19 @@ impl App {
             .get_rotation(id)
             .await?
             .filter(|r| r.org_id == ctx.actor.org_id)
-            .ok_or_else(|| not_found(id))?;
+            .ok_or_else(|| super::not_found_of(kind, id))?;
         self.authorize(ctx, &row.project_id, Subject::SecretRotation, action)
             .await?;
-        if row.rotation_type != DBT_TYPE {
-            return Err(Error::bad_request(format!(
-                "Secret Rotation with ID \"{id}\" is not configured for {DBT_NAME}"
-            )));
-        }
+        super::check_type(kind, &row)?;
         Ok(row)
     }
 
-    pub async fn create_rotation(&self, ctx: &Ctx, input: CreateRotation) -> Result<RotationView> {
+    pub async fn create_rotation(
+        &self,
+        ctx: &Ctx,
+        kind: &RotationType,
+        input: CreateRotation,
+    ) -> Result<RotationView> {
         let project = self
             .authorize(
                 ctx,
@@ -113,9 +159,11 @@ impl App {
                 ))
             })?;
         let connection = self
-            .usable_connection(ctx, &input.connection_id, &loc.project.id)
+            .usable_connection(ctx, &input.connection_id, &loc.project.id, kind.app)
             .await?;
-        check_grants(&connection, &input.parameters.permission_grants)?;
+        if let RotationParameters::Dbt(p) = &input.parameters {
+            check_grants(&connection, &p.permission_grants)?;
+        }
         if self
             .store
             .get_rotation_by_name(&loc.folder.id, &input.name)
@@ -124,23 +172,46 @@ impl App {
         {
             return Err(name_taken(&input.name, &loc.folder.path));
         }
-        let key_name = input.secrets_mapping.service_token.clone();
-        if self
-            .store
-            .get_secret(&loc.folder.id, &key_name, "shared")
-            .await?
-            .is_some()
+        let names: Vec<&str> = input
+            .secrets_mapping
+            .iter()
+            .map(|(_, k)| k.as_str())
+            .collect();
+        if names
+            .iter()
+            .enumerate()
+            .any(|(i, n)| names[..i].contains(n))
         {
-            return Err(secrets_exist(&loc.folder.path, &[&key_name]));
+            return Err(Error::bad_request(format!(
+                "Secrets mapping keys must be unique. \"{}\" contains duplicate keys.",
+                names.join(", ")
+            )));
+        }
+        let mut taken = Vec::new();
+        for name in &names {
+            if self
+                .store
+                .get_secret(&loc.folder.id, name, "shared")
+                .await?
+                .is_some()
+            {
+                taken.push(*name);
+            }
+        }
+        if !taken.is_empty() {
+            return Err(secrets_exist(&loc.folder.path, &taken));
         }
 
-        // Everything is checked: now issue the first token, tracked by an intent.
+        // Everything is checked: now issue the first credential, tracked by an intent.
         let rotation_id = new_id();
-        let parameters =
-            serde_json::to_string(&input.parameters).map_err(|e| Error::Unexpected(e.into()))?;
+        let parameters = input.parameters.to_json()?;
         let provider = self
             .engine
             .provider(&connection.id, Some(&parameters))
+            .await
+            .map_err(|e| Error::bad_request(e.message))?;
+        provider
+            .validate()
             .await
             .map_err(|e| Error::bad_request(e.message))?;
         self.engine.pauses.at("connected").await;
@@ -148,8 +219,8 @@ impl App {
             &rotation_id,
             &loc.project.id,
             &connection.id,
-            &input.parameters.token_name,
-            provider.target(),
+            provider.as_ref(),
+            0,
         );
         let credential = match self.engine.issue_tracked(provider.as_ref(), &intent).await {
             Ok(c) => c,
@@ -174,10 +245,15 @@ impl App {
             connection_id: connection.id.clone(),
             name: input.name.clone(),
             description: input.description.clone(),
-            rotation_type: DBT_TYPE.to_string(),
+            rotation_type: kind.slug.to_string(),
             parameters,
-            secrets_mapping: serde_json::to_string(&input.secrets_mapping)
-                .map_err(|e| Error::Unexpected(e.into()))?,
+            secrets_mapping: serde_json::to_string(&serde_json::Map::from_iter(
+                input
+                    .secrets_mapping
+                    .iter()
+                    .map(|(f, k)| (f.clone(), Value::String(k.clone()))),
+            ))
+            .map_err(|e| Error::Unexpected(e.into()))?,
             credentials: seal_slots(&key, &rotation_id, std::slice::from_ref(&credential))?,
             active_index: 0,
             is_auto_rotation_enabled: input.is_auto_rotation_enabled,
@@ -200,26 +276,35 @@ impl App {
         };
         row.next_rotation_at =
             schedule(&row, false, self.settings.rotation_time_unit).next(now, true, now);
-        let mut secret = SecretRow {
-            id: new_id(),
-            project_id: loc.project.id.clone(),
-            env_id: loc.environment.id.clone(),
-            folder_id: loc.folder.id.clone(),
-            key: key_name.clone(),
-            secret_type: "shared".to_string(),
-            version: 1,
-            value: Vec::new(),
-            comment: Vec::new(),
-            skip_multiline: false,
-            rotation_id: Some(rotation_id.clone()),
-            created_at: now,
-            updated_at: now,
-            tag_ids: String::new(),
-        };
-        let version = seal_secret(&key, &mut secret, &credential.service_token, "");
+        let mut secrets = Vec::new();
+        for (field, value) in credential.fields() {
+            let Some((_, key_name)) = input.secrets_mapping.iter().find(|(f, _)| f == field) else {
+                return Err(Error::Unexpected(anyhow::anyhow!(
+                    "secrets mapping lacks {field}"
+                )));
+            };
+            let mut secret = SecretRow {
+                id: new_id(),
+                project_id: loc.project.id.clone(),
+                env_id: loc.environment.id.clone(),
+                folder_id: loc.folder.id.clone(),
+                key: key_name.clone(),
+                secret_type: "shared".to_string(),
+                version: 1,
+                value: Vec::new(),
+                comment: Vec::new(),
+                skip_multiline: false,
+                rotation_id: Some(rotation_id.clone()),
+                created_at: now,
+                updated_at: now,
+                tag_ids: String::new(),
+            };
+            let version = seal_secret(&key, &mut secret, value, "");
+            secrets.push((secret, version));
+        }
         let mut metadata = input.audit_body.clone();
         metadata["rotationId"] = json!(rotation_id);
-        metadata["type"] = json!(DBT_TYPE);
+        metadata["type"] = json!(kind.slug);
         let trail = Trail {
             audit: vec![self.audit_row(
                 ctx,
@@ -230,7 +315,7 @@ impl App {
         };
         if let Err(e) = self
             .store
-            .insert_rotation(&row, &secret, &version, &intent.id, &trail)
+            .insert_rotation(&row, &secrets, &intent.id, &trail)
             .await
         {
             // Not published: revoke the new token, then answer. (When recovery swept the
@@ -243,7 +328,7 @@ impl App {
             return Err(match e {
                 StoreError::Conflict(INTENT_SETTLED) => Error::bad_request(IN_PROGRESS),
                 StoreError::Conflict("rotation name") => name_taken(&input.name, &loc.folder.path),
-                StoreError::Conflict(_) => secrets_exist(&loc.folder.path, &[&key_name]),
+                StoreError::Conflict(_) => secrets_exist(&loc.folder.path, &names),
                 other => other.into(),
             });
         }
@@ -260,16 +345,19 @@ impl App {
     pub async fn delete_rotation(
         self: &Arc<Self>,
         ctx: &Ctx,
+        kind: &RotationType,
         id: &str,
         options: DeleteOptions,
     ) -> Result<RotationView> {
-        let row = self.authorized_rotation(ctx, id, Action::Delete).await?;
+        let row = self
+            .authorized_rotation(ctx, kind, id, Action::Delete)
+            .await?;
         let audit = self.audit_row(
             ctx,
             Some(&row.project_id),
             Event::new(
                 "delete-secret-rotation",
-                json!({"type": DBT_TYPE, "rotationId": id, "deleteSecrets": options.delete_secrets, "revokeGeneratedCredentials": options.revoke_generated_credentials}),
+                json!({"type": kind.slug, "rotationId": id, "deleteSecrets": options.delete_secrets, "revokeGeneratedCredentials": options.revoke_generated_credentials}),
             ),
         );
         let (app, id) = (self.clone(), id.to_string());
@@ -290,8 +378,13 @@ impl App {
 
     /// Manual rotation: 400 while another is in flight, 500 with upstream's text on failure.
     /// Runs detached from the request: a client that hangs up changes nothing.
-    pub async fn rotate_now(self: &Arc<Self>, ctx: &Ctx, id: &str) -> Result<RotationView> {
-        self.authorized_rotation(ctx, id, Action::RotateSecrets)
+    pub async fn rotate_now(
+        self: &Arc<Self>,
+        ctx: &Ctx,
+        kind: &RotationType,
+        id: &str,
+    ) -> Result<RotationView> {
+        self.authorized_rotation(ctx, kind, id, Action::RotateSecrets)
             .await?;
         let (app, id) = (self.clone(), id.to_string());
         detached(async move {

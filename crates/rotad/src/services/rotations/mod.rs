@@ -19,7 +19,7 @@ pub use engine::{
     rotation_span, Engine, EngineSettings, RotateError, Trigger, ROTATION_SPAN_TARGET,
 };
 pub use lanes::PatchLanes;
-pub use manage::{CreateRotation, DeleteOptions, UpdateRotation};
+pub use manage::{CreateRotation, DeleteOptions, RotationParameters, UpdateRotation};
 pub use pause::{PausePoints, Paused};
 pub use reads::Page;
 
@@ -73,6 +73,26 @@ pub fn not_found(id: &str) -> Error {
     ))
 }
 
+/// 404 for a rotation of type `kind`.
+pub fn not_found_of(kind: &crate::providers::RotationType, id: &str) -> Error {
+    Error::not_found(format!(
+        "Could not find {} Rotation with ID \"{id}\"",
+        kind.name
+    ))
+}
+
+/// 400 unless `row` is a rotation of type `kind`.
+pub(crate) fn check_type(kind: &crate::providers::RotationType, row: &RotationRow) -> Result<()> {
+    if row.rotation_type == kind.slug {
+        Ok(())
+    } else {
+        Err(Error::bad_request(format!(
+            "Secret Rotation with ID \"{}\" is not configured for {}",
+            row.id, kind.name
+        )))
+    }
+}
+
 /// Upstream's failure text: the prefix and the provider's message, at most 1024 characters.
 pub fn failure_message(inner: &str) -> String {
     let text = format!("{FAILURE_PREFIX}{inner}");
@@ -90,6 +110,26 @@ pub(crate) fn open_slots(key: &DataKey, row: &RotationRow) -> Result<Vec<Credent
     serde_json::from_str(&text).map_err(|e| Error::Unexpected(e.into()))
 }
 
+/// The secret names a rotation publishes to, by `secretsMapping` field.
+pub(crate) fn mapped_keys(row: &RotationRow) -> Result<Vec<(String, String)>> {
+    let mapping: serde_json::Map<String, Value> =
+        serde_json::from_str(&row.secrets_mapping).map_err(|e| Error::Unexpected(e.into()))?;
+    Ok(mapping
+        .into_iter()
+        .filter_map(|(field, key)| key.as_str().map(|k| (field, k.to_string())))
+        .collect())
+}
+
+/// The slot a rotation's next credential goes to: the second while only one is filled, then
+/// the one not published.
+pub(crate) fn inactive_slot(slots: &[Credential], row: &RotationRow) -> usize {
+    if slots.len() < 2 {
+        slots.len()
+    } else {
+        (1 - row.active_index.clamp(0, 1)) as usize
+    }
+}
+
 /// Seals slots for the rotation `rotation_id`.
 pub(crate) fn seal_slots(
     key: &DataKey,
@@ -98,6 +138,16 @@ pub(crate) fn seal_slots(
 ) -> Result<Vec<u8>> {
     let text = serde_json::to_string(slots).map_err(|e| Error::Unexpected(e.into()))?;
     Ok(key.seal_str(&format!("{rotation_id}:credentials"), &text))
+}
+
+/// A credential sealed onto intent `intent_id`.
+pub(crate) fn seal_credential(
+    key: &DataKey,
+    intent_id: &str,
+    credential: &Credential,
+) -> Result<Vec<u8>> {
+    let text = serde_json::to_string(credential).map_err(|e| Error::Unexpected(e.into()))?;
+    Ok(key.seal_str(&format!("{intent_id}:credential"), &text))
 }
 
 /// The schedule of a rotation row in `unit`.

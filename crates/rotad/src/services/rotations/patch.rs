@@ -11,9 +11,7 @@ use tracing::Instrument;
 
 use super::lanes::{Lane, Waiting};
 use super::manage::{name_taken, secrets_exist, PATCH_ATTEMPTS};
-use super::{
-    not_found, schedule, RotationView, SecretsMapping, UpdateRotation, DBT_NAME, DBT_TYPE,
-};
+use super::{check_type, not_found, schedule, RotationView, SecretsMapping, UpdateRotation};
 use crate::config::TimeUnit;
 use crate::error::{Error, Result};
 use crate::services::audit::Event;
@@ -130,9 +128,15 @@ impl App {
     }
 
     /// Whether `ctx` may PATCH the rotation `view` shows.
-    async fn may_patch(&self, ctx: &Ctx, id: &str, view: &RotationView) -> Result<()> {
+    async fn may_patch(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        view: &RotationView,
+        input: &UpdateRotation,
+    ) -> Result<()> {
         if view.row.org_id != ctx.actor.org_id {
-            return Err(not_found(id));
+            return Err(super::not_found_of(input.kind, id));
         }
         self.authorize_only(
             ctx,
@@ -141,12 +145,7 @@ impl App {
             Action::Edit,
         )
         .await?;
-        if view.row.rotation_type != DBT_TYPE {
-            return Err(Error::bad_request(format!(
-                "Secret Rotation with ID \"{id}\" is not configured for {DBT_NAME}"
-            )));
-        }
-        Ok(())
+        check_type(input.kind, &view.row)
     }
 
     /// One PATCH on its own, started again from a fresh read while the fence fails.
@@ -159,7 +158,7 @@ impl App {
     ) -> Result<RotationView> {
         for attempt in 0..PATCH_ATTEMPTS {
             let view = self.patch_base(id, last, attempt).await?;
-            self.may_patch(ctx, id, &view).await?;
+            self.may_patch(ctx, id, &view, input).await?;
             if let Some(updated) = self.try_update(ctx, &view, input).await? {
                 *last = Some(updated.clone());
                 return Ok(updated);
@@ -186,7 +185,10 @@ impl App {
             let mut outcomes: Vec<Result<RotationView>> = Vec::with_capacity(group.len());
             let mut audit = Vec::new();
             for waiting in &group {
-                if let Err(e) = self.may_patch(&waiting.ctx, id, &current).await {
+                if let Err(e) = self
+                    .may_patch(&waiting.ctx, id, &current, &waiting.input)
+                    .await
+                {
                     outcomes.push(Err(e));
                     continue;
                 }
@@ -239,7 +241,7 @@ impl App {
     fn patch_audit(&self, ctx: &Ctx, row: &RotationRow, input: &UpdateRotation) -> AuditRow {
         let mut metadata = input.audit_body.clone();
         metadata["rotationId"] = json!(row.id);
-        metadata["type"] = json!(DBT_TYPE);
+        metadata["type"] = json!(input.kind.slug);
         self.audit_row(
             ctx,
             Some(&row.project_id),

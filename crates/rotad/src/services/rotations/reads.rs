@@ -5,10 +5,11 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::{
-    failure_message, not_found, open_slots, GeneratedCredentials, RotationView, DBT_NAME, DBT_TYPE,
+    check_type, failure_message, not_found_of, open_slots, GeneratedCredentials, RotationView,
     IN_PROGRESS,
 };
 use crate::error::{Error, Result};
+use crate::providers::{Credential, RotationType};
 use crate::services::audit::Event;
 use crate::services::authz::{Action, Subject};
 use crate::services::cache::Entry;
@@ -29,21 +30,27 @@ impl Page {
 
 impl App {
     /// One rotation, from the cache when it is current (no statement at all then).
-    pub async fn get_rotation(&self, ctx: &Ctx, id: &str) -> Result<RotationView> {
-        Ok(self.get_rotation_entry(ctx, id).await?.value.clone())
+    pub async fn get_rotation(
+        &self,
+        ctx: &Ctx,
+        kind: &RotationType,
+        id: &str,
+    ) -> Result<RotationView> {
+        Ok(self.get_rotation_entry(ctx, kind, id).await?.value.clone())
     }
 
     /// [`App::get_rotation`] as the cache holds it, so that its answer can be rendered once.
     pub async fn get_rotation_entry(
         &self,
         ctx: &Ctx,
+        kind: &RotationType,
         id: &str,
     ) -> Result<Arc<Entry<RotationView>>> {
         let entry = self
             .cached_rotation_view(id)
             .await?
             .filter(|v| v.value.row.org_id == ctx.actor.org_id)
-            .ok_or_else(|| not_found(id))?;
+            .ok_or_else(|| not_found_of(kind, id))?;
         let view = &entry.value;
         self.authorize_only(
             ctx,
@@ -52,11 +59,7 @@ impl App {
             Action::Read,
         )
         .await?;
-        if view.row.rotation_type != DBT_TYPE {
-            return Err(Error::bad_request(format!(
-                "Secret Rotation with ID \"{id}\" is not configured for {DBT_NAME}"
-            )));
-        }
+        check_type(kind, &view.row)?;
         self.audit_view(ctx, view, "get-secret-rotation").await;
         Ok(entry)
     }
@@ -64,6 +67,7 @@ impl App {
     pub async fn get_rotation_by_name(
         &self,
         ctx: &Ctx,
+        kind: &RotationType,
         name: &str,
         project_id: &str,
         environment: &str,
@@ -81,9 +85,11 @@ impl App {
             .store
             .get_rotation_by_name(&loc.folder.id, name)
             .await?
+            .filter(|r| r.rotation_type == kind.slug)
             .ok_or_else(|| {
                 Error::not_found(format!(
-                    "Could not find {DBT_NAME} Rotation with name \"{name}\""
+                    "Could not find {} Rotation with name \"{name}\"",
+                    kind.name
                 ))
             })?;
         let view = self.rotation_view(row).await?;
@@ -95,7 +101,7 @@ impl App {
         &self,
         ctx: &Ctx,
         project_id: &str,
-        only_dbt: bool,
+        only: Option<&RotationType>,
         page: Page,
     ) -> Result<Vec<RotationView>> {
         let project = self
@@ -112,14 +118,14 @@ impl App {
             )
             .await?
         {
-            if only_dbt && found.rotation.rotation_type != DBT_TYPE {
+            if only.is_some_and(|kind| found.rotation.rotation_type != kind.slug) {
                 continue;
             }
             out.push(self.view_of_found(found).await?);
         }
         let mut metadata = json!({"count": out.len(), "rotationIds": out.iter().map(|v| v.row.id.clone()).collect::<Vec<_>>()});
-        if only_dbt {
-            metadata["type"] = json!(DBT_TYPE);
+        if let Some(kind) = only {
+            metadata["type"] = json!(kind.slug);
         }
         self.audit_read(
             ctx,
@@ -134,14 +140,19 @@ impl App {
         self.audit_read(
             ctx,
             Some(&view.row.project_id),
-            Event::new(kind, json!({"type": DBT_TYPE, "rotationId": view.row.id, "secretPath": view.folder_path, "environment": view.environment.slug})),
+            Event::new(kind, json!({"type": view.row.rotation_type, "rotationId": view.row.id, "secretPath": view.folder_path, "environment": view.environment.slug})),
         )
         .await;
     }
 
-    pub async fn generated_credentials(&self, ctx: &Ctx, id: &str) -> Result<GeneratedCredentials> {
+    pub async fn generated_credentials(
+        &self,
+        ctx: &Ctx,
+        kind: &RotationType,
+        id: &str,
+    ) -> Result<GeneratedCredentials> {
         let row = self
-            .authorized_rotation(ctx, id, Action::ReadGeneratedCredentials)
+            .authorized_rotation(ctx, kind, id, Action::ReadGeneratedCredentials)
             .await?;
         let key = self.rotation_key(&row.project_id).await?;
         let credentials = open_slots(&key, &row)?;
@@ -164,7 +175,7 @@ impl App {
             Some(&row.project_id),
             Event::new(
                 "get-secret-rotation-generated-credentials",
-                json!({"type": DBT_TYPE, "rotationId": id, "secretPath": path, "environment": env}),
+                json!({"type": kind.slug, "rotationId": id, "secretPath": path, "environment": env}),
             ),
         )
         .await;
@@ -175,9 +186,9 @@ impl App {
     }
 
     /// Checks that the published token is live at the provider.
-    pub async fn check_credentials(&self, ctx: &Ctx, id: &str) -> Result<()> {
+    pub async fn check_credentials(&self, ctx: &Ctx, kind: &RotationType, id: &str) -> Result<()> {
         let row = self
-            .authorized_rotation(ctx, id, Action::ReadGeneratedCredentials)
+            .authorized_rotation(ctx, kind, id, Action::ReadGeneratedCredentials)
             .await?;
         if row.lease_owner.is_some() && row.lease_expires_at.is_some_and(|t| t > now_ms()) {
             return Err(Error::bad_request(IN_PROGRESS));
@@ -192,20 +203,26 @@ impl App {
             .provider(&row.connection_id, Some(&row.parameters))
             .await
             .map_err(|e| Error::bad_request(e.message))?;
-        let outcome = provider.is_live(active.token_id).await;
+        let outcome = provider.is_live(active).await;
         let success = matches!(outcome, Ok(true));
         self.audit(
             ctx,
             Some(&row.project_id),
-            Event::new("secret-rotation-check-credentials", json!({"type": DBT_TYPE, "rotationId": id, "connectionId": row.connection_id, "folderId": row.folder_id, "success": success})),
+            Event::new("secret-rotation-check-credentials", json!({"type": kind.slug, "rotationId": id, "connectionId": row.connection_id, "folderId": row.folder_id, "success": success})),
         )
         .await;
         match outcome {
             Ok(true) => Ok(()),
-            Ok(false) => Err(Error::bad_request(format!(
-                "The active service token (tokenId {}) is not live in dbt Cloud: it was revoked or deleted",
-                active.token_id
-            ))),
+            Ok(false) => Err(Error::bad_request(match active {
+                Credential::Token(t) => format!(
+                    "The active service token (tokenId {}) is not live in dbt Cloud: it was revoked or deleted",
+                    t.token_id
+                ),
+                Credential::Login(l) => format!(
+                    "The active credentials (user \"{}\") are refused by the database",
+                    l.username
+                ),
+            })),
             Err(e) => Err(Error::bad_request(failure_message(&e.message))),
         }
     }

@@ -79,7 +79,7 @@ impl Engine {
                 revocation(
                     &intent.rotation_id,
                     &intent.connection_id,
-                    *id,
+                    id,
                     &intent.target,
                     now,
                 )
@@ -188,10 +188,25 @@ impl Engine {
             match (leased, &credential) {
                 (Some((leased, owner)), Some(credential)) => {
                     let row = &leased.row;
-                    let held = open_slots(&key, row)?
-                        .iter()
-                        .any(|c| c.is(credential.token_id, &credential.target));
+                    let held = open_slots(&key, row)?.iter().any(|c| c.same(credential));
                     if held {
+                        self.store.delete_intent(&intent.id).await?;
+                        return Ok(false);
+                    }
+                    // A prepared credential (a password sealed before its ALTER) is published
+                    // only if it took effect; else the user kept its old one, which its slot
+                    // holds, and the next attempt starts over (docs/ARCHITECTURE.md,
+                    // "Providers"). Unsure (the provider cannot tell) keeps the intent.
+                    let provider = self
+                        .provider(&intent.connection_id, None)
+                        .await
+                        .map_err(|e| Error::Internal(e.message))?;
+                    if !provider
+                        .landed(credential)
+                        .await
+                        .map_err(|e| Error::Internal(e.message))?
+                    {
+                        tracing::info!(rotation_id = %row.id, intent = %intent.id, "a prepared credential never took effect; dropping its intent");
                         self.store.delete_intent(&intent.id).await?;
                         return Ok(false);
                     }
@@ -289,19 +304,16 @@ impl Engine {
                     continue;
                 }
             }
-            let outcome = match (
-                self.provider(&row.connection_id, None).await,
-                row.credential_id.parse::<i64>(),
-            ) {
+            let outcome = match self.provider(&row.connection_id, None).await {
                 // dbt's 404 at another account would count as "revoked": keep the entry.
-                (Ok(provider), Ok(_))
-                    if !row.target.is_empty() && provider.target() != row.target =>
-                {
+                Ok(provider) if !row.target.is_empty() && provider.target() != row.target => {
                     Err(MOVED.to_string())
                 }
-                (Ok(provider), Ok(id)) => provider.revoke(id).await.map_err(|e| e.message),
-                (Err(e), _) => Err(e.message),
-                (_, Err(_)) => Err("unreadable credential id".to_string()),
+                Ok(provider) => provider
+                    .revoke(&row.credential_id)
+                    .await
+                    .map_err(|e| e.message),
+                Err(e) => Err(e.message),
             };
             let stored = match outcome {
                 Ok(()) => self.store.delete_revocation(&row.id).await,
@@ -336,10 +348,7 @@ impl Engine {
         if !queued.target.is_empty() && provider.target() != queued.target {
             return; // The worker keeps it until the connection points there again.
         }
-        let Ok(token_id) = queued.credential_id.parse::<i64>() else {
-            return;
-        };
-        let stored = match provider.revoke(token_id).await {
+        let stored = match provider.revoke(&queued.credential_id).await {
             Ok(()) => {
                 // Deleted from the queue with others, a moment later (`revoked.rs`).
                 self.confirmed.push(&queued.id);
@@ -368,11 +377,9 @@ impl Engine {
             return Ok(false);
         };
         let key = self.key(&rotation.project_id).await?;
-        Ok(open_slots(&key, &rotation)?.iter().any(|c| {
-            row.credential_id
-                .parse::<i64>()
-                .is_ok_and(|id| c.is(id, &row.target))
-        }))
+        Ok(open_slots(&key, &rotation)?
+            .iter()
+            .any(|c| c.is(&row.credential_id, &row.target)))
     }
 
     /// Queues one credential for revocation (worked within seconds, retried until dbt confirms).
@@ -386,8 +393,8 @@ impl Engine {
             .enqueue_revocations(&[revocation(
                 rotation_id,
                 connection_id,
-                credential.token_id,
-                &credential.target,
+                &credential.id(),
+                credential.target(),
                 self.now(),
             )])
             .await?;
@@ -404,7 +411,7 @@ fn retry_delay_ms(attempts: i64) -> i64 {
 pub(super) fn revocation(
     rotation_id: &str,
     connection_id: &str,
-    token_id: i64,
+    credential_id: &str,
     target: &str,
     now: i64,
 ) -> RevocationRow {
@@ -412,7 +419,7 @@ pub(super) fn revocation(
         id: new_id(),
         rotation_id: rotation_id.to_string(),
         connection_id: connection_id.to_string(),
-        credential_id: token_id.to_string(),
+        credential_id: credential_id.to_string(),
         attempts: 0,
         next_attempt_at: now,
         last_error: None,

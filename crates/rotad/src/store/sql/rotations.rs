@@ -24,8 +24,11 @@ pub(super) const INTENT_COLS: &str =
 /// `secret_rotations`. Found through `secrets_rotation` alone: with the folder in the condition,
 /// PostgreSQL (before its statistics are gathered) walks the folder's unique index instead,
 /// scanning every secret of the folder for each claimed rotation (docs/BENCHMARKS.md).
+/// A rotation publishing several secrets (a login's username and password) reads the first by
+/// key here and the others by name.
 const PUBLISHED_SECRET: &str =
-    "FROM secrets s WHERE s.rotation_id = secret_rotations.id AND s.secret_type = 'shared'";
+    "FROM secrets s WHERE s.rotation_id = secret_rotations.id AND s.secret_type = 'shared' \
+     ORDER BY s.key LIMIT 1";
 
 /// [`ROTATION_COLS`] and what the engine needs beside them ([`LeasedRotation`]) as scalar
 /// subqueries on `secret_rotations`: the same text serves after `SELECT` and after `RETURNING`,
@@ -109,8 +112,7 @@ where
     async fn insert_rotation(
         &self,
         r: &RotationRow,
-        secret: &SecretRow,
-        version: &SecretVersionRow,
+        secrets: &[(SecretRow, SecretVersionRow)],
         intent_id: &str,
         trail: &Trail,
     ) -> StoreResult<()> {
@@ -153,11 +155,13 @@ where
         .execute(&mut *tx)
         .await
         .map_err(conflict("rotation name"))?;
-        insert_secret(secret)
-            .execute(&mut *tx)
-            .await
-            .map_err(conflict("secret"))?;
-        insert_version(version).execute(&mut *tx).await?;
+        for (secret, version) in secrets {
+            insert_secret(secret)
+                .execute(&mut *tx)
+                .await
+                .map_err(conflict("secret"))?;
+            insert_version(version).execute(&mut *tx).await?;
+        }
         // The creation's intent must still be unswept: once recovery swept it, the first token
         // is (being) revoked and must never be published (I1).
         let done = sqlx::query("DELETE FROM rotation_intents WHERE id = $1 AND swept_at IS NULL")
@@ -473,21 +477,23 @@ where
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::Conflict(ROTATION_CHANGED))?;
-        let done = sqlx::query(
-            "UPDATE secrets SET value = $3, version = $4, updated_at = $5 \
-             WHERE id = $1 AND version = $2",
-        )
-        .bind(&c.secret.id)
-        .bind(c.secret.expected_version)
-        .bind(&c.secret.value)
-        .bind(c.secret.version.version)
-        .bind(c.secret.updated_at)
-        .execute(&mut *tx)
-        .await?;
-        if DB::rows_affected(&done) != 1 {
-            return Err(StoreError::Conflict(crate::store::SECRET_CHANGED));
+        for secret in &c.secrets {
+            let done = sqlx::query(
+                "UPDATE secrets SET value = $3, version = $4, updated_at = $5 \
+                 WHERE id = $1 AND version = $2",
+            )
+            .bind(&secret.id)
+            .bind(secret.expected_version)
+            .bind(&secret.value)
+            .bind(secret.version.version)
+            .bind(secret.updated_at)
+            .execute(&mut *tx)
+            .await?;
+            if DB::rows_affected(&done) != 1 {
+                return Err(StoreError::Conflict(crate::store::SECRET_CHANGED));
+            }
+            insert_version(&secret.version).execute(&mut *tx).await?;
         }
-        insert_version(&c.secret.version).execute(&mut *tx).await?;
         if let Some(rev) = &c.revocation {
             insert_revocation(rev).execute(&mut *tx).await?;
         }

@@ -89,7 +89,7 @@ pub struct CreateRotationIn {
 }
 
 /// Distinguishes `"description": null` (clear it) from an absent field.
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+pub(super) fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
 }
 
@@ -135,9 +135,9 @@ mod not_null {
 /// Permission grants of one rotation's token.
 const MAX_GRANTS: usize = 50;
 /// The mapped secret's name, capped as secret names are (`services::secrets::check_key`).
-const MAX_SECRET_NAME: usize = 500;
+pub(super) const MAX_SECRET_NAME: usize = 500;
 
-fn check_name(issues: &mut Vec<Issue>, name: &str) {
+pub(super) fn check_name(issues: &mut Vec<Issue>, name: &str) {
     let name = name.trim();
     if name.is_empty() {
         issues.push(Issue::new(
@@ -160,7 +160,7 @@ fn check_name(issues: &mut Vec<Issue>, name: &str) {
     }
 }
 
-fn check_description(issues: &mut Vec<Issue>, description: Option<&str>) {
+pub(super) fn check_description(issues: &mut Vec<Issue>, description: Option<&str>) {
     if description.is_some_and(|d| d.trim().chars().count() > 256) {
         issues.push(Issue::new(
             "too_big",
@@ -170,7 +170,7 @@ fn check_description(issues: &mut Vec<Issue>, description: Option<&str>) {
     }
 }
 
-fn check_interval(issues: &mut Vec<Issue>, interval: f64) {
+pub(super) fn check_interval(issues: &mut Vec<Issue>, interval: f64) {
     if interval.fract() != 0.0 {
         issues.push(Issue::new(
             "invalid_type",
@@ -192,7 +192,7 @@ fn check_interval(issues: &mut Vec<Issue>, interval: f64) {
     }
 }
 
-fn check_rotate_at(issues: &mut Vec<Issue>, at: &RotateAtIn) {
+pub(super) fn check_rotate_at(issues: &mut Vec<Issue>, at: &RotateAtIn) {
     for (field, value, max) in [("hours", at.hours, 23.0), ("minutes", at.minutes, 59.0)] {
         if value.fract() != 0.0 {
             issues.push(Issue::new(

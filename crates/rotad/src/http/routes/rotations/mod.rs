@@ -2,6 +2,8 @@
 
 mod input;
 mod output;
+mod sql;
+mod sql_input;
 
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -14,7 +16,10 @@ use utoipa_axum::routes;
 
 use crate::error::{Issue, Result};
 use crate::http::extract::{uuid_param, Auth, Body, Query, Validate};
-use crate::services::rotations::{CreateRotation, DeleteOptions, Page, UpdateRotation, DBT_TYPE};
+use crate::providers::dbt::TYPE as DBT;
+use crate::services::rotations::{
+    CreateRotation, DeleteOptions, Page, RotationParameters, UpdateRotation, DBT_TYPE,
+};
 use crate::services::AppState;
 use input::{CreateRotationIn, UpdateRotationIn};
 use output::*;
@@ -29,6 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(generated_credentials))
         .routes(routes!(rotate_secrets))
         .routes(routes!(check_credentials))
+        .merge(sql::router())
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -36,7 +42,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct ProjectQuery {
     #[serde(default)]
-    project_id: String,
+    pub(super) project_id: String,
     /// Rotations to skip, oldest first (rotad's own; upstream answers every rotation).
     #[param(minimum = 0)]
     offset: Option<i64>,
@@ -46,7 +52,7 @@ pub struct ProjectQuery {
 }
 
 impl ProjectQuery {
-    fn page(&self) -> Page {
+    pub(super) fn page(&self) -> Page {
         Page {
             offset: self.offset.unwrap_or(0),
             limit: self.limit.unwrap_or(Page::MAX_LIMIT),
@@ -90,11 +96,11 @@ impl Validate for ProjectQuery {
 #[into_params(parameter_in = Query)]
 pub struct NameQuery {
     #[serde(default)]
-    project_id: String,
+    pub(super) project_id: String,
     #[serde(default)]
-    environment: String,
+    pub(super) environment: String,
     #[serde(default)]
-    secret_path: String,
+    pub(super) secret_path: String,
 }
 
 impl Validate for NameQuery {
@@ -118,9 +124,19 @@ impl Validate for NameQuery {
 #[into_params(parameter_in = Query)]
 pub struct DeleteQuery {
     /// `true` or `false`.
-    delete_secrets: Option<String>,
+    pub(super) delete_secrets: Option<String>,
     /// `true` or `false`.
-    revoke_generated_credentials: Option<String>,
+    pub(super) revoke_generated_credentials: Option<String>,
+}
+
+impl DeleteQuery {
+    pub(super) fn options(&self) -> DeleteOptions {
+        DeleteOptions {
+            delete_secrets: self.delete_secrets.as_deref() == Some("true"),
+            revoke_generated_credentials: self.revoke_generated_credentials.as_deref()
+                == Some("true"),
+        }
+    }
 }
 
 impl Validate for DeleteQuery {
@@ -157,7 +173,7 @@ async fn list_all(
     Query(q): Query<ProjectQuery>,
 ) -> Result<Json<SecretRotationsResponse>> {
     let views = app
-        .list_rotations(&ctx, q.project_id.trim(), false, q.page())
+        .list_rotations(&ctx, q.project_id.trim(), None, q.page())
         .await?;
     Ok(Json(SecretRotationsResponse {
         secret_rotations: views.into_iter().map(Into::into).collect(),
@@ -168,7 +184,7 @@ async fn list_all(
 #[utoipa::path(get, path = "/api/v2/secret-rotations/options", tag = "Secret Rotations",
     responses((status = 200, body = RotationOptionsResponse)), security(("bearer" = [])))]
 async fn options(Auth(_): Auth) -> Json<RotationOptionsResponse> {
-    Json(RotationOptionsResponse::dbt())
+    Json(RotationOptionsResponse::all())
 }
 
 /// Lists the project's DBT Service Token rotations.
@@ -181,7 +197,7 @@ async fn list(
     Query(q): Query<ProjectQuery>,
 ) -> Result<Json<SecretRotationsResponse>> {
     let views = app
-        .list_rotations(&ctx, q.project_id.trim(), true, q.page())
+        .list_rotations(&ctx, q.project_id.trim(), Some(&DBT), q.page())
         .await?;
     Ok(Json(SecretRotationsResponse {
         secret_rotations: views.into_iter().map(Into::into).collect(),
@@ -201,6 +217,7 @@ async fn create(
     let view = app
         .create_rotation(
             &ctx,
+            &DBT,
             CreateRotation {
                 name: input.name.trim().to_string(),
                 project_id: input.project_id.trim().to_string(),
@@ -211,8 +228,8 @@ async fn create(
                 is_auto_rotation_enabled: input.is_auto_rotation_enabled.unwrap_or(true),
                 rotation_interval: input.rotation_interval as i64,
                 rotate_at: input.rotate_at_utc.as_ref().map(|a| a.pair()),
-                parameters: input.parameters.into_domain(),
-                secrets_mapping: input.secrets_mapping.into_domain(),
+                parameters: RotationParameters::Dbt(input.parameters.into_domain()),
+                secrets_mapping: input.secrets_mapping.into_domain().into(),
                 audit_body,
             },
         )
@@ -235,6 +252,7 @@ async fn get_by_name(
     let view = app
         .get_rotation_by_name(
             &ctx,
+            &DBT,
             name.trim(),
             q.project_id.trim(),
             q.environment.trim(),
@@ -256,7 +274,7 @@ async fn get(
     Path(id): Path<String>,
 ) -> Result<Response> {
     let id = uuid_param("rotationId", &id)?;
-    let entry = app.get_rotation_entry(&ctx, &id).await?;
+    let entry = app.get_rotation_entry(&ctx, &DBT, &id).await?;
     // A view holds no secret: its answer is rendered once per cached entry.
     let body = entry.rendered(|view| {
         let answer = SecretRotationResponse {
@@ -280,6 +298,7 @@ async fn update(
     let id = uuid_param("rotationId", &id)?;
     let audit_body = serde_json::to_value(&input).unwrap_or_default();
     let change = UpdateRotation {
+        kind: &DBT,
         name: input.name.map(|n| n.trim().to_string()),
         description: input.description.map(|d| d.map(|d| d.trim().to_string())),
         is_auto_rotation_enabled: input.is_auto_rotation_enabled,
@@ -305,12 +324,11 @@ async fn delete(
     Query(q): Query<DeleteQuery>,
 ) -> Result<Json<SecretRotationResponse>> {
     let id = uuid_param("rotationId", &id)?;
-    let options = DeleteOptions {
-        delete_secrets: q.delete_secrets.as_deref() == Some("true"),
-        revoke_generated_credentials: q.revoke_generated_credentials.as_deref() == Some("true"),
-    };
     Ok(Json(SecretRotationResponse {
-        secret_rotation: app.delete_rotation(&ctx, &id, options).await?.into(),
+        secret_rotation: app
+            .delete_rotation(&ctx, &DBT, &id, q.options())
+            .await?
+            .into(),
     }))
 }
 
@@ -324,7 +342,7 @@ async fn generated_credentials(
     Path(id): Path<String>,
 ) -> Result<Json<GeneratedCredentialsResponse>> {
     let id = uuid_param("rotationId", &id)?;
-    let generated = app.generated_credentials(&ctx, &id).await?;
+    let generated = app.generated_credentials(&ctx, &DBT, &id).await?;
     Ok(Json(GeneratedCredentialsResponse {
         generated_credentials: generated.credentials.into_iter().map(Into::into).collect(),
         active_index: generated.active_index,
@@ -344,7 +362,7 @@ async fn rotate_secrets(
 ) -> Result<Json<SecretRotationResponse>> {
     let id = uuid_param("rotationId", &id)?;
     Ok(Json(SecretRotationResponse {
-        secret_rotation: app.rotate_now(&ctx, &id).await?.into(),
+        secret_rotation: app.rotate_now(&ctx, &DBT, &id).await?.into(),
     }))
 }
 
@@ -358,6 +376,6 @@ async fn check_credentials(
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     let id = uuid_param("rotationId", &id)?;
-    app.check_credentials(&ctx, &id).await?;
+    app.check_credentials(&ctx, &DBT, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

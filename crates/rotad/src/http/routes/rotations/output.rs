@@ -4,8 +4,8 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::providers::Credential;
-use crate::services::rotations::{RotationView, DBT_TYPE};
+use crate::providers::{rotation_type, Credential, TYPES};
+use crate::services::rotations::RotationView;
 use crate::time::rfc3339;
 
 #[derive(Serialize, ToSchema)]
@@ -89,7 +89,10 @@ impl From<RotationView> for SecretRotationOut {
             next_rotation_at: r.next_rotation_at.map(rfc3339),
             is_last_rotation_manual: r.is_last_rotation_manual,
             connection: ConnectionRef {
-                app: "dbt".to_string(),
+                app: rotation_type(&r.rotation_type)
+                    .map(|t| t.app)
+                    .unwrap_or("dbt")
+                    .to_string(),
                 name: v.connection_name,
                 id: r.connection_id,
             },
@@ -108,7 +111,7 @@ impl From<RotationView> for SecretRotationOut {
                 minutes: r.rotate_at_minutes,
             },
             last_rotation_message: v.last_message,
-            kind: DBT_TYPE.to_string(),
+            kind: r.rotation_type,
             parameters: v.parameters,
             secrets_mapping: v.secrets_mapping,
         }
@@ -127,20 +130,34 @@ pub struct SecretRotationsResponse {
     pub secret_rotations: Vec<SecretRotationOut>,
 }
 
+/// A slot's credential: a dbt token, or a database login.
 #[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CredentialOut {
-    service_token: String,
-    token_id: i64,
-    token_name: String,
+#[serde(untagged)]
+pub enum CredentialOut {
+    #[serde(rename_all = "camelCase")]
+    Token {
+        service_token: String,
+        token_id: i64,
+        token_name: String,
+    },
+    Login {
+        username: String,
+        password: String,
+    },
 }
 
 impl From<Credential> for CredentialOut {
     fn from(c: Credential) -> Self {
-        Self {
-            service_token: c.service_token,
-            token_id: c.token_id,
-            token_name: c.token_name,
+        match c {
+            Credential::Token(t) => CredentialOut::Token {
+                service_token: t.service_token,
+                token_id: t.token_id,
+                token_name: t.token_name,
+            },
+            Credential::Login(l) => CredentialOut::Login {
+                username: l.username,
+                password: l.password,
+            },
         }
     }
 }
@@ -156,15 +173,11 @@ pub struct GeneratedCredentialsResponse {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct OptionTemplateMapping {
-    #[serde(rename = "serviceToken")]
-    service_token: String,
-}
-
-#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OptionTemplate {
-    secrets_mapping: OptionTemplateMapping,
+    /// The type's `secretsMapping` fields with suggested secret names.
+    #[schema(value_type = Object)]
+    secrets_mapping: serde_json::Map<String, Value>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -183,18 +196,24 @@ pub struct RotationOptionsResponse {
 }
 
 impl RotationOptionsResponse {
-    pub fn dbt() -> Self {
+    /// Every type rotad offers.
+    pub fn all() -> Self {
         Self {
-            secret_rotation_options: vec![RotationOption {
-                name: crate::services::rotations::DBT_NAME.to_string(),
-                kind: DBT_TYPE.to_string(),
-                connection: "dbt".to_string(),
-                template: OptionTemplate {
-                    secrets_mapping: OptionTemplateMapping {
-                        service_token: "DBT_SERVICE_TOKEN".to_string(),
+            secret_rotation_options: TYPES
+                .iter()
+                .map(|t| RotationOption {
+                    name: t.name.to_string(),
+                    kind: t.slug.to_string(),
+                    connection: t.app.to_string(),
+                    template: OptionTemplate {
+                        secrets_mapping: t
+                            .mapping
+                            .iter()
+                            .map(|(f, k)| (f.to_string(), Value::String(k.to_string())))
+                            .collect(),
                     },
-                },
-            }],
+                })
+                .collect(),
         }
     }
 }
