@@ -472,7 +472,8 @@ class Harness:
 
     def start_server(self) -> str:
         expect(self.rotad.is_file() and os.access(self.rotad, os.X_OK), f"no rotad binary at {self.rotad}")
-        self.server = self.new_server("main")
+        # Internal addresses allowed: check a3 rotates a token at the dbt Cloud emulator on loopback.
+        self.server = self.new_server("main", {"ROTAD_ALLOW_INTERNAL_IP_CONNECTIONS": "true"})
         self.server.start()
         return f"{self.server.url} answers GET /api/status with {{\"message\":\"Ok\"}}"
 
@@ -515,6 +516,75 @@ class Harness:
         self.secret("bootstrap admin password", self.ctx["password"])
         return (f"org {self.ctx['org']}, project {self.ctx['project']}, identity {self.ctx['identity']} "
                 f"(client id {self.ctx['client_id']}) is a project member")
+
+    # ---- a3: a reference to a rotated token, read with the Python SDK ------- #
+
+    def start_emulator(self) -> Tuple[subprocess.Popen, str]:
+        binary = self.rotad.parent / "dbt-cloud-emulator"
+        expect(binary.is_file(), f"no dbt Cloud emulator at {binary}")
+        port = free_port()
+        fh = open(self.workdir / "emulator.log", "ab")
+        proc = subprocess.Popen([str(binary), "--listen", f"127.0.0.1:{port}", "--latency-ms", "0"],
+                                stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        fh.close()
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if http("GET", url + "/_emulator/info", timeout=2).status == 200:
+                    return proc, url
+            except (urllib.error.URLError, ConnectionError, socket.timeout, OSError):
+                pass
+            time.sleep(0.1)
+        proc.kill()
+        raise CheckFailed("the dbt Cloud emulator did not answer in 30 s")
+
+    def python_rotated_reference(self) -> str:
+        assert self.server is not None
+        u, admin, project = self.server.url, self.ctx["admin_token"], self.ctx["project"]
+        emulator, emu_url = self.start_emulator()
+        client = self.python_client()
+        try:
+            info = http("GET", emu_url + "/_emulator/info").json()
+            res = http("POST", u + "/api/v1/app-connections/dbt", {
+                "name": "clients-dbt", "method": "api-token",
+                "credentials": {"instanceUrl": emu_url, "accountId": str(info["account_id"]),
+                                "apiToken": info["admin_token"]}}, token=admin)
+            connection = api_ok(res, "appConnection", "id")
+            res = http("POST", u + "/api/v2/secret-rotations/dbt-service-token", {
+                "name": "clients-rotation", "projectId": project, "connectionId": connection,
+                "environment": ENVIRONMENT, "secretPath": SECRET_PATH, "isAutoRotationEnabled": False,
+                "rotationInterval": 30, "rotateAtUtc": {"hours": 0, "minutes": 0},
+                "parameters": {"tokenName": "clients-token",
+                               "permissionGrants": [{"permissionSet": "job_runner", "projectId": 1}]},
+                "secretsMapping": {"serviceToken": "CLIENTS_DBT_TOKEN"}}, token=admin)
+            rotation = api_ok(res, "secretRotation", "id")
+            where = dict(environment_slug=ENVIRONMENT, secret_path=SECRET_PATH, project_id=project)
+            client.secrets.create_secret_by_name(
+                secret_name="CLIENTS_DBT_HEADER", secret_value="Bearer ${CLIENTS_DBT_TOKEN}", **where)
+
+            def read() -> Tuple[str, str]:
+                token = client.secrets.get_secret_by_name(
+                    secret_name="CLIENTS_DBT_TOKEN", expand_secret_references=True, **where).secretValue
+                header = client.secrets.get_secret_by_name(
+                    secret_name="CLIENTS_DBT_HEADER", expand_secret_references=True, **where).secretValue
+                self.secret(f"dbt token {len(self.sensitive)}", token)
+                return token, header
+
+            before, header = read()
+            expect(bool(before), "the rotated secret is empty")
+            expect(header == f"Bearer {before}", "before the rotation the reference does not expand to the live token")
+            res = http("POST", u + f"/api/v2/secret-rotations/dbt-service-token/{rotation}/rotate-secrets",
+                       {}, token=admin)
+            expect(res.status == 200, f"rotate-secrets: {res.describe()}")
+            after, header = read()
+            expect(after != before, "the rotation did not change the published token")
+            expect(header == f"Bearer {after}", "after the rotation the reference does not expand to the new token")
+            return "get_secret_by_name(expand_secret_references=True) follows the rotated token across a rotation"
+        finally:
+            client.close()
+            emulator.kill()
+            emulator.wait()
 
     # ---- a: Python SDK ---------------------------------------------------- #
 
@@ -1001,6 +1071,7 @@ class Harness:
             if want("a"):
                 self.check("a python infisicalsdk 1.0.18", self.python_sdk, needs=boot)
                 self.check("a2 python infisicalsdk folders", self.python_folders, needs=boot)
+                self.check("a3 python reference to a rotated token", self.python_rotated_reference, needs=boot)
             if want("b"):
                 self.check("b node @infisical/sdk 5.0.2", self.node_sdk, needs=boot)
                 self.check("b2 node environments and folders", self.node_folders_envs,
