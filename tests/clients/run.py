@@ -13,7 +13,7 @@ What it does, each numbered item being its own PASS/FAIL check:
      SQLite file in a temp dir, or a fresh PostgreSQL database that is dropped
      afterwards) and a random encryption key, waits for ``GET /api/status``;
   1. bootstraps over plain HTTP (admin, project, machine identity with
-     universal auth, project membership), as DESIGN.md's table says;
+     universal auth, project membership), as docs/ARCHITECTURE.md describes;
   a. Python ``infisicalsdk`` 1.0.18: login, create (with comment), get, list,
      update (value read back), delete, get-after-delete raises;
   a2. Python ``infisicalsdk`` folders: create (with description), get by id,
@@ -932,7 +932,7 @@ class Harness:
         assert self.server is not None
         expect(len(self.sensitive) >= 3, f"too little was written to scan for: {sorted(self.sensitive)}")
         code = self.server.stop()
-        log(f"  rotad stopped (exit code {code}{'' if code == 0 else '; DESIGN.md says SIGTERM exits 0'})")
+        log(f"  rotad stopped (exit code {code}{'' if code == 0 else '; docs/ARCHITECTURE.md: SIGTERM exits 0'})")
         if self.passed("c rust-crate test_secrets_resource"):
             for v in RUST_TEST_VALUES:
                 self.sensitive[f"rust test value {v}"] = v
@@ -947,7 +947,7 @@ class Harness:
         assert self.server is not None
         data = {self.server.logfile.name: self.server.logfile.read_bytes() if self.server.logfile.exists() else b""}
         leaks = self.find_leaks(data)
-        expect(not leaks, "DESIGN.md: no secret value reaches a log line, but:\n" + "\n".join(leaks))
+        expect(not leaks, "docs/SECURITY.md: no secret value reaches a log line, but:\n" + "\n".join(leaks))
         return f"no sensitive string in the server log ({len(data[self.server.logfile.name])} bytes)"
 
     # ---- e: schemathesis -------------------------------------------------- #
