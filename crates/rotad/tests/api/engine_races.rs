@@ -146,9 +146,9 @@ async fn the_revocation_guard_fails_closed() {
     rig.app
         .db
         .execute(&format!(
-            "INSERT INTO revocations (id, rotation_id, connection_id, credential_id, attempts, \
-             next_attempt_at, last_error, created_at) VALUES ('mistake', '{id}', '{}', '{}', \
-             0, 0, NULL, 0)",
+            "INSERT INTO credential_queue (kind, id, rotation_id, connection_id, credential_id, \
+             attempts, next_attempt_at, last_error, created_at) VALUES ('revoke', 'mistake', \
+             '{id}', '{}', '{}', 0, 0, NULL, 0)",
             rig.connection, published["tokenId"]
         ))
         .await;

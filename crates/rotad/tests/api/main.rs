@@ -27,6 +27,7 @@ mod identities_upstream;
 mod input_limits;
 mod login_guard;
 mod memberships;
+mod patch_lanes;
 mod permissions;
 mod process;
 mod replicas;

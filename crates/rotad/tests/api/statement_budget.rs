@@ -14,10 +14,10 @@ use crate::statements::{self, Kind, Record};
 /// trace it, PostgreSQL adds one `COMMIT`). One per table write and no reads: the claim, which
 /// reads everything the pass needs; the intent, then its credential, before and right after dbt
 /// is called (a crash anywhere leaves something to resume or sweep); the commit, one transaction
-/// of six (the rotation, the published secret, its version row, the displaced token's queue
-/// entry, the intent, the audit entry). Once dbt confirms the revocation, the queue entry leaves
+/// of five (the rotation, the published secret, its version row, the intent's queue entry turned
+/// into the displaced token's revocation, the audit entry). Once dbt confirms the revocation, the queue entry leaves
 /// the queue in a batch with other rotations' (one statement per batch, not counted here).
-const STATEMENTS: usize = 9;
+const STATEMENTS: usize = 8;
 /// PostgreSQL's commit also tells the other replicas what changed (`pg_notify`, for their read
 /// caches; docs/ARCHITECTURE.md, "Caches").
 const PG_NOTIFY: usize = 1;

@@ -100,7 +100,12 @@ impl Engine {
         // exactly the slots this commit writes).
         let revocation = displaced
             .filter(|d| !slots.iter().any(|s| s.is(&d.id(), d.target())))
-            .map(|d| revocation(&row.id, &row.connection_id, &d.id(), d.target(), now));
+            .map(|d| RevocationRow {
+                // The intent's queue entry becomes this revocation (docs/ARCHITECTURE.md,
+                // "Statement budget").
+                id: intent_id.to_string(),
+                ..revocation(&row.id, &row.connection_id, &d.id(), d.target(), now)
+            });
         let keys = mapped_keys(row)?;
         let mut secrets = Vec::new();
         for (field, value) in credential.fields() {

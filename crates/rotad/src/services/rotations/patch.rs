@@ -61,18 +61,27 @@ impl App {
             input,
             answer,
         });
-        {
-            let mut last = lane.last.lock().await;
-            lane.gather().await;
-            let batch = lane.take();
-            if !batch.is_empty() {
-                self.patch_batch(id, &mut last, batch).await;
-                lane.committed();
-            }
+        self.engine.pauses.at("patch-queued").await;
+        let mut answered = std::pin::pin!(answered);
+        // The answer, or the lane, whichever comes first: a PATCH that the lane's holder
+        // committed in its group is answered at once, not after this caller has waited its
+        // turn at the lane behind the groups that follow (docs/ARCHITECTURE.md, "PATCH lanes").
+        let mut last = tokio::select! {
+            biased;
+            outcome = &mut answered => return answer_of(outcome),
+            last = lane.last.lock() => last,
+        };
+        self.engine.pauses.at("patch-lane").await;
+        lane.gather().await;
+        let batch = lane.take();
+        if !batch.is_empty() {
+            self.patch_batch(id, &mut last, batch).await;
+            lane.committed();
         }
-        answered
-            .await
-            .unwrap_or_else(|_| Err(Error::Unexpected(anyhow::anyhow!("PATCH was not answered"))))
+        drop(last);
+        // Whoever held the lane before this caller answered everything it took, so this
+        // caller's PATCH was answered by then or was in the batch it just committed.
+        answer_of(answered.await)
     }
 
     /// Commits a batch in order: runs of plain settings changes together, a PATCH that changes
@@ -376,4 +385,11 @@ fn apply_settings(
     next.next_rotation_at =
         schedule(&next, failed, unit).next(row.last_rotated_at, row.is_last_rotation_manual, now);
     next
+}
+
+/// The answer a lane's holder sent, or the error when it dropped the PATCH unanswered.
+fn answer_of(
+    outcome: std::result::Result<Result<RotationView>, tokio::sync::oneshot::error::RecvError>,
+) -> Result<RotationView> {
+    outcome.unwrap_or_else(|_| Err(Error::Unexpected(anyhow::anyhow!("PATCH was not answered"))))
 }

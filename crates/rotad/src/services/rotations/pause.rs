@@ -73,7 +73,10 @@ impl PausePoints {
 
     /// Called by the engine at `step`.
     pub async fn at(&self, step: &str) {
-        if std::env::var("ROTAD_TEST_PAUSE_AT").is_ok_and(|v| v == step) {
+        // Read once per process: pause points sit on hot paths (every PATCH passes two).
+        static STOP_AT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+        let stop_at = STOP_AT.get_or_init(|| std::env::var("ROTAD_TEST_PAUSE_AT").ok());
+        if stop_at.as_deref() == Some(step) {
             eprintln!("rotad: paused at {step}");
             std::future::pending::<()>().await;
         }

@@ -156,8 +156,7 @@ where
     async fn connection_in_use(&self, id: &str) -> StoreResult<bool> {
         let count = sqlx::query_scalar::<DB, i64>(
             "SELECT (SELECT COUNT(*) FROM secret_rotations WHERE connection_id = $1) \
-             + (SELECT COUNT(*) FROM revocations WHERE connection_id = $1) \
-             + (SELECT COUNT(*) FROM rotation_intents WHERE connection_id = $1)",
+             + (SELECT COUNT(*) FROM credential_queue WHERE connection_id = $1)",
         )
         .bind(id)
         .fetch_one(&self.write)

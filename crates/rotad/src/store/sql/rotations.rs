@@ -36,8 +36,8 @@ const PUBLISHED_SECRET: &str =
 pub(super) fn leased_cols() -> String {
     format!(
         "{ROTATION_COLS}, \
-         EXISTS (SELECT 1 FROM rotation_intents i WHERE i.rotation_id = secret_rotations.id) \
-         AS has_intents, \
+         EXISTS (SELECT 1 FROM credential_queue i WHERE i.rotation_id = secret_rotations.id \
+         AND i.kind = 'issue') AS has_intents, \
          (SELECT c.version FROM app_connections c WHERE c.id = secret_rotations.connection_id) \
          AS connection_version, \
          EXISTS (SELECT 1 FROM webhooks w WHERE w.project_id = secret_rotations.project_id \
@@ -164,10 +164,12 @@ where
         }
         // The creation's intent must still be unswept: once recovery swept it, the first token
         // is (being) revoked and must never be published (I1).
-        let done = sqlx::query("DELETE FROM rotation_intents WHERE id = $1 AND swept_at IS NULL")
-            .bind(intent_id)
-            .execute(&mut *tx)
-            .await?;
+        let done = sqlx::query(
+            "DELETE FROM credential_queue WHERE id = $1 AND kind = 'issue' AND swept_at IS NULL",
+        )
+        .bind(intent_id)
+        .execute(&mut *tx)
+        .await?;
         if DB::rows_affected(&done) != 1 {
             return Err(StoreError::Conflict(INTENT_SETTLED));
         }
@@ -383,8 +385,8 @@ where
 
     async fn insert_intent(&self, i: &IntentRow) -> StoreResult<()> {
         sqlx::query(&format!(
-            "INSERT INTO rotation_intents ({INTENT_COLS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            "INSERT INTO credential_queue (kind, {INTENT_COLS}) \
+             VALUES ('issue', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         ))
         .bind(&i.id)
         .bind(&i.rotation_id)
@@ -403,7 +405,8 @@ where
 
     async fn set_intent_credential(&self, id: &str, credential: &[u8]) -> StoreResult<bool> {
         let done = sqlx::query(
-            "UPDATE rotation_intents SET credential = $2 WHERE id = $1 AND swept_at IS NULL",
+            "UPDATE credential_queue SET credential = $2 \
+             WHERE id = $1 AND kind = 'issue' AND swept_at IS NULL",
         )
         .bind(id)
         .bind(credential)
@@ -419,10 +422,11 @@ where
         any_credential: bool,
     ) -> StoreResult<bool> {
         let sql = if any_credential {
-            "UPDATE rotation_intents SET swept_at = COALESCE(swept_at, $2) WHERE id = $1"
+            "UPDATE credential_queue SET swept_at = COALESCE(swept_at, $2) \
+             WHERE id = $1 AND kind = 'issue'"
         } else {
-            "UPDATE rotation_intents SET swept_at = COALESCE(swept_at, $2) \
-             WHERE id = $1 AND credential IS NULL"
+            "UPDATE credential_queue SET swept_at = COALESCE(swept_at, $2) \
+             WHERE id = $1 AND kind = 'issue' AND credential IS NULL"
         };
         let done = sqlx::query(sql)
             .bind(id)
@@ -433,7 +437,7 @@ where
     }
 
     async fn delete_intent(&self, id: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM rotation_intents WHERE id = $1")
+        sqlx::query("DELETE FROM credential_queue WHERE id = $1 AND kind = 'issue'")
             .bind(id)
             .execute(&self.write)
             .await?;
@@ -442,7 +446,7 @@ where
 
     async fn list_intents(&self) -> StoreResult<Vec<IntentRow>> {
         Ok(sqlx::query_as::<DB, IntentRow>(&format!(
-            "SELECT {INTENT_COLS} FROM rotation_intents ORDER BY created_at"
+            "SELECT {INTENT_COLS} FROM credential_queue WHERE kind = 'issue' ORDER BY created_at"
         ))
         .fetch_all(&self.write)
         .await?)
@@ -494,13 +498,36 @@ where
             }
             insert_version(&secret.version).execute(&mut *tx).await?;
         }
-        if let Some(rev) = &c.revocation {
-            insert_revocation(rev).execute(&mut *tx).await?;
-        }
-        let done = sqlx::query("DELETE FROM rotation_intents WHERE id = $1")
-            .bind(&c.intent_id)
-            .execute(&mut *tx)
-            .await?;
+        // The intent's queue entry becomes the displaced credential's revocation (one statement,
+        // not a delete and an insert), or goes when nothing was displaced.
+        let done = match &c.revocation {
+            Some(rev) => {
+                debug_assert_eq!(
+                    rev.id, c.intent_id,
+                    "the revocation takes the intent's entry"
+                );
+                sqlx::query(
+                    "UPDATE credential_queue SET kind = 'revoke', credential_id = $2, \
+                     target = $3, attempts = $4, next_attempt_at = $5, last_error = NULL, \
+                     created_at = $6, credential = NULL, swept_at = NULL \
+                     WHERE id = $1 AND kind = 'issue'",
+                )
+                .bind(&c.intent_id)
+                .bind(&rev.credential_id)
+                .bind(&rev.target)
+                .bind(rev.attempts)
+                .bind(rev.next_attempt_at)
+                .bind(rev.created_at)
+                .execute(&mut *tx)
+                .await?
+            }
+            None => {
+                sqlx::query("DELETE FROM credential_queue WHERE id = $1 AND kind = 'issue'")
+                    .bind(&c.intent_id)
+                    .execute(&mut *tx)
+                    .await?
+            }
+        };
         if DB::rows_affected(&done) != 1 {
             // Recovery settled the intent (and queued its credential for revocation).
             return Err(StoreError::Conflict(INTENT_SETTLED));
@@ -563,7 +590,8 @@ where
 
     async fn due_revocations(&self, now: i64, limit: i64) -> StoreResult<Vec<RevocationRow>> {
         Ok(sqlx::query_as::<DB, RevocationRow>(&format!(
-            "SELECT {REVOCATION_COLS} FROM revocations WHERE next_attempt_at <= $1 \
+            "SELECT {REVOCATION_COLS} FROM credential_queue \
+             WHERE kind = 'revoke' AND next_attempt_at <= $1 \
              ORDER BY next_attempt_at LIMIT $2"
         ))
         .bind(now)
@@ -574,7 +602,8 @@ where
 
     async fn revocations_of(&self, rotation_id: &str) -> StoreResult<Vec<RevocationRow>> {
         Ok(sqlx::query_as::<DB, RevocationRow>(&format!(
-            "SELECT {REVOCATION_COLS} FROM revocations WHERE rotation_id = $1 ORDER BY created_at"
+            "SELECT {REVOCATION_COLS} FROM credential_queue \
+             WHERE rotation_id = $1 AND kind = 'revoke' ORDER BY created_at"
         ))
         .bind(rotation_id)
         .fetch_all(&self.write)
@@ -582,7 +611,7 @@ where
     }
 
     async fn delete_revocation(&self, id: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM revocations WHERE id = $1")
+        sqlx::query("DELETE FROM credential_queue WHERE id = $1 AND kind = 'revoke'")
             .bind(id)
             .execute(&self.write)
             .await?;
@@ -592,7 +621,10 @@ where
     async fn delete_revocations(&self, ids: &[String]) -> StoreResult<()> {
         for chunk in ids.chunks(500) {
             let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!("DELETE FROM revocations WHERE id IN ({})", marks.join(", "));
+            let sql = format!(
+                "DELETE FROM credential_queue WHERE kind = 'revoke' AND id IN ({})",
+                marks.join(", ")
+            );
             let mut query = sqlx::query::<DB>(&sql);
             for id in chunk {
                 query = query.bind(id);
@@ -609,8 +641,8 @@ where
         error: &str,
     ) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE revocations SET attempts = attempts + 1, next_attempt_at = $2, \
-             last_error = $3 WHERE id = $1",
+            "UPDATE credential_queue SET attempts = attempts + 1, next_attempt_at = $2, \
+             last_error = $3 WHERE id = $1 AND kind = 'revoke'",
         )
         .bind(id)
         .bind(next_attempt_at)
@@ -629,9 +661,9 @@ where
     for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     sqlx::query(
-        "INSERT INTO revocations (id, rotation_id, connection_id, credential_id, attempts, \
-         next_attempt_at, last_error, created_at, target) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO credential_queue (kind, id, rotation_id, connection_id, credential_id, \
+         attempts, next_attempt_at, last_error, created_at, target) \
+         VALUES ('revoke', $1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(r.id.clone())
     .bind(r.rotation_id.clone())

@@ -67,7 +67,8 @@ where
 
     async fn intents_of(&self, rotation_id: &str) -> StoreResult<Vec<IntentRow>> {
         Ok(sqlx::query_as::<DB, IntentRow>(&format!(
-            "SELECT {INTENT_COLS} FROM rotation_intents WHERE rotation_id = $1 ORDER BY created_at"
+            "SELECT {INTENT_COLS} FROM credential_queue WHERE rotation_id = $1 AND kind = 'issue' \
+             ORDER BY created_at"
         ))
         .bind(rotation_id)
         .fetch_all(&self.write)
@@ -83,9 +84,10 @@ where
         .bind(now)
         .fetch_one(&self.read)
         .await?;
-        let revocations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM revocations")
-            .fetch_one(&self.read)
-            .await?;
+        let revocations: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM credential_queue WHERE kind = 'revoke'")
+                .fetch_one(&self.read)
+                .await?;
         let deliveries: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries")
             .fetch_one(&self.read)
             .await?;
