@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Dict, List
 
 HERE = Path(__file__).resolve().parent
-MARIADB = ["mariadb", "-h", "127.0.0.1", "-P", "3306", "-u", "root", "--batch", "-e"]
+MARIADB = [shutil.which("mariadb") or "mysql", "-h", "127.0.0.1", "-P", "3306", "-u", "root", "--batch", "-e"]
 
 
 def mariadb(sql: str) -> None:

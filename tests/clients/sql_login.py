@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import os
+import shutil
 import subprocess
 import sys
 
@@ -52,7 +53,8 @@ def main() -> None:
 
     user = env["CLIENTS_MYSQL_USER"]
     child = dict(env, MYSQL_PWD=env["CLIENTS_MYSQL_PASSWORD"])
-    who = run(["mariadb", "-h", "127.0.0.1", "-P", "3306", "-u", user, "-N", "-e", "SELECT CURRENT_USER()"], child)
+    client = shutil.which("mariadb") or "mysql"
+    who = run([client, "-h", "127.0.0.1", "-P", "3306", "-u", user, "-N", "-e", "SELECT CURRENT_USER()"], child)
     if not who.startswith(user + "@"):
         fail(f"MariaDB says the login is {who!r}")
     print("sql_login: MariaDB login ok", flush=True)
