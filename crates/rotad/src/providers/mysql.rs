@@ -98,3 +98,40 @@ impl Dialect for MySql {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connection(enabled: bool, reject: bool, ca: Option<&str>) -> SqlConnection {
+        SqlConnection {
+            host: "db.example".to_string(),
+            port: 3306,
+            database: String::new(),
+            username: "admin".to_string(),
+            password: "secret".to_string(),
+            ssl_enabled: enabled,
+            ssl_reject_unauthorized: reject,
+            ssl_certificate: ca.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn tls_settings_map_to_the_drivers_modes() {
+        assert!(matches!(
+            ssl_mode(&connection(false, true, Some("pem"))),
+            MySqlSslMode::Disabled
+        ));
+        assert!(matches!(
+            ssl_mode(&connection(true, false, None)),
+            MySqlSslMode::Required
+        ));
+        assert!(matches!(
+            ssl_mode(&connection(true, true, None)),
+            MySqlSslMode::VerifyCa
+        ));
+        assert_eq!(connection(false, true, Some("pem")).ssl_ca(), None);
+        assert_eq!(connection(true, true, Some("pem")).ssl_ca(), Some("pem"));
+        assert_eq!(connection(true, true, Some("  ")).ssl_ca(), None);
+    }
+}

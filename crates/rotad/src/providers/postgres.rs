@@ -101,3 +101,27 @@ impl Dialect for Postgres {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_settings_map_to_the_drivers_modes() {
+        let mut c = SqlConnection {
+            host: "db.example".to_string(),
+            port: 5432,
+            database: String::new(),
+            username: "admin".to_string(),
+            password: "secret".to_string(),
+            ssl_enabled: false,
+            ssl_reject_unauthorized: true,
+            ssl_certificate: None,
+        };
+        assert!(matches!(ssl_mode(&c), PgSslMode::Disable));
+        c.ssl_enabled = true;
+        assert!(matches!(ssl_mode(&c), PgSslMode::VerifyCa));
+        c.ssl_reject_unauthorized = false;
+        assert!(matches!(ssl_mode(&c), PgSslMode::Require));
+    }
+}
