@@ -7,6 +7,7 @@
 #   bench/run.sh --parts api,scale --backends sqlite
 #   bench/run.sh --rotations 2000 --scale-rows 100000 --duration 5   # a quick look
 #   bench/run.sh --parts sqlite-ab --duration 3 --warmup 1           # sqlx against rusqlite
+#   bench/run.sh --parts sql-rotation --sql-rotations 200            # PostgreSQL and MariaDB passwords
 #
 # Needs: cargo, curl, jq, sqlite3 (SQLite parts), psql (PostgreSQL parts; a server reachable at
 # --pg-url that can create databases), openssl. Every comparison is made side by side in the
@@ -18,7 +19,9 @@ usage() {
 Usage: bench/run.sh [options]
   --parts LIST          api,rotation,scale (default: all three); sqlite-ab: sqlx's SQLite
                         driver against rusqlite with spawn_blocking (no server; uses --duration,
-                        --warmup and --connections as tasks; docs/BENCHMARKS.md)
+                        --warmup and --connections as tasks; docs/BENCHMARKS.md); sql-rotation:
+                        rotations/s of postgres- and mysql-credentials against the real servers
+                        (bench/sql_rotation.sh; MariaDB on 127.0.0.1:3306, root without password)
   --backends LIST       sqlite,postgres (default: both)
   --duration S          measured seconds per API load run (default 8)
   --warmup S            warm-up seconds before each API load run (default 2)
@@ -27,10 +30,13 @@ Usage: bench/run.sh [options]
   --concurrency N       ROTAD_SCHEDULER_CONCURRENCY of the rotation runs (default 32, rotad's default)
   --high-concurrency N  a second 50 ms run at this concurrency (default 256; 0 to skip)
   --scale-rows N        rotations in the scale part's store (default 1000000)
+  --sql-rotations N     rotations per provider in the sql-rotation part (default 500)
   --pg-url URL          PostgreSQL server, without a database (default postgres://postgres@127.0.0.1:5432)
   --out FILE            also write the table to FILE
   --keep                keep the work directory (logs, databases) after the run
   --no-build            use the binaries already in target/bench/release
+  --bin-dir DIR         use the binaries in DIR instead (implies --no-build; e.g. a debug
+                        build for a quick check that a part works; its figures mean little)
   -h, --help            this text
 EOF
 }
@@ -44,10 +50,12 @@ ROTATIONS=10000
 CONCURRENCY=32
 HIGH_CONCURRENCY=256
 SCALE_ROWS=1000000
+SQL_ROTATIONS=500
 PG_URL=postgres://postgres@127.0.0.1:5432
 OUT=
 KEEP=0
 BUILD=1
+BIN_DIR=
 IDLE_SECS=5
 
 while [[ $# -gt 0 ]]; do
@@ -61,10 +69,12 @@ while [[ $# -gt 0 ]]; do
         --concurrency) CONCURRENCY=$2; shift 2 ;;
         --high-concurrency) HIGH_CONCURRENCY=$2; shift 2 ;;
         --scale-rows) SCALE_ROWS=$2; shift 2 ;;
+        --sql-rotations) SQL_ROTATIONS=$2; shift 2 ;;
         --pg-url) PG_URL=${2%/}; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
         --keep) KEEP=1; shift ;;
         --no-build) BUILD=0; shift ;;
+        --bin-dir) BIN_DIR=$2; BUILD=0; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -73,7 +83,7 @@ done
 export PGOPTIONS='--client-min-messages=warning'
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export CARGO_TARGET_DIR="$ROOT/target/bench"
-BIN="$CARGO_TARGET_DIR/release"
+BIN="${BIN_DIR:-$CARGO_TARGET_DIR/release}"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/rotad-bench.XXXXXX")
 RESULTS="$WORK/results.tsv"
 : >"$RESULTS"
@@ -117,7 +127,7 @@ for tool in cargo curl jq openssl; do
 done
 # The sqlite-ab part needs no database server.
 SERVER_PARTS=0
-for p in api rotation scale; do has "$PARTS" "$p" && SERVER_PARTS=1; done
+for p in api rotation scale sql-rotation; do has "$PARTS" "$p" && SERVER_PARTS=1; done
 [[ $SERVER_PARTS == 0 ]] && BACKENDS=
 has "$BACKENDS" sqlite && { command -v sqlite3 >/dev/null || die "sqlite3 is required for --backends sqlite"; }
 if has "$BACKENDS" postgres; then
@@ -526,13 +536,17 @@ part_sqlite_ab() {
 
 # ---------------------------------------------------------------------------------------------
 
+# part 5: the database credentials providers (bench/sql_rotation.sh)
+# shellcheck source=bench/sql_rotation.sh
+source "$ROOT/bench/sql_rotation.sh"
+
 ENCRYPTION_KEY=$(openssl rand -base64 32)
 log "work directory $WORK"
-for part in api rotation scale; do
+for part in api rotation scale sql-rotation; do
     has "$PARTS" "$part" || continue
     for backend in sqlite postgres; do
         has "$BACKENDS" "$backend" || continue
-        "part_$part" "$backend"
+        "part_${part//-/_}" "$backend"
     done
 done
 has "$PARTS" sqlite-ab && part_sqlite_ab
@@ -548,7 +562,8 @@ log "done in $((SECONDS - START_SECONDS)) s"
 echo
 echo "Machine: $(nproc) cores, $(awk '/^MemTotal/ {printf "%.0f GB", $2 / 1048576}' /proc/meminfo), \
 $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), Linux $(uname -r), $(rustc --version)"
-echo "Load: duration ${DURATION}s after ${WARMUP}s warm-up, $CONNECTIONS connections; rotations: $ROTATIONS; scale: $SCALE_ROWS rows"
+echo "Load: duration ${DURATION}s after ${WARMUP}s warm-up, $CONNECTIONS connections; rotations: $ROTATIONS; scale: $SCALE_ROWS rows; sql-rotation: $SQL_ROTATIONS per provider"
+[[ -n $BIN_DIR ]] && echo "Binaries: $BIN_DIR (--bin-dir)"
 echo
 cat "$WORK/table.md"
 [[ -n $OUT ]] && cp "$WORK/table.md" "$OUT"

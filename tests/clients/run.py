@@ -36,7 +36,10 @@ What it does, each numbered item being its own PASS/FAIL check:
   g. the table of SDK calls in docs/COMPATIBILITY.md matches the installed
      clients (compat.py): every call listed, none that is gone, and every call
      marked ``works`` made by a check of this run (a, a2, b, b2, c), as the
-     table's checked-by column says.
+     table's checked-by column says;
+  h. database credentials rotations at the real PostgreSQL (5432) and MariaDB (3306), read
+     with the Python and Node SDKs and through ``rotad run`` (sql_check.py); check d then
+     scans for the generated passwords.
 
 Exits non-zero on any failure; the last line is ``N passed, M failed``.
 """
@@ -69,6 +72,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Set, Tuple
 
 import compat
+import sql_check
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -1078,6 +1082,9 @@ class Harness:
                            needs=("b node @infisical/sdk 5.0.2",))
             if want("c"):
                 self.check("c rust-crate test_secrets_resource", self.rust_crate_test, needs=boot)
+            if want("h"):
+                self.check("h database credentials rotations", lambda: sql_check.sql_rotations(self, sys.modules[__name__]),
+                           needs=boot)
             if want("g"):
                 self.check("g SDK calls table in docs/COMPATIBILITY.md", self.calls_table)
             if want("d"):
@@ -1122,8 +1129,8 @@ def main() -> int:
     p.add_argument("--fuzz-max-examples", type=int, default=10)
     p.add_argument("--fuzz-max-time", type=int, default=120, help="schemathesis --max-time, seconds")
     p.add_argument("--fuzz-seed", type=int, default=int(os.environ.get("ROTAD_FUZZ_SEED", "1")))
-    p.add_argument("--only", help="comma-separated subset of checks a,b,c,d,e,f,g (0 and 1 always run; "
-                                  "g needs a, b and c in the same run)")
+    p.add_argument("--only", help="comma-separated subset of checks a,b,c,d,e,f,g,h (0 and 1 always run; "
+                                  "g needs a, b, c and h in the same run)")
     p.add_argument("--keep", action="store_true", help="keep the temp dir even when everything passed")
     args = p.parse_args()
     return Harness(args).run()

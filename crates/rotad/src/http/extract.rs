@@ -300,3 +300,17 @@ pub fn uuid_param(field: &str, value: &str) -> Result<String, Error> {
             Error::Validation(vec![Issue::new("invalid_string", &[field], "Invalid uuid")])
         })
 }
+
+/// A named segment of the request's path (`{name}` in its route), for extractors that read
+/// one or two by name.
+pub async fn path_param(parts: &mut Parts, name: &str) -> Result<String, Error> {
+    let axum::extract::Path(params) =
+        axum::extract::Path::<Vec<(String, String)>>::from_request_parts(parts, &())
+            .await
+            .map_err(|e| Error::bad_request(e.body_text()))?;
+    params
+        .into_iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value)
+        .ok_or_else(|| Error::not_found(format!("No {name} in the path")))
+}

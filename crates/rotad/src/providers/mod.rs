@@ -7,6 +7,7 @@ pub mod dbt;
 pub mod mysql;
 pub mod postgres;
 pub mod sql;
+pub mod sql_login;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};

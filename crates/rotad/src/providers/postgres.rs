@@ -1,12 +1,12 @@
-//! PostgreSQL roles' passwords as a rotation provider (`postgres-credentials`), on the scheme
-//! of `sql.rs`.
+//! PostgreSQL roles' passwords as a rotation provider (`postgres-credentials`): the
+//! [`Dialect`] of the shared provider (`sql_login.rs`), on the scheme of `sql.rs`.
 
-use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgQueryResult, PgSslMode};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
 use sqlx::{ConnectOptions, Connection};
 
-use super::sql::{db_failure, fresh_login, login, Reach, SqlConnection, SqlParameters};
-use super::{Credential, FailureKind, ProviderError, RotationProvider, RotationType};
+use super::sql::{Reach, SqlConnection};
+use super::sql_login::{BoxFuture, Dialect, SqlProvider};
+use super::RotationType;
 
 /// The `postgres-credentials` rotation type.
 pub const TYPE: RotationType = RotationType {
@@ -19,33 +19,44 @@ pub const TYPE: RotationType = RotationType {
     ],
 };
 
-/// PostgreSQL's refusals of a login: a wrong password, or no `pg_hba.conf` entry for it.
-const DENIED: [&str; 2] = ["28P01", "28000"];
+/// PostgreSQL's refusals of a login: a wrong password, or no `pg_hba.conf` entry for it
+/// (which names the reason, e.g. a server that only takes TLS connections).
+const REFUSED: [&str; 2] = ["28P01", "28000"];
 
-pub struct PgProvider {
-    connection: SqlConnection,
-    reach: Reach,
-    parameters: Option<SqlParameters>,
+pub struct Postgres;
+
+pub type PgProvider = SqlProvider<Postgres>;
+
+/// The driver's TLS mode for a connection's settings (docs/SECURITY.md, "Database
+/// connections"): off; encrypted without checking the certificate; or checked against the
+/// connection's CA (`sslCertificate`) or the built-in roots. The host name is not compared:
+/// the driver is handed the address the SSRF check pinned, not the name.
+fn ssl_mode(c: &SqlConnection) -> PgSslMode {
+    match (c.ssl_enabled, c.ssl_reject_unauthorized) {
+        (false, _) => PgSslMode::Disable,
+        (true, false) => PgSslMode::Require,
+        (true, true) => PgSslMode::VerifyCa,
+    }
 }
 
-impl PgProvider {
-    pub fn new(connection: SqlConnection, reach: Reach, parameters: Option<SqlParameters>) -> Self {
-        Self {
-            connection,
-            reach,
-            parameters,
-        }
-    }
+impl Dialect for Postgres {
+    type Conn = PgConnection;
+    const SCHEME: &'static str = "postgres";
 
-    fn options(&self, username: &str, password: &str) -> PgConnectOptions {
-        let c = &self.connection;
+    fn connect(
+        c: &SqlConnection,
+        reach: &Reach,
+        username: &str,
+        password: &str,
+        _admin: bool,
+    ) -> BoxFuture<'static, Result<PgConnection, sqlx::Error>> {
         let database = match c.database.trim() {
             "" => "postgres",
             name => name,
         };
         let mut options = PgConnectOptions::new()
-            .host(&self.reach.host)
-            .port(self.reach.port)
+            .host(&reach.host)
+            .port(reach.port)
             .username(username)
             .password(password)
             .database(database)
@@ -53,220 +64,64 @@ impl PgProvider {
             // The statements carry passwords: never logged.
             .log_statements(log::LevelFilter::Off)
             .log_slow_statements(log::LevelFilter::Off, std::time::Duration::from_secs(3600))
-            .ssl_mode(match (c.ssl_enabled, c.ssl_reject_unauthorized) {
-                (false, _) => PgSslMode::Disable,
-                (true, false) => PgSslMode::Require,
-                (true, true) => PgSslMode::VerifyCa,
-            });
-        if let Some(pem) = c
-            .ssl_certificate
-            .as_deref()
-            .filter(|p| !p.trim().is_empty())
-        {
+            .ssl_mode(ssl_mode(c));
+        if let Some(pem) = c.ssl_ca() {
             options = options.ssl_root_cert_from_pem(pem.as_bytes().to_vec());
         }
-        options
+        Box::pin(async move { options.connect().await })
     }
 
-    /// Logs in; `Ok(None)` when the database refuses the password.
-    async fn log_in(
-        &self,
-        username: &str,
-        password: &str,
-    ) -> Result<Option<PgConnection>, ProviderError> {
-        let options = self.options(username, password);
-        let connect = tokio::time::timeout(self.reach.timeout, options.connect()).await;
-        match connect {
-            Err(_) => Err(ProviderError {
-                message: "Failed to connect to the database: timed out".to_string(),
-                ambiguous: false,
-                kind: FailureKind::Timeout,
-            }),
-            Ok(Ok(conn)) => Ok(Some(conn)),
-            Ok(Err(e)) if denied(&e) => Ok(None),
-            Ok(Err(e)) => Err(failure(
-                "Failed to connect to the database",
-                &e,
-                &[password],
-            )),
+    fn execute<'c>(
+        conn: &'c mut PgConnection,
+        sql: &'c str,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+        // A query without arguments goes over the simple query protocol.
+        Box::pin(async move { sqlx::Executor::execute(conn, sql).await.map(|_| ()) })
+    }
+
+    fn close(conn: PgConnection) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let _ = conn.close().await;
+        })
+    }
+
+    fn refused(e: &sqlx::Error) -> bool {
+        match e {
+            sqlx::Error::Database(db) => db.code().is_some_and(|c| REFUSED.contains(&c.as_ref())),
+            _ => false,
         }
     }
 
-    /// The connection's own login (the user that alters the rotated users).
-    async fn admin(&self) -> Result<PgConnection, ProviderError> {
-        let c = &self.connection;
-        self.log_in(&c.username, &c.password)
-            .await?
-            .ok_or_else(|| ProviderError {
-                message: format!(
-                    "Failed to connect to the database: access denied for user \"{}\"",
-                    c.username
-                ),
-                ambiguous: false,
-                kind: FailureKind::Auth,
-            })
-    }
-
-    /// Sets `password` on `username`. A failure after the statement was sent is ambiguous: the
-    /// password may be set.
-    async fn set_password(&self, username: &str, password: &str) -> Result<(), ProviderError> {
-        let mut conn = self.admin().await?;
-        // ALTER ROLE takes no bound parameters; both values are checked to need no escaping
-        // (sql::username_issue, sql::random_password): an identifier and a literal.
-        let statement = format!(
+    fn set_password(username: &str, password: &str) -> String {
+        // An identifier and a literal (quotes doubled; usernames with quotes are refused).
+        format!(
             "ALTER ROLE \"{}\" WITH PASSWORD '{}'",
             username.replace('"', "\"\""),
-            literal(password)
-        );
-        let run = tokio::time::timeout(self.reach.timeout, run(&mut conn, &statement)).await;
-        let prefix = format!("Failed to set the password of user \"{username}\"");
-        let outcome = match run {
-            Err(_) => Err(ProviderError {
-                message: format!("{prefix}: timed out"),
-                ambiguous: true,
-                kind: FailureKind::Timeout,
-            }),
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => {
-                let mut error = failure(&prefix, &e, &[password, &self.connection.password]);
-                error.ambiguous = !matches!(e, sqlx::Error::Database(_));
-                Err(error)
-            }
-        };
-        let _ = conn.close().await;
-        outcome
-    }
-
-    /// Whether `username` logs in with `password`.
-    async fn logs_in(&self, username: &str, password: &str) -> Result<bool, ProviderError> {
-        match self.log_in(username, password).await? {
-            Some(conn) => {
-                let _ = conn.close().await;
-                Ok(true)
-            }
-            None => Ok(false),
-        }
-    }
-
-    /// Connects with the connection's own login and runs a no-op query (`check`).
-    pub async fn check(&self) -> Result<(), ProviderError> {
-        let mut conn = self.admin().await?;
-        let ran = tokio::time::timeout(self.reach.timeout, run(&mut conn, "SELECT 1")).await;
-        let _ = conn.close().await;
-        match ran {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(failure("Failed to query the database", &e, &[])),
-            Err(_) => Err(ProviderError {
-                message: "Failed to query the database: timed out".to_string(),
-                ambiguous: false,
-                kind: FailureKind::Timeout,
-            }),
-        }
-    }
-}
-
-/// Runs one statement over the text protocol (no bound parameters). A plain function with
-/// named lifetimes, so the future is `Send` inside the provider's `async_trait` methods.
-fn run<'c>(
-    conn: &'c mut PgConnection,
-    sql: &'c str,
-) -> std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<PgQueryResult, sqlx::Error>> + Send + 'c>,
-> {
-    // A query without arguments goes over the simple query protocol.
-    sqlx::Executor::execute(conn, sql)
-}
-
-/// A value inside a single-quoted literal (quotes doubled; callers refuse backslashes).
-fn literal(value: &str) -> String {
-    value.replace('\'', "''")
-}
-
-fn denied(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Database(db) => db.code().is_some_and(|c| DENIED.contains(&c.as_ref())),
-        _ => false,
-    }
-}
-
-fn failure(prefix: &str, e: &sqlx::Error, secrets: &[&str]) -> ProviderError {
-    let (message, kind) = match e {
-        sqlx::Error::Database(db) => (db.message().to_string(), FailureKind::Auth),
-        sqlx::Error::Io(io) => (io.to_string(), FailureKind::Connection),
-        sqlx::Error::Tls(tls) => (tls.to_string(), FailureKind::Connection),
-        other => (other.to_string(), FailureKind::Other),
-    };
-    db_failure(prefix, &message, secrets, kind)
-}
-
-#[async_trait]
-impl RotationProvider for PgProvider {
-    fn target(&self) -> String {
-        format!(
-            "postgres://{}:{}",
-            self.connection.host.trim(),
-            self.connection.port
+            password.replace('\'', "''")
         )
     }
+}
 
-    fn credential_name(&self, _intent_id: &str, slot: usize) -> String {
-        self.parameters
-            .as_ref()
-            .map(|p| p.user(slot).to_string())
-            .unwrap_or_default()
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    fn prepare(&self, name: &str) -> Option<Credential> {
-        Some(fresh_login(name, &self.target()))
-    }
-
-    /// Sets the prepared password, then logs in with it.
-    async fn issue(
-        &self,
-        name: &str,
-        prepared: Option<&Credential>,
-    ) -> Result<Credential, ProviderError> {
-        let login = login(prepared)?;
-        self.set_password(name, &login.password).await?;
-        if !self.logs_in(name, &login.password).await? {
-            return Err(ProviderError {
-                message: format!(
-                    "Failed to verify the new password of user \"{name}\": the database refused it"
-                ),
-                ambiguous: false,
-                kind: FailureKind::Auth,
-            });
-        }
-        Ok(Credential::Login(login.clone()))
-    }
-
-    /// The second user exists and may be altered: it gets a password nobody keeps (it is
-    /// the inactive slot's user until the first rotation).
-    async fn validate(&self) -> Result<(), ProviderError> {
-        match &self.parameters {
-            Some(p) => self.revoke(&p.username2).await,
-            None => Ok(()),
-        }
-    }
-
-    async fn landed(&self, credential: &Credential) -> Result<bool, ProviderError> {
-        self.is_live(credential).await
-    }
-
-    /// A user's revocation: a random password nobody keeps.
-    async fn revoke(&self, username: &str) -> Result<(), ProviderError> {
-        self.set_password(username, &super::sql::random_password())
-            .await
-    }
-
-    async fn is_live(&self, credential: &Credential) -> Result<bool, ProviderError> {
-        match credential {
-            Credential::Login(l) => self.logs_in(&l.username, &l.password).await,
-            Credential::Token(_) => Ok(false),
-        }
-    }
-
-    async fn find_named(&self, _name: &str) -> Result<Vec<String>, ProviderError> {
-        Ok(Vec::new())
+    #[test]
+    fn tls_settings_map_to_the_drivers_modes() {
+        let mut c = SqlConnection {
+            host: "db.example".to_string(),
+            port: 5432,
+            database: String::new(),
+            username: "admin".to_string(),
+            password: "secret".to_string(),
+            ssl_enabled: false,
+            ssl_reject_unauthorized: true,
+            ssl_certificate: None,
+        };
+        assert!(matches!(ssl_mode(&c), PgSslMode::Disable));
+        c.ssl_enabled = true;
+        assert!(matches!(ssl_mode(&c), PgSslMode::VerifyCa));
+        c.ssl_reject_unauthorized = false;
+        assert!(matches!(ssl_mode(&c), PgSslMode::Require));
     }
 }

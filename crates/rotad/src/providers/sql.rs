@@ -1,4 +1,4 @@
-//! What the database-credentials providers share (MySQL/MariaDB in `mysql.rs`): the
+//! What the database-credentials providers share (the provider itself in `sql_login.rs`): the
 //! connection's credentials, the rotation's parameters, passwords, and the SSRF check of a
 //! database host.
 //!
@@ -55,6 +55,15 @@ pub struct SqlConnection {
 
 fn yes() -> bool {
     true
+}
+
+impl SqlConnection {
+    /// The CA certificate (PEM) to verify the server against, when TLS is on and one is set.
+    pub fn ssl_ca(&self) -> Option<&str> {
+        self.ssl_certificate
+            .as_deref()
+            .filter(|p| self.ssl_enabled && !p.trim().is_empty())
+    }
 }
 
 impl fmt::Debug for SqlConnection {

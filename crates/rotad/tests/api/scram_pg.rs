@@ -13,9 +13,9 @@ pub const PORT: u16 = 55433;
 /// The superuser's password (a test cluster's, nothing else's).
 pub const ADMIN_PASSWORD: &str = "rotad-scram-admin";
 
-fn up() -> bool {
+fn up(port: u16) -> bool {
     std::net::TcpStream::connect_timeout(
-        &std::net::SocketAddr::from(([127, 0, 0, 1], PORT)),
+        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
         Duration::from_millis(200),
     )
     .is_ok()
@@ -41,7 +41,7 @@ fn bin(name: &str) -> PathBuf {
 }
 
 /// Runs a server tool as the `postgres` user when we are root (they refuse to run as root).
-fn run(tool: &str, args: &[&str]) {
+pub fn run(tool: &str, args: &[&str]) {
     let root = Command::new("id")
         .arg("-u")
         .output()
@@ -61,7 +61,7 @@ fn run(tool: &str, args: &[&str]) {
     assert!(status.success(), "{tool} {args:?} failed");
 }
 
-fn chown_postgres(path: &std::path::Path) {
+pub fn chown_postgres(path: &std::path::Path) {
     let _ = Command::new("chown")
         .arg("postgres:postgres")
         .arg(path)
@@ -70,16 +70,23 @@ fn chown_postgres(path: &std::path::Path) {
 
 /// Makes sure the cluster runs; returns its port.
 pub fn cluster() -> u16 {
-    if up() {
-        return PORT;
+    start("rotad-scram-pg", PORT, &[], |_| {})
+}
+
+/// Makes sure the cluster `name` (under `$TMPDIR`) runs on `port`: initialised on first use
+/// with the superuser's password, then `prepare`d (its data folder, before the first start;
+/// it may write files the server reads), started with `settings` (`-c` options).
+pub fn start(name: &str, port: u16, settings: &[&str], prepare: impl Fn(&std::path::Path)) -> u16 {
+    if up(port) {
+        return port;
     }
     let base = std::env::temp_dir();
-    let data = base.join("rotad-scram-pg");
-    let lock = base.join("rotad-scram-pg.lock");
+    let data = base.join(name);
+    let lock = base.join(format!("{name}.lock"));
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        if up() {
-            return PORT;
+        if up(port) {
+            return port;
         }
         match std::fs::create_dir(&lock) {
             Ok(()) => break,
@@ -92,7 +99,10 @@ pub fn cluster() -> u16 {
                 if stale {
                     let _ = std::fs::remove_dir(&lock);
                 }
-                assert!(Instant::now() < deadline, "the scram cluster never came up");
+                assert!(
+                    Instant::now() < deadline,
+                    "the {name} cluster never came up"
+                );
                 std::thread::sleep(Duration::from_millis(200));
             }
         }
@@ -101,7 +111,7 @@ pub fn cluster() -> u16 {
         let _ = std::fs::remove_dir_all(&data);
         std::fs::create_dir_all(&data).expect("cluster folder");
         chown_postgres(&data);
-        let pwfile = base.join("rotad-scram-pg.pw");
+        let pwfile = base.join(format!("{name}.pw"));
         std::fs::write(&pwfile, ADMIN_PASSWORD).expect("password file");
         chown_postgres(&pwfile);
         let data_arg = data.to_string_lossy().to_string();
@@ -117,18 +127,22 @@ pub fn cluster() -> u16 {
             ],
         );
         let _ = std::fs::remove_file(&pwfile);
+        prepare(&data);
     }
     let data_arg = data.to_string_lossy().to_string();
     let log = data.join("server.log").to_string_lossy().to_string();
-    let options = format!(
-        "-p {PORT} -c listen_addresses=127.0.0.1 -c unix_socket_directories={}",
+    let mut options = format!(
+        "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={}",
         data.display()
     );
+    for setting in settings {
+        options.push_str(&format!(" -c {setting}"));
+    }
     run(
         "pg_ctl",
         &["-D", &data_arg, "-l", &log, "-o", &options, "-w", "start"],
     );
     let _ = std::fs::remove_dir(&lock);
-    assert!(up(), "the scram cluster does not accept connections");
-    PORT
+    assert!(up(port), "the {name} cluster does not accept connections");
+    port
 }

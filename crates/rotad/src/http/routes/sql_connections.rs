@@ -1,7 +1,8 @@
 //! Database app connections: `/api/v1/app-connections/{app}` for `mysql` and `postgres` (create, list, get,
 //! get by name, update, delete, available, check). Answers never carry the password.
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -14,7 +15,7 @@ use super::connections::{
     present, AvailableConnectionOut, AvailableConnectionsResponse, ProjectQuery,
 };
 use crate::error::{Error, Issue, Result};
-use crate::http::extract::{uuid_param, Auth, Body, Query, Validate};
+use crate::http::extract::{path_param, uuid_param, Auth, Body, Query, Validate};
 use crate::providers::sql::SqlConnection;
 use crate::services::connections::{
     NewSqlConnection, SqlConnectionChange, APP_MYSQL, APP_POSTGRES,
@@ -38,6 +39,33 @@ fn sql_app(app: &str) -> Result<&'static str> {
         other => Err(Error::not_found(format!(
             "rotad has no app connections of type \"{other}\""
         ))),
+    }
+}
+
+/// The database app a request's path names (`{app}`): every route dispatches on it here.
+pub struct SqlApp(&'static str);
+
+impl FromRequestParts<AppState> for SqlApp {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self> {
+        sql_app(&path_param(parts, "app").await?).map(SqlApp)
+    }
+}
+
+/// The app and the connection (`{connectionId}`, a UUID) of a route under one connection.
+pub struct ConnectionAt {
+    app: &'static str,
+    id: String,
+}
+
+impl FromRequestParts<AppState> for ConnectionAt {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let SqlApp(app) = SqlApp::from_request_parts(parts, state).await?;
+        let id = uuid_param("connectionId", &path_param(parts, "connectionId").await?)?;
+        Ok(ConnectionAt { app, id })
     }
 }
 
@@ -152,10 +180,9 @@ impl Validate for UpdateSqlConnectionIn {
 async fn list(
     State(app): State<AppState>,
     Auth(ctx): Auth,
-    Path(kind): Path<String>,
+    SqlApp(kind): SqlApp,
     Query(q): Query<ProjectQuery>,
 ) -> Result<Json<AppConnectionsResponse>> {
-    let kind = sql_app(&kind)?;
     let mut connections = app.list_connections(&ctx, q.project_id.as_deref()).await?;
     connections.retain(|c| c.app == kind);
     many(&app, connections).await
@@ -168,10 +195,9 @@ async fn list(
 async fn create(
     State(app): State<AppState>,
     Auth(ctx): Auth,
-    Path(kind): Path<String>,
+    SqlApp(kind): SqlApp,
     Body(input): Body<CreateSqlConnectionIn>,
 ) -> Result<Json<AppConnectionResponse>> {
-    let kind = sql_app(&kind)?;
     let connection = app
         .create_sql_connection(
             &ctx,
@@ -195,10 +221,9 @@ async fn create(
 async fn available(
     State(app): State<AppState>,
     Auth(ctx): Auth,
-    Path(kind): Path<String>,
+    SqlApp(kind): SqlApp,
     Query(q): Query<ProjectQuery>,
 ) -> Result<Json<AvailableConnectionsResponse>> {
-    let kind = sql_app(&kind)?;
     let connections = app
         .available_connections(&ctx, q.project_id.as_deref())
         .await?;
@@ -224,10 +249,10 @@ async fn available(
 async fn get_by_name(
     State(app): State<AppState>,
     Auth(ctx): Auth,
-    Path((kind, name)): Path<(String, String)>,
+    SqlApp(kind): SqlApp,
+    Path((_, name)): Path<(String, String)>,
     Query(q): Query<ProjectQuery>,
 ) -> Result<Json<AppConnectionResponse>> {
-    let kind = sql_app(&kind)?;
     let connection = app
         .get_connection_by_name(&ctx, &name, q.project_id.as_deref())
         .await?;
@@ -247,10 +272,8 @@ async fn get_by_name(
 async fn get(
     State(app): State<AppState>,
     Auth(ctx): Auth,
-    Path((kind, id)): Path<(String, String)>,
+    ConnectionAt { app: kind, id }: ConnectionAt,
 ) -> Result<Json<AppConnectionResponse>> {
-    let kind = sql_app(&kind)?;
-    let id = uuid_param("connectionId", &id)?;
     app.sql_connection_row(&ctx, kind, &id).await?;
     let connection = app.get_connection(&ctx, &id).await?;
     one(&app, connection).await
@@ -263,11 +286,9 @@ async fn get(
 async fn update(
     State(app): State<AppState>,
     Auth(ctx): Auth,
-    Path((kind, id)): Path<(String, String)>,
+    ConnectionAt { app: kind, id }: ConnectionAt,
     Body(input): Body<UpdateSqlConnectionIn>,
 ) -> Result<Json<AppConnectionResponse>> {
-    let kind = sql_app(&kind)?;
-    let id = uuid_param("connectionId", &id)?;
     let change = SqlConnectionChange {
         name: input.name,
         description: input.description,
@@ -284,10 +305,8 @@ async fn update(
 async fn delete(
     State(app): State<AppState>,
     Auth(ctx): Auth,
-    Path((kind, id)): Path<(String, String)>,
+    ConnectionAt { app: kind, id }: ConnectionAt,
 ) -> Result<Json<AppConnectionResponse>> {
-    let kind = sql_app(&kind)?;
-    let id = uuid_param("connectionId", &id)?;
     app.sql_connection_row(&ctx, kind, &id).await?;
     let connection = app.delete_connection(&ctx, &id).await?;
     one(&app, connection).await
@@ -300,10 +319,8 @@ async fn delete(
 async fn check(
     State(app): State<AppState>,
     Auth(ctx): Auth,
-    Path((kind, id)): Path<(String, String)>,
+    ConnectionAt { app: kind, id }: ConnectionAt,
 ) -> Result<StatusCode> {
-    let kind = sql_app(&kind)?;
-    let id = uuid_param("connectionId", &id)?;
     app.check_sql_connection(&ctx, kind, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,6 +9,7 @@ mod access;
 mod model;
 mod providers;
 mod sql;
+mod write;
 
 use dbt_client::{ClientOptions, DbtClient, DbtError};
 use serde_json::json;
@@ -19,15 +20,15 @@ pub use access::{check_grants, ADMIN_PERMISSION_SETS};
 pub use model::*;
 pub use providers::ConnectionProviders;
 pub use sql::{NewSqlConnection, SqlConnectionChange};
+use write::NewFields;
 
 use super::audit::Event;
 use super::authz::Action;
 use super::keyring::org_scope;
-use super::{new_id, App, Ctx};
+use super::{App, Ctx};
 use crate::crypto::DataKey;
 use crate::error::{Error, Result};
 use crate::store::{AppConnectionRow, StoreError};
-use crate::time::now_ms;
 
 fn not_found(id: &str) -> Error {
     Error::not_found(format!("Could not find App Connection with ID {id}"))
@@ -145,60 +146,22 @@ impl App {
         ctx: &Ctx,
         input: NewConnection,
     ) -> Result<AppConnection> {
-        let mut issues = name_issues(&input.name);
-        issues.extend(description_issues(input.description.as_deref()));
-        issues.extend(method_issues(&input.method));
+        let mut issues = method_issues(&input.method);
         issues.extend(credential_issues(&input.credentials));
-        if !issues.is_empty() {
-            return Err(Error::Validation(issues));
-        }
-        let project_id = input
-            .project_id
-            .map(|p| p.trim().to_string())
-            .filter(|p| !p.is_empty());
-        self.authorize_connections(ctx, project_id.as_deref(), Action::Create)
+        let fields = NewFields {
+            name: &input.name,
+            description: input.description.as_deref(),
+            project_id: input.project_id.as_deref(),
+        };
+        let mut admitted = self
+            .admit_connection(ctx, fields, issues, APP_DBT, METHOD_API_TOKEN)
             .await?;
-        let name = input.name.trim().to_string();
-        if self
-            .store
-            .get_connection_by_name(&ctx.actor.org_id, &name)
-            .await?
-            .is_some()
-        {
-            return Err(name_taken(&name));
-        }
         let credentials = input.credentials.trimmed();
         self.validate_credentials(&credentials).await?;
-        let now = now_ms();
-        let id = new_id();
-        let key = self.org_key(&ctx.actor.org_id).await?;
-        let row = AppConnectionRow {
-            credentials: seal_credentials(&key, &id, &credentials)?,
-            id,
-            org_id: ctx.actor.org_id.clone(),
-            project_id,
-            name,
-            description: input
-                .description
-                .map(|d| d.trim().to_string())
-                .filter(|d| !d.is_empty()),
-            app: APP_DBT.to_string(),
-            method: METHOD_API_TOKEN.to_string(),
-            version: 1,
-            created_at: now,
-            updated_at: now,
-            allowed_permission_sets: self
-                .stored_sets(ctx, input.allowed_permission_sets.as_deref())?,
-        };
-        match self.store.create_connection(&row).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => return Err(name_taken(&row.name)),
-            Err(e) => return Err(e.into()),
-        }
-        let connection = self.open_connection(&key, row)?;
-        self.audit_connection(ctx, "create-app-connection", &connection, json!({}))
-            .await;
-        Ok(connection)
+        admitted.row.credentials = seal_credentials(&admitted.key, &admitted.row.id, &credentials)?;
+        admitted.row.allowed_permission_sets =
+            self.stored_sets(ctx, input.allowed_permission_sets.as_deref())?;
+        self.insert_connection(ctx, admitted).await
     }
 
     pub async fn update_connection(
@@ -207,79 +170,27 @@ impl App {
         id: &str,
         change: ConnectionChange,
     ) -> Result<AppConnection> {
-        let mut issues = Vec::new();
-        if let Some(name) = &change.name {
-            issues.extend(name_issues(name));
-        }
-        if let Some(description) = &change.description {
-            issues.extend(description_issues(description.as_deref()));
-        }
-        if let Some(credentials) = &change.credentials {
-            issues.extend(credential_issues(credentials));
-        }
-        if !issues.is_empty() {
-            return Err(Error::Validation(issues));
-        }
-        let row = self.connection_row(ctx, id).await?;
-        self.authorize_row(ctx, &row, Action::Edit).await?;
-        let key = self.org_key(&row.org_id).await?;
-        let mut next = row.clone();
-        if let Some(name) = change.name.map(|n| n.trim().to_string()) {
-            if name != row.name
-                && self
-                    .store
-                    .get_connection_by_name(&row.org_id, &name)
-                    .await?
-                    .is_some()
-            {
-                return Err(name_taken(&name));
-            }
-            next.name = name;
-        }
-        if let Some(description) = change.description {
-            next.description = description
-                .map(|d| d.trim().to_string())
-                .filter(|d| !d.is_empty());
-        }
+        let issues = change
+            .credentials
+            .as_ref()
+            .map(credential_issues)
+            .unwrap_or_default();
+        let mut updating = self
+            .begin_update(ctx, id, change.name, change.description, issues, None)
+            .await?;
         if let Some(sets) = &change.allowed_permission_sets {
-            next.allowed_permission_sets = self.stored_sets(ctx, sets.as_deref())?;
+            updating.next.allowed_permission_sets = self.stored_sets(ctx, sets.as_deref())?;
         }
         let credentials_updated = change.credentials.is_some();
         if let Some(credentials) = change.credentials {
             let credentials = credentials.trimmed();
-            self.refuse_retarget(&key, &row, &credentials).await?;
+            self.refuse_retarget(&updating.key, &updating.row, &credentials)
+                .await?;
             self.validate_credentials(&credentials).await?;
-            next.credentials = seal_credentials(&key, &row.id, &credentials)?;
+            updating.next.credentials =
+                seal_credentials(&updating.key, &updating.row.id, &credentials)?;
         }
-        next.version = row.version + 1;
-        next.updated_at = now_ms();
-        match self.store.update_connection(&next, row.version).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => {
-                let taken = self
-                    .store
-                    .get_connection_by_name(&row.org_id, &next.name)
-                    .await?
-                    .is_some_and(|other| other.id != row.id);
-                return Err(if taken {
-                    name_taken(&next.name)
-                } else {
-                    Error::bad_request(
-                        "The App Connection was changed by another request; read it again and retry",
-                    )
-                });
-            }
-            Err(e) => return Err(e.into()),
-        }
-        let connection = self.open_connection(&key, next)?;
-        self.audit_connection(
-            ctx,
-            "update-app-connection",
-            &connection,
-            json!({"credentialsUpdated": credentials_updated}),
-        )
-        .await;
-        Ok(connection)
+        self.finish_update(ctx, updating, credentials_updated).await
     }
 
     /// Whether a rotation, a queued revocation or an issuance in flight stands on connection

@@ -2,21 +2,17 @@
 //! connection and a no-op query), the password sealed like dbt's token and never shown. Reads
 //! and deletes are the app-agnostic ones of `mod.rs`.
 
-use serde_json::json;
-
-use super::model::{
-    app_name, description_issues, name_issues, SqlConnectionView, METHOD_USERNAME_PASSWORD,
-};
-use super::{aad, name_taken, AppConnection, APP_MYSQL, APP_POSTGRES};
+use super::model::{app_name, SqlConnectionView, METHOD_USERNAME_PASSWORD};
+use super::write::NewFields;
+use super::{aad, AppConnection, APP_MYSQL, APP_POSTGRES};
 use crate::crypto::DataKey;
 use crate::error::{Error, Issue, Result};
 use crate::providers::mysql::MySqlProvider;
 use crate::providers::postgres::PgProvider;
 use crate::providers::sql::{reach, SqlConnection};
 use crate::services::authz::Action;
-use crate::services::{new_id, App, Ctx};
-use crate::store::{AppConnectionRow, StoreError};
-use crate::time::now_ms;
+use crate::services::{App, Ctx};
+use crate::store::AppConnectionRow;
 
 #[derive(Debug, Clone)]
 pub struct NewSqlConnection {
@@ -135,59 +131,20 @@ impl App {
         app: &'static str,
         input: NewSqlConnection,
     ) -> Result<AppConnection> {
-        let mut issues = name_issues(&input.name);
-        issues.extend(description_issues(input.description.as_deref()));
-        issues.extend(method_issues(&input.method));
+        let mut issues = method_issues(&input.method);
         issues.extend(sql_credential_issues(&input.credentials));
-        if !issues.is_empty() {
-            return Err(Error::Validation(issues));
-        }
-        let project_id = input
-            .project_id
-            .map(|p| p.trim().to_string())
-            .filter(|p| !p.is_empty());
-        self.authorize_connections(ctx, project_id.as_deref(), Action::Create)
+        let fields = NewFields {
+            name: &input.name,
+            description: input.description.as_deref(),
+            project_id: input.project_id.as_deref(),
+        };
+        let mut admitted = self
+            .admit_connection(ctx, fields, issues, app, METHOD_USERNAME_PASSWORD)
             .await?;
-        let name = input.name.trim().to_string();
-        if self
-            .store
-            .get_connection_by_name(&ctx.actor.org_id, &name)
-            .await?
-            .is_some()
-        {
-            return Err(name_taken(&name));
-        }
         let credentials = trimmed(input.credentials);
         self.probe_sql(app, &credentials).await?;
-        let now = now_ms();
-        let id = new_id();
-        let key = self.org_key(&ctx.actor.org_id).await?;
-        let row = AppConnectionRow {
-            credentials: seal(&key, &id, &credentials)?,
-            id,
-            org_id: ctx.actor.org_id.clone(),
-            project_id,
-            name,
-            description: input
-                .description
-                .map(|d| d.trim().to_string())
-                .filter(|d| !d.is_empty()),
-            app: app.to_string(),
-            method: METHOD_USERNAME_PASSWORD.to_string(),
-            version: 1,
-            created_at: now,
-            updated_at: now,
-            allowed_permission_sets: None,
-        };
-        match self.store.create_connection(&row).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => return Err(name_taken(&row.name)),
-            Err(e) => return Err(e.into()),
-        }
-        let connection = self.open_connection(&key, row)?;
-        self.audit_connection(ctx, "create-app-connection", &connection, json!({}))
-            .await;
-        Ok(connection)
+        admitted.row.credentials = seal(&admitted.key, &admitted.row.id, &credentials)?;
+        self.insert_connection(ctx, admitted).await
     }
 
     /// A connection of `app` in the caller's organization (404 otherwise).
@@ -211,44 +168,19 @@ impl App {
         id: &str,
         change: SqlConnectionChange,
     ) -> Result<AppConnection> {
-        let mut issues = Vec::new();
-        if let Some(name) = &change.name {
-            issues.extend(name_issues(name));
-        }
-        if let Some(description) = &change.description {
-            issues.extend(description_issues(description.as_deref()));
-        }
-        if let Some(credentials) = &change.credentials {
-            issues.extend(sql_credential_issues(credentials));
-        }
-        if !issues.is_empty() {
-            return Err(Error::Validation(issues));
-        }
-        let row = self.sql_connection_row(ctx, app, id).await?;
-        self.authorize_row(ctx, &row, Action::Edit).await?;
-        let key = self.org_key(&row.org_id).await?;
-        let mut next = row.clone();
-        if let Some(name) = change.name.map(|n| n.trim().to_string()) {
-            if name != row.name
-                && self
-                    .store
-                    .get_connection_by_name(&row.org_id, &name)
-                    .await?
-                    .is_some()
-            {
-                return Err(name_taken(&name));
-            }
-            next.name = name;
-        }
-        if let Some(description) = change.description {
-            next.description = description
-                .map(|d| d.trim().to_string())
-                .filter(|d| !d.is_empty());
-        }
+        let issues = change
+            .credentials
+            .as_ref()
+            .map(sql_credential_issues)
+            .unwrap_or_default();
+        let mut updating = self
+            .begin_update(ctx, id, change.name, change.description, issues, Some(app))
+            .await?;
         let credentials_updated = change.credentials.is_some();
         if let Some(credentials) = change.credentials {
             let credentials = trimmed(credentials);
-            let old = open_sql_credentials(&key, &row)?;
+            let (row, key) = (&updating.row, &updating.key);
+            let old = open_sql_credentials(key, row)?;
             // The users' passwords live at the server the connection points at: it cannot
             // move while anything stands on it.
             if (old.host != credentials.host || old.port != credentials.port)
@@ -262,24 +194,9 @@ impl App {
                 )));
             }
             self.probe_sql(app, &credentials).await?;
-            next.credentials = seal(&key, &row.id, &credentials)?;
+            updating.next.credentials = seal(key, &row.id, &credentials)?;
         }
-        next.version = row.version + 1;
-        next.updated_at = now_ms();
-        match self.store.update_connection(&next, row.version).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => return Err(name_taken(&next.name)),
-            Err(e) => return Err(e.into()),
-        }
-        let connection = self.open_connection(&key, next)?;
-        self.audit_connection(
-            ctx,
-            "update-app-connection",
-            &connection,
-            json!({"credentialsUpdated": credentials_updated}),
-        )
-        .await;
-        Ok(connection)
+        self.finish_update(ctx, updating, credentials_updated).await
     }
 
     /// `check`: connects with the stored credentials and runs a no-op query.

@@ -209,7 +209,24 @@ impl Engine {
         let credential = match provider.issue(&intent.token_name, prepared.as_ref()).await {
             Ok(c) => c,
             Err(e) => {
-                if e.ambiguous {
+                if e.ambiguous && prepared.is_some() {
+                    // The prepared credential may have taken effect (a password set, then its
+                    // verifying login failed): the old one may be gone. For a rotation, the
+                    // intent keeps it sealed; recovery publishes it once it is seen to work,
+                    // or drops the intent when it does not (docs/ARCHITECTURE.md,
+                    // "Providers"). Nothing is swept: that would revoke the very user. A
+                    // creation that fails has shown nothing: its intent goes.
+                    if self
+                        .store
+                        .get_rotation(&intent.rotation_id)
+                        .await?
+                        .is_some()
+                    {
+                        tracing::warn!(intent = %intent.id, "issuance failed after the provider may have applied the prepared credential; recovery settles it");
+                    } else {
+                        self.store.delete_intent(&intent.id).await?;
+                    }
+                } else if e.ambiguous {
                     // The credential may exist: sweep now (the intent's own name only) and
                     // keep the intent for a final sweep once no late create can land.
                     if let Err(sweep) = self.sweep_intent(provider, intent).await {

@@ -1,7 +1,8 @@
 //! `/api/v2/secret-rotations/{rotationType}` for the database credentials types
 //! (`mysql-credentials`): every route the dbt type has, with upstream's shapes.
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -13,7 +14,7 @@ use super::output::*;
 use super::sql_input::{CreateSqlRotationIn, UpdateSqlRotationIn};
 use super::{DeleteQuery, NameQuery, ProjectQuery};
 use crate::error::{Error, Result};
-use crate::http::extract::{uuid_param, Auth, Body, Query};
+use crate::http::extract::{path_param, uuid_param, Auth, Body, Query};
 use crate::providers::{mysql, postgres, RotationType};
 use crate::services::rotations::{CreateRotation, RotationParameters, UpdateRotation};
 use crate::services::AppState;
@@ -39,6 +40,34 @@ fn sql_type(slug: &str) -> Result<&'static RotationType> {
     }
 }
 
+/// The database rotation type a request's path names (`{rotationType}`): every route
+/// dispatches on it here.
+pub struct SqlType(&'static RotationType);
+
+impl FromRequestParts<AppState> for SqlType {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self> {
+        sql_type(&path_param(parts, "rotationType").await?).map(SqlType)
+    }
+}
+
+/// The type and the rotation (`{rotationId}`, a UUID) of a route under one rotation.
+pub struct RotationAt {
+    kind: &'static RotationType,
+    id: String,
+}
+
+impl FromRequestParts<AppState> for RotationAt {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let SqlType(kind) = SqlType::from_request_parts(parts, state).await?;
+        let id = uuid_param("rotationId", &path_param(parts, "rotationId").await?)?;
+        Ok(RotationAt { kind, id })
+    }
+}
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 #[serde(rename_all = "camelCase")]
@@ -55,10 +84,9 @@ pub struct TypePath {
 async fn list(
     State(app): State<AppState>,
     Auth(ctx): Auth,
-    Path(kind): Path<String>,
+    SqlType(kind): SqlType,
     Query(q): Query<ProjectQuery>,
 ) -> Result<Json<SecretRotationsResponse>> {
-    let kind = sql_type(&kind)?;
     let views = app
         .list_rotations(&ctx, q.project_id.trim(), Some(kind), q.page())
         .await?;
@@ -75,10 +103,9 @@ async fn list(
 async fn create(
     State(app): State<AppState>,
     Auth(ctx): Auth,
-    Path(kind): Path<String>,
+    SqlType(kind): SqlType,
     Body(input): Body<CreateSqlRotationIn>,
 ) -> Result<Json<SecretRotationResponse>> {
-    let kind = sql_type(&kind)?;
     let audit_body = serde_json::to_value(&input).unwrap_or_default();
     let view = app
         .create_rotation(
@@ -112,10 +139,10 @@ async fn create(
 async fn get_by_name(
     State(app): State<AppState>,
     Auth(ctx): Auth,
-    Path((kind, name)): Path<(String, String)>,
+    SqlType(kind): SqlType,
+    Path((_, name)): Path<(String, String)>,
     Query(q): Query<NameQuery>,
 ) -> Result<Json<SecretRotationResponse>> {
-    let kind = sql_type(&kind)?;
     let view = app
         .get_rotation_by_name(
             &ctx,
@@ -138,10 +165,8 @@ async fn get_by_name(
 async fn get(
     State(app): State<AppState>,
     Auth(ctx): Auth,
-    Path((kind, id)): Path<(String, String)>,
+    RotationAt { kind, id }: RotationAt,
 ) -> Result<Json<SecretRotationResponse>> {
-    let kind = sql_type(&kind)?;
-    let id = uuid_param("rotationId", &id)?;
     Ok(Json(SecretRotationResponse {
         secret_rotation: app.get_rotation(&ctx, kind, &id).await?.into(),
     }))
@@ -155,11 +180,9 @@ async fn get(
 async fn update(
     State(app): State<AppState>,
     Auth(ctx): Auth,
-    Path((kind, id)): Path<(String, String)>,
+    RotationAt { kind, id }: RotationAt,
     Body(input): Body<UpdateSqlRotationIn>,
 ) -> Result<Json<SecretRotationResponse>> {
-    let kind = sql_type(&kind)?;
-    let id = uuid_param("rotationId", &id)?;
     let audit_body = serde_json::to_value(&input).unwrap_or_default();
     let change = UpdateRotation {
         kind,
@@ -185,11 +208,9 @@ async fn update(
 async fn delete(
     State(app): State<AppState>,
     Auth(ctx): Auth,
-    Path((kind, id)): Path<(String, String)>,
+    RotationAt { kind, id }: RotationAt,
     Query(q): Query<DeleteQuery>,
 ) -> Result<Json<SecretRotationResponse>> {
-    let kind = sql_type(&kind)?;
-    let id = uuid_param("rotationId", &id)?;
     Ok(Json(SecretRotationResponse {
         secret_rotation: app
             .delete_rotation(&ctx, kind, &id, q.options())
@@ -205,10 +226,8 @@ async fn delete(
 async fn generated_credentials(
     State(app): State<AppState>,
     Auth(ctx): Auth,
-    Path((kind, id)): Path<(String, String)>,
+    RotationAt { kind, id }: RotationAt,
 ) -> Result<Json<GeneratedCredentialsResponse>> {
-    let kind = sql_type(&kind)?;
-    let id = uuid_param("rotationId", &id)?;
     let generated = app.generated_credentials(&ctx, kind, &id).await?;
     Ok(Json(GeneratedCredentialsResponse {
         generated_credentials: generated.credentials.into_iter().map(Into::into).collect(),
@@ -225,10 +244,8 @@ async fn generated_credentials(
 async fn rotate_secrets(
     State(app): State<AppState>,
     Auth(ctx): Auth,
-    Path((kind, id)): Path<(String, String)>,
+    RotationAt { kind, id }: RotationAt,
 ) -> Result<Json<SecretRotationResponse>> {
-    let kind = sql_type(&kind)?;
-    let id = uuid_param("rotationId", &id)?;
     Ok(Json(SecretRotationResponse {
         secret_rotation: app.rotate_now(&ctx, kind, &id).await?.into(),
     }))
@@ -241,10 +258,8 @@ async fn rotate_secrets(
 async fn check_credentials(
     State(app): State<AppState>,
     Auth(ctx): Auth,
-    Path((kind, id)): Path<(String, String)>,
+    RotationAt { kind, id }: RotationAt,
 ) -> Result<StatusCode> {
-    let kind = sql_type(&kind)?;
-    let id = uuid_param("rotationId", &id)?;
     app.check_credentials(&ctx, kind, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
