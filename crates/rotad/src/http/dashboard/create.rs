@@ -74,6 +74,20 @@ async fn render(
         attr(&project.project.id),
         csrf_field(&dash.session)
     );
+    if !connections
+        .iter()
+        .any(|c| c.app == crate::services::connections::APP_DBT)
+    {
+        let _ = write!(
+            body,
+            "{}",
+            notice(
+                "error",
+                "No dbt connection is available to you in this project: create one on the \
+                 project's Connections page first."
+            )
+        );
+    }
     // Connection and environment pickers.
     let _ = write!(body, "<div class=\"field\"><label for=\"f-connectionId\">Connection</label><select id=\"f-connectionId\" name=\"connectionId\">");
     for c in connections

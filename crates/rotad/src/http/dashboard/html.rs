@@ -67,7 +67,8 @@ pub fn relative(ms: i64, now: i64) -> String {
 pub fn time(ms: Option<i64>, now: i64, never: &str) -> String {
     match ms.filter(|m| *m > 0).and_then(|m| utc(m).map(|u| (m, u))) {
         Some((m, (iso, text))) => format!(
-            "<time datetime=\"{iso}\" title=\"{text}\" data-local>{} ({text})</time>",
+            "<time datetime=\"{iso}\" title=\"{text}\" data-local><span class=\"rel\">{}</span> \
+             <span class=\"abs\">{text}</span></time>",
             relative(m, now)
         ),
         None => esc(never),

@@ -16,7 +16,10 @@
     for (var i = 0; i < times.length; i++) {
       var t = times[i], ms = Date.parse(t.getAttribute("datetime"));
       if (isNaN(ms)) continue;
-      t.textContent = relative(ms) + " (" + new Date(ms).toLocaleString() + ")";
+      var rel = t.querySelector(".rel"), abs = t.querySelector(".abs");
+      if (rel) rel.textContent = relative(ms);
+      if (abs) abs.textContent = new Date(ms).toLocaleString(undefined,
+        { dateStyle: "medium", timeStyle: "short" });
     }
   }
 
