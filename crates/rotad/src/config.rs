@@ -380,6 +380,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn public_urls_are_http_origins() {
+        assert_eq!(
+            parse_public_url("https://rotad.example.com/").as_deref(),
+            Ok("https://rotad.example.com")
+        );
+        assert_eq!(
+            parse_public_url("http://127.0.0.1:8080").as_deref(),
+            Ok("http://127.0.0.1:8080")
+        );
+        for bad in [
+            "ftp://x.example",
+            "https://x.example/app",
+            "https://u:p@x.example",
+            "x.example",
+            "https://x.example/?a=1",
+        ] {
+            let e = parse_public_url(bad).expect_err(bad);
+            assert!(e.starts_with("ROTAD_PUBLIC_URL must be"), "{e}");
+        }
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(duration_from_str("5s"), Some(Duration::from_secs(5)));
         assert_eq!(duration_from_str("250ms"), Some(Duration::from_millis(250)));

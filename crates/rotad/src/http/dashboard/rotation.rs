@@ -158,6 +158,11 @@ async fn timeline(app: &AppState, ctx: &Ctx, view: &RotationView) -> String {
             .unwrap_or("unknown");
         let meta: Value = serde_json::from_str(&e.row.metadata).unwrap_or(Value::Null);
         let mut detail = String::new();
+        match meta.get("triggeredManually").and_then(Value::as_bool) {
+            Some(true) => detail.push_str(" <span class=\"detail\">manual</span>"),
+            Some(false) => detail.push_str(" <span class=\"detail\">scheduled</span>"),
+            None => {}
+        }
         for key in ["status", "message", "error", "reason"] {
             if let Some(v) = meta.get(key).and_then(Value::as_str) {
                 let _ = write!(detail, " <span class=\"detail\">{key}: {}</span>", esc(v));
