@@ -8,6 +8,7 @@
 #   bench/run.sh --rotations 2000 --scale-rows 100000 --duration 5   # a quick look
 #   bench/run.sh --parts sqlite-ab --duration 3 --warmup 1           # sqlx against rusqlite
 #   bench/run.sh --parts sql-rotation --sql-rotations 200            # PostgreSQL and MariaDB passwords
+#   bench/run.sh --parts dashboard --duration 5                      # the web dashboard's pages
 #
 # Needs: cargo, curl, jq, sqlite3 (SQLite parts), psql (PostgreSQL parts; a server reachable at
 # --pg-url that can create databases), openssl. Every comparison is made side by side in the
@@ -17,7 +18,9 @@ set -euo pipefail
 usage() {
     cat <<'EOF'
 Usage: bench/run.sh [options]
-  --parts LIST          api,rotation,scale (default: all three); sqlite-ab: sqlx's SQLite
+  --parts LIST          api,rotation,scale,dashboard (default: all four); dashboard: the web
+                        dashboard's overview and rotation pages with DASHBOARD_ROTATIONS
+                        rotations in one project, signed in with a session cookie; sqlite-ab: sqlx's SQLite
                         driver against rusqlite with spawn_blocking (no server; uses --duration,
                         --warmup and --connections as tasks; docs/BENCHMARKS.md); sql-rotation:
                         rotations/s of postgres- and mysql-credentials against the real servers
@@ -31,6 +34,8 @@ Usage: bench/run.sh [options]
   --high-concurrency N  a second 50 ms run at this concurrency (default 256; 0 to skip)
   --scale-rows N        rotations in the scale part's store (default 1000000)
   --sql-rotations N     rotations per provider in the sql-rotation part (default 500)
+  --dashboard-rotations N  rotations in the dashboard part's project (default 1000)
+  --dashboard-connections N  concurrent connections of the dashboard load (default 8)
   --pg-url URL          PostgreSQL server, without a database (default postgres://postgres@127.0.0.1:5432)
   --out FILE            also write the table to FILE
   --keep                keep the work directory (logs, databases) after the run
@@ -41,7 +46,7 @@ Usage: bench/run.sh [options]
 EOF
 }
 
-PARTS=api,rotation,scale
+PARTS=api,rotation,scale,dashboard
 BACKENDS=sqlite,postgres
 DURATION=8
 WARMUP=2
@@ -51,6 +56,8 @@ CONCURRENCY=32
 HIGH_CONCURRENCY=256
 SCALE_ROWS=1000000
 SQL_ROTATIONS=500
+DASHBOARD_ROTATIONS=1000
+DASHBOARD_CONNECTIONS=8
 PG_URL=postgres://postgres@127.0.0.1:5432
 OUT=
 KEEP=0
@@ -70,6 +77,8 @@ while [[ $# -gt 0 ]]; do
         --high-concurrency) HIGH_CONCURRENCY=$2; shift 2 ;;
         --scale-rows) SCALE_ROWS=$2; shift 2 ;;
         --sql-rotations) SQL_ROTATIONS=$2; shift 2 ;;
+        --dashboard-rotations) DASHBOARD_ROTATIONS=$2; shift 2 ;;
+        --dashboard-connections) DASHBOARD_CONNECTIONS=$2; shift 2 ;;
         --pg-url) PG_URL=${2%/}; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
         --keep) KEEP=1; shift ;;
@@ -127,7 +136,7 @@ for tool in cargo curl jq openssl; do
 done
 # The sqlite-ab part needs no database server.
 SERVER_PARTS=0
-for p in api rotation scale sql-rotation; do has "$PARTS" "$p" && SERVER_PARTS=1; done
+for p in api rotation scale sql-rotation dashboard; do has "$PARTS" "$p" && SERVER_PARTS=1; done
 [[ $SERVER_PARTS == 0 ]] && BACKENDS=
 has "$BACKENDS" sqlite && { command -v sqlite3 >/dev/null || die "sqlite3 is required for --backends sqlite"; }
 if has "$BACKENDS" postgres; then
@@ -512,6 +521,47 @@ AND (lease_owner IS NULL OR lease_expires_at < $now) ORDER BY next_rotation_at L
 }
 
 # ---------------------------------------------------------------------------------------------
+# part 5: the web dashboard's pages with DASHBOARD_ROTATIONS rotations in one project
+
+# dashboard_load BACKEND NAME URL: p50 / p99 of a page, signed in with the session cookie.
+dashboard_load() {
+    local backend=$1 name=$2 url=$3 out
+    out=$("$DRIVER" load --url "$url" --cookie "$COOKIE" --connections "$DASHBOARD_CONNECTIONS" \
+        --duration "$DURATION" --warmup "$WARMUP" --label "dashboard $name")
+    echo "$out" >>"$WORK/dashboard-$backend.jsonl"
+    local p50 p99 rps bad
+    p50=$(jq -r .p50_ms <<<"$out")
+    p99=$(jq -r .p99_ms <<<"$out")
+    rps=$(jq -r .rps <<<"$out")
+    bad=$(jq -r '.non_2xx + .errors' <<<"$out")
+    local met
+    met=$(check "$p99" '<=' 50)
+    [[ $bad != 0 ]] && met="**no** ($bad failed requests)"
+    record dashboard "$backend" "$name ($DASHBOARD_ROTATIONS rotations, $DASHBOARD_CONNECTIONS connections): p50 / p99" \
+        "$(fmt "$p50" 2) / $(fmt "$p99" 2) ms ($(fmt "$rps") pages/s)" "p99 ≤ 50 ms" "$met"
+}
+
+part_dashboard() {
+    local backend=$1
+    log "dashboard/$backend: creating $DASHBOARD_ROTATIONS rotations"
+    new_db "$backend" dash
+    start_emulator 0
+    start_rotad "$backend" 32
+    setup "$DASHBOARD_ROTATIONS"
+    # Sign in as the admin with its token: the session cookie is the page loads' credential.
+    COOKIE=$(curl -fsS -o /dev/null -D - --data-urlencode "accessToken=$TOKEN" "$ROTAD_URL/sign-in" |
+        tr -d '\r' | awk -F': ' 'tolower($1) == "set-cookie" { split($2, c, ";"); print c[1] }')
+    [[ $COOKIE == rotad_session=* ]] || die "dashboard/$backend: sign-in gave no session cookie"
+    local id
+    id=$(jq -r '.rotations[0]' "$STATE")
+    dashboard_load "$backend" "overview page (/)" "$ROTAD_URL/"
+    dashboard_load "$backend" "project page, page 10" "$ROTAD_URL/projects/$PROJECT?page=10"
+    dashboard_load "$backend" "rotation page" "$ROTAD_URL/rotations/$id"
+    stop_pid "$ROTAD_PID"
+    stop_pid "$EMU_PID"
+}
+
+# ---------------------------------------------------------------------------------------------
 # part 4: sqlx's SQLite driver against rusqlite connections driven with spawn_blocking
 
 part_sqlite_ab() {
@@ -542,7 +592,7 @@ source "$ROOT/bench/sql_rotation.sh"
 
 ENCRYPTION_KEY=$(openssl rand -base64 32)
 log "work directory $WORK"
-for part in api rotation scale sql-rotation; do
+for part in api rotation scale sql-rotation dashboard; do
     has "$PARTS" "$part" || continue
     for backend in sqlite postgres; do
         has "$BACKENDS" "$backend" || continue
@@ -562,7 +612,7 @@ log "done in $((SECONDS - START_SECONDS)) s"
 echo
 echo "Machine: $(nproc) cores, $(awk '/^MemTotal/ {printf "%.0f GB", $2 / 1048576}' /proc/meminfo), \
 $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), Linux $(uname -r), $(rustc --version)"
-echo "Load: duration ${DURATION}s after ${WARMUP}s warm-up, $CONNECTIONS connections; rotations: $ROTATIONS; scale: $SCALE_ROWS rows; sql-rotation: $SQL_ROTATIONS per provider"
+echo "Load: duration ${DURATION}s after ${WARMUP}s warm-up, $CONNECTIONS connections; rotations: $ROTATIONS; scale: $SCALE_ROWS rows; sql-rotation: $SQL_ROTATIONS per provider; dashboard: $DASHBOARD_ROTATIONS rotations, $DASHBOARD_CONNECTIONS connections"
 [[ -n $BIN_DIR ]] && echo "Binaries: $BIN_DIR (--bin-dir)"
 echo
 cat "$WORK/table.md"

@@ -29,6 +29,9 @@ pub struct LoadArgs {
     /// Bearer token.
     #[arg(long)]
     token: Option<String>,
+    /// A `Cookie` header to send (the dashboard's session: `rotad_session=...`).
+    #[arg(long)]
+    cookie: Option<String>,
     #[arg(long, default_value_t = 64)]
     connections: usize,
     #[arg(long, default_value_t = 10)]
@@ -56,6 +59,7 @@ struct Target {
     method: Method,
     body: Option<String>,
     auth: Option<HeaderValue>,
+    cookie: Option<HeaderValue>,
 }
 
 fn parse(args: &LoadArgs) -> anyhow::Result<Target> {
@@ -77,6 +81,11 @@ fn parse(args: &LoadArgs) -> anyhow::Result<Target> {
             .token
             .as_deref()
             .map(|t| HeaderValue::from_str(&format!("Bearer {t}")))
+            .transpose()?,
+        cookie: args
+            .cookie
+            .as_deref()
+            .map(HeaderValue::from_str)
             .transpose()?,
     })
 }
@@ -187,6 +196,9 @@ async fn connection(
         }
         if let Some(a) = &target.auth {
             req = req.header(AUTHORIZATION, a.clone());
+        }
+        if let Some(c) = &target.cookie {
+            req = req.header(hyper::header::COOKIE, c.clone());
         }
         let req = req.body(Full::new(body))?;
         let t = Instant::now();

@@ -124,6 +124,12 @@ pub struct ServeArgs {
     #[arg(long, env = "ROTAD_TRUSTED_PROXIES", default_value = "", value_parser = parse_proxies)]
     pub trusted_proxies: Proxies,
 
+    /// The address browsers reach the dashboard at, e.g. `https://rotad.example.com` (behind a
+    /// TLS-terminating proxy). When it is https the session cookie is `Secure`; its origin is
+    /// also accepted in the `Origin` of dashboard form posts.
+    #[arg(long, env = "ROTAD_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+
     /// How read events reach the audit log: `batched`, `sync` or `off`.
     #[arg(long, env = "ROTAD_AUDIT_READS", default_value = "batched", value_enum)]
     pub audit_reads: AuditReads,
@@ -174,6 +180,7 @@ impl std::fmt::Debug for ServeArgs {
             .field("request_timeout", &self.request_timeout)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("public_url", &self.public_url)
             .field("audit_reads", &self.audit_reads)
             .field("cache_max_entries", &self.cache_max_entries)
             .field("cache_max_bytes", &self.cache_max_bytes)
@@ -233,6 +240,7 @@ impl ServeArgs {
             request_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(20),
             trusted_proxies: Proxies::default(),
+            public_url: None,
             audit_reads: AuditReads::Batched,
             cache_max_entries: 100_000,
             cache_max_bytes: 64 * 1024 * 1024,
@@ -318,6 +326,23 @@ fn parse_attempts(s: &str) -> Result<u32, String> {
     }
 }
 
+/// An `http://` or `https://` origin (scheme, host, optional port), without a path.
+fn parse_public_url(s: &str) -> Result<String, String> {
+    let bad = || {
+        format!("ROTAD_PUBLIC_URL must be an http:// or https:// origin such as https://rotad.example.com, got {s:?}")
+    };
+    let url = url::Url::parse(s.trim()).map_err(|_| bad())?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host_str().is_none()
+        || !matches!(url.path(), "" | "/")
+        || url.query().is_some()
+        || !url.username().is_empty()
+    {
+        return Err(bad());
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
 fn parse_database_url(s: &str) -> Result<String, String> {
     if s.starts_with("sqlite:") || s.starts_with("postgres://") || s.starts_with("postgresql://") {
         Ok(s.to_string())
@@ -353,6 +378,28 @@ pub fn duration_from_str(s: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_urls_are_http_origins() {
+        assert_eq!(
+            parse_public_url("https://rotad.example.com/").as_deref(),
+            Ok("https://rotad.example.com")
+        );
+        assert_eq!(
+            parse_public_url("http://127.0.0.1:8080").as_deref(),
+            Ok("http://127.0.0.1:8080")
+        );
+        for bad in [
+            "ftp://x.example",
+            "https://x.example/app",
+            "https://u:p@x.example",
+            "x.example",
+            "https://x.example/?a=1",
+        ] {
+            let e = parse_public_url(bad).expect_err(bad);
+            assert!(e.starts_with("ROTAD_PUBLIC_URL must be"), "{e}");
+        }
+    }
 
     #[test]
     fn durations() {

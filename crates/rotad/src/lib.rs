@@ -167,6 +167,7 @@ pub async fn build_app(args: &ServeArgs) -> anyhow::Result<AppState> {
         header_read_timeout: args.header_read_timeout,
         shutdown_grace: args.shutdown_grace,
         trusted_proxies: args.trusted_proxies.0.clone(),
+        public_url: args.public_url.clone(),
     };
     let keys = Arc::new(Keyring::new(root));
     let providers = services::connections::ConnectionProviders::new(

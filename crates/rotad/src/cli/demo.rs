@@ -3,7 +3,8 @@
 //! the server over HTTP as any client would: bootstrap, a project, a dbt connection with the
 //! emulator's admin token, a rotation, and two rotations, showing the published token change
 //! and the displaced one revoked in the emulator. Everything is stopped and the folder removed
-//! at the end, whatever happens.
+//! at the end, whatever happens; with `--keep`, only after Ctrl-C, and meanwhile the web
+//! dashboard is open to a printed one-time sign-in link.
 //!
 //! This is the only place the rotad crate uses `dbt-cloud-emulator`; the server never does.
 
@@ -22,7 +23,12 @@ use crate::crypto::RootKey;
 use crate::Server;
 
 #[derive(Debug, Args)]
-pub struct DemoArgs {}
+pub struct DemoArgs {
+    /// Keep the demo server and emulator running until Ctrl-C, and print a one-time link that
+    /// signs the browser in to the web dashboard.
+    #[arg(long)]
+    pub keep: bool,
+}
 
 const ROTATIONS: &str = "/api/v2/secret-rotations/dbt-service-token";
 const SECRET: &str = "DBT_SERVICE_TOKEN";
@@ -52,7 +58,7 @@ fn step(n: usize, what: &str, detail: impl AsRef<str>) {
     println!("[{n}/8] {what:<16} {}", detail.as_ref());
 }
 
-pub async fn run(_: DemoArgs) -> Res<()> {
+pub async fn run(demo: DemoArgs) -> Res<()> {
     let started = Instant::now();
     let dir = TempDir::create()?;
     println!(
@@ -88,6 +94,17 @@ pub async fn run(_: DemoArgs) -> Res<()> {
         format!("{} (SQLite, generated encryption key)", server.url()),
     );
     let outcome = steps(&emulator, &server.url()).await;
+    if let Ok(token) = &outcome {
+        if demo.keep {
+            keep_open(&server, token).await;
+        } else {
+            println!(
+                "\nDashboard: {}/ (it stops with this demo; `rotad demo --keep` keeps it up and \
+                 prints a sign-in link)",
+                server.url()
+            );
+        }
+    }
     let _ = server.stop().await;
     emulator.shutdown().await;
     let shown = dir.0.display().to_string();
@@ -104,7 +121,27 @@ pub async fn run(_: DemoArgs) -> Res<()> {
     Ok(())
 }
 
-async fn steps(emulator: &Emulator, url: &str) -> Res<()> {
+/// `--keep`: prints the dashboard's URL and a one-time sign-in link, and waits for Ctrl-C.
+async fn keep_open(server: &Server, token: &str) {
+    let meta = crate::services::RequestMeta::default();
+    match server.app.dashboard_link(token, &meta).await {
+        Ok(link) => {
+            println!("\nDashboard: {}/", server.url());
+            println!(
+                "Open this one-time link to sign in (single use, valid for {} minutes):\n  {}/sign-in/link?t={}",
+                crate::services::sessions::LINK_TTL_MS / 60_000,
+                server.url(),
+                link.id
+            );
+        }
+        Err(e) => println!("\nDashboard: {}/ (no sign-in link: {e})", server.url()),
+    }
+    println!("The demo keeps running; press Ctrl-C to stop it and remove its folder.");
+    let _ = tokio::signal::ctrl_c().await;
+    println!();
+}
+
+async fn steps(emulator: &Emulator, url: &str) -> Res<String> {
     let anon = Client::anonymous(url)?;
     let boot = anon
         .post("/api/v1/admin/bootstrap", json!({"organization": "demo"}))
@@ -118,7 +155,7 @@ async fn steps(emulator: &Emulator, url: &str) -> Res<()> {
             short_secret(&token)
         ),
     );
-    let client = anon.with_token(token);
+    let client = anon.with_token(token.clone());
 
     let project = client
         .post("/api/v2/workspace", json!({"projectName": "demo"}))
@@ -257,7 +294,7 @@ async fn steps(emulator: &Emulator, url: &str) -> Res<()> {
         })
         .collect();
     table(&["ID", "NAME", "TOKEN", "STATE"], &rows, "No tokens.");
-    Ok(())
+    Ok(token)
 }
 
 /// The published secret's value (as a consumer reads it) and the active slot's dbt token id.

@@ -145,6 +145,10 @@ pub async fn request_envelope(request: Request, next: Next) -> Response {
             let status = response.status();
             if (status.is_client_error() || status.is_server_error())
                 && response.extensions().get::<Enveloped>().is_none()
+                && response
+                    .extensions()
+                    .get::<super::dashboard::DashboardResponse>()
+                    .is_none()
             {
                 rewrap(status, &method, &path)
             } else {
@@ -202,7 +206,13 @@ fn not_found_route(method: &axum::http::Method, path: &str) -> Response {
     response
 }
 
-/// Fallback for unknown routes.
+/// Fallback for unknown routes: under `/api` the envelope (naming an upstream feature rotad
+/// leaves out), elsewhere the dashboard's not-found page.
 pub async fn fallback(request: Request) -> Response {
-    not_found_route(request.method(), request.uri().path())
+    let path = request.uri().path();
+    if path == "/api" || path.starts_with("/api/") {
+        not_found_route(request.method(), path)
+    } else {
+        super::dashboard::not_found()
+    }
 }

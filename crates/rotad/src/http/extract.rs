@@ -278,6 +278,21 @@ pub fn parse_value<T: DeserializeOwned>(value: Value) -> Result<T, Error> {
     })
 }
 
+/// A value parsed as `T` and checked against its rules, as [`Body`] checks a request body.
+pub fn parse_checked<T: DeserializeOwned + Validate>(value: Value) -> Result<T, Error> {
+    if let Some(path) = nul_in(&value) {
+        let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+        return Err(nul_issue(&segments));
+    }
+    let parsed = parse_value::<T>(value)?;
+    let issues = parsed.validate();
+    if issues.is_empty() {
+        Ok(parsed)
+    } else {
+        Err(Error::Validation(issues))
+    }
+}
+
 fn path_segments(path: &str) -> Vec<&str> {
     path.split(['.', '[', ']'])
         .filter(|s| !s.is_empty() && *s != "?")

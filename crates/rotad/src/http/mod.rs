@@ -2,6 +2,7 @@
 //! and the layers every request passes (request id, error envelope, body limit, panics).
 
 mod conventions;
+pub mod dashboard;
 pub mod error;
 pub mod extract;
 mod openapi;
@@ -58,6 +59,8 @@ pub fn router(app: AppState) -> Router {
             conventions::etag,
         ))
         .route_layer(axum::middleware::from_fn(crate::metrics::tag_route))
+        // The dashboard's pages, after the API's route layers (entity tags are the API's).
+        .merge(dashboard::router())
         .fallback(error::fallback)
         .with_state(app)
         .layer(axum::middleware::from_fn(extract::reject_nul_path))

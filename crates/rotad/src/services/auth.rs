@@ -434,6 +434,20 @@ impl App {
         })
     }
 
+    /// When the token stops working on its own: the earlier of its expiry and the end of its
+    /// maximum lifetime; `None` for a token that never expires.
+    pub async fn token_end(&self, bearer: &str) -> Result<Option<i64>> {
+        let (row, _) = self.token_row(bearer).await?;
+        let max_end = (row.max_ttl > 0).then(|| {
+            row.created_at
+                .saturating_add(row.max_ttl.saturating_mul(1000))
+        });
+        Ok(match (row.expires_at, max_end) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+    }
+
     pub async fn revoke_token(&self, bearer: &str) -> Result<()> {
         let (row, _) = self.token_row(bearer).await?;
         self.store.revoke_access_token(&row.id).await?;

@@ -17,6 +17,7 @@ pub mod rotations;
 pub mod secret_imports;
 pub mod secret_references;
 pub mod secrets;
+pub mod sessions;
 pub mod tags;
 pub mod universal_auth;
 pub mod webhooks;
@@ -49,6 +50,8 @@ pub struct Settings {
     pub shutdown_grace: std::time::Duration,
     /// Proxies whose `X-Forwarded-For` is believed (`ROTAD_TRUSTED_PROXIES`).
     pub trusted_proxies: Vec<String>,
+    /// Where browsers reach the dashboard (`ROTAD_PUBLIC_URL`), as an origin.
+    pub public_url: Option<String>,
 }
 
 /// Shared state: the store, the keys and the settings.

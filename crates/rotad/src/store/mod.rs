@@ -5,6 +5,7 @@ pub mod changes;
 mod records;
 mod records_reads;
 mod records_secrets;
+mod records_sessions;
 mod records_webhooks;
 mod sql;
 
@@ -13,6 +14,7 @@ use async_trait::async_trait;
 pub use records::*;
 pub use records_reads::*;
 pub use records_secrets::*;
+pub use records_sessions::*;
 pub use records_webhooks::*;
 pub use sql::{connect, create_private_dir, SqlStore, WRITER_TRIP_TARGET};
 
@@ -422,6 +424,29 @@ pub trait WebhookStore: Send + Sync {
     async fn defer_delivery(&self, id: &str, next_attempt_at: i64, error: &str) -> StoreResult<()>;
 }
 
+/// The web dashboard's sessions and one-time sign-in links (docs/SECURITY.md, "Dashboard
+/// sessions").
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn create_dashboard_session(&self, session: &DashboardSession) -> StoreResult<()>;
+    /// The signed-in session under `id_hash`, unless it has expired by `now`.
+    async fn get_dashboard_session(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<DashboardSession>>;
+    /// Removes and answers the one-time link under `id_hash`: of concurrent callers, one gets
+    /// it. An expired link is removed and not answered.
+    async fn take_dashboard_link(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<DashboardSession>>;
+    async fn delete_dashboard_session(&self, id_hash: &str) -> StoreResult<bool>;
+    /// Removes the sessions and links expired by `now`.
+    async fn purge_dashboard_sessions(&self, now: i64) -> StoreResult<u64>;
+}
+
 /// Everything the services need from persistence.
 #[async_trait]
 pub trait Store:
@@ -438,6 +463,7 @@ pub trait Store:
     + RotationStore
     + SchedulerStore
     + WebhookStore
+    + SessionStore
 {
     fn backend(&self) -> &'static str;
 

@@ -15,6 +15,7 @@ mod connections;
 mod conventions;
 mod crash;
 mod crash_sweeps;
+mod dashboard;
 mod encryption;
 mod engine_leases;
 mod engine_races;

@@ -16,6 +16,7 @@ mod rotations;
 mod scheduling;
 mod secret_extras;
 mod secrets;
+mod sessions;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -399,7 +400,8 @@ where
         + super::ConnectionStore
         + super::RotationStore
         + super::SchedulerStore
-        + super::WebhookStore,
+        + super::WebhookStore
+        + super::SessionStore,
 {
     fn backend(&self) -> &'static str {
         <DB as Dialect>::NAME

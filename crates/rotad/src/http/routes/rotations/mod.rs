@@ -1,6 +1,6 @@
 //! `/api/v2/secret-rotations`: the `dbt-service-token` resource and the type-agnostic routes.
 
-mod input;
+pub(crate) mod input;
 mod output;
 mod sql;
 mod sql_input;
@@ -17,11 +17,12 @@ use utoipa_axum::routes;
 use crate::error::{Issue, Result};
 use crate::http::extract::{uuid_param, Auth, Body, Query, Validate};
 use crate::providers::dbt::TYPE as DBT;
+use crate::services::rotations::RotationView;
 use crate::services::rotations::{
     CreateRotation, DeleteOptions, Page, RotationParameters, UpdateRotation, DBT_TYPE,
 };
-use crate::services::AppState;
-use input::{CreateRotationIn, UpdateRotationIn};
+use crate::services::{AppState, Ctx};
+pub(crate) use input::{CreateRotationIn, UpdateRotationIn};
 use output::*;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -213,30 +214,38 @@ async fn create(
     Auth(ctx): Auth,
     Body(input): Body<CreateRotationIn>,
 ) -> Result<Json<SecretRotationResponse>> {
-    let audit_body = serde_json::to_value(&input).unwrap_or_default();
-    let view = app
-        .create_rotation(
-            &ctx,
-            &DBT,
-            CreateRotation {
-                name: input.name.trim().to_string(),
-                project_id: input.project_id.trim().to_string(),
-                description: input.description.map(|d| d.trim().to_string()),
-                connection_id: input.connection_id.trim().to_string(),
-                environment: input.environment.trim().to_string(),
-                secret_path: input.secret_path.trim().to_string(),
-                is_auto_rotation_enabled: input.is_auto_rotation_enabled.unwrap_or(true),
-                rotation_interval: input.rotation_interval as i64,
-                rotate_at: input.rotate_at_utc.as_ref().map(|a| a.pair()),
-                parameters: RotationParameters::Dbt(input.parameters.into_domain()),
-                secrets_mapping: input.secrets_mapping.into_domain().into(),
-                audit_body,
-            },
-        )
-        .await?;
     Ok(Json(SecretRotationResponse {
-        secret_rotation: view.into(),
+        secret_rotation: create_from(&app, &ctx, input).await?.into(),
     }))
+}
+
+/// Creates a DBT Service Token rotation from the API's body (the dashboard's form builds the
+/// same body, so both answer with the same rules and messages).
+pub(crate) async fn create_from(
+    app: &AppState,
+    ctx: &Ctx,
+    input: CreateRotationIn,
+) -> Result<RotationView> {
+    let audit_body = serde_json::to_value(&input).unwrap_or_default();
+    app.create_rotation(
+        ctx,
+        &DBT,
+        CreateRotation {
+            name: input.name.trim().to_string(),
+            project_id: input.project_id.trim().to_string(),
+            description: input.description.map(|d| d.trim().to_string()),
+            connection_id: input.connection_id.trim().to_string(),
+            environment: input.environment.trim().to_string(),
+            secret_path: input.secret_path.trim().to_string(),
+            is_auto_rotation_enabled: input.is_auto_rotation_enabled.unwrap_or(true),
+            rotation_interval: input.rotation_interval as i64,
+            rotate_at: input.rotate_at_utc.as_ref().map(|a| a.pair()),
+            parameters: RotationParameters::Dbt(input.parameters.into_domain()),
+            secrets_mapping: input.secrets_mapping.into_domain().into(),
+            audit_body,
+        },
+    )
+    .await
 }
 
 /// Gets a rotation by name in a project's folder.
@@ -296,6 +305,18 @@ async fn update(
     Body(input): Body<UpdateRotationIn>,
 ) -> Result<Json<SecretRotationResponse>> {
     let id = uuid_param("rotationId", &id)?;
+    Ok(Json(SecretRotationResponse {
+        secret_rotation: update_from(&app, &ctx, &id, input).await?.into(),
+    }))
+}
+
+/// Applies the API's PATCH body to a DBT Service Token rotation (also the dashboard's edits).
+pub(crate) async fn update_from(
+    app: &AppState,
+    ctx: &Ctx,
+    id: &str,
+    input: UpdateRotationIn,
+) -> Result<RotationView> {
     let audit_body = serde_json::to_value(&input).unwrap_or_default();
     let change = UpdateRotation {
         kind: &DBT,
@@ -308,9 +329,7 @@ async fn update(
         secrets_mapping: input.secrets_mapping.map(|m| m.into_domain()),
         audit_body,
     };
-    Ok(Json(SecretRotationResponse {
-        secret_rotation: app.update_rotation(&ctx, &id, change).await?.into(),
-    }))
+    app.update_rotation(ctx, id, change).await
 }
 
 /// Deletes a rotation; optionally its secret and its live tokens.
