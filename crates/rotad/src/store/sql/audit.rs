@@ -37,7 +37,7 @@ where
         if rows.is_empty() {
             return Ok(());
         }
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         insert_audit_rows::<DB>(&mut tx, rows).await?;
         tx.commit().await?;
         Ok(())

@@ -109,7 +109,7 @@ where
         expected_version: i64,
     ) -> StoreResult<()> {
         let scopes = [scope::connection(&connection.id)];
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         let done = sqlx::query(
             "UPDATE app_connections SET name = $3, description = $4, credentials = $5, \
              version = $6, updated_at = $7, allowed_permission_sets = $8 \
@@ -136,7 +136,7 @@ where
 
     async fn delete_connection(&self, id: &str) -> StoreResult<bool> {
         let scopes = [scope::connection(id)];
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         let done = sqlx::query("DELETE FROM app_connections WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)

@@ -30,7 +30,7 @@ where
 {
     async fn create_environment(&self, env: &Environment, root: &Folder) -> StoreResult<()> {
         let scopes = project_scopes(&env.project_id);
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         sqlx::query(
             "UPDATE environments SET position = position + 1 \
              WHERE project_id = $1 AND position >= $2",
@@ -62,7 +62,7 @@ where
     async fn update_environment(&self, env: &Environment) -> StoreResult<bool> {
         // Reads the old position in the transaction, so concurrent moves stay consistent.
         let scopes = project_scopes(&env.project_id);
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         let old = sqlx::query_scalar::<DB, i64>(
             "SELECT position FROM environments WHERE id = $1 AND project_id = $2",
         )
@@ -110,7 +110,7 @@ where
 
     async fn delete_environment(&self, project_id: &str, id: &str) -> StoreResult<bool> {
         let scopes = project_scopes(project_id);
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         // Only while empty, judged in the statement that deletes (the root folder cascades).
         let done = sqlx::query(
             "DELETE FROM environments WHERE id = $1 AND project_id = $2 \
@@ -146,7 +146,7 @@ where
 
     async fn update_folders(&self, project_id: &str, updates: &[FolderUpdate]) -> StoreResult<()> {
         let scopes = project_scopes(project_id);
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         for u in updates {
             sqlx::query(
                 "UPDATE folders SET name = $1, path = $2, description = $3, updated_at = $4 \

@@ -37,7 +37,7 @@ where
         identity: &Identity,
         token: &AccessToken,
     ) -> StoreResult<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         let claimed = sqlx::query(
             "INSERT INTO meta (key, value) VALUES ('bootstrapped', $1) ON CONFLICT (key) DO NOTHING",
         )
@@ -96,7 +96,7 @@ where
 
     async fn update_identity(&self, identity: &Identity) -> StoreResult<()> {
         let scopes = [scope::identity(&identity.id)];
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         sqlx::query(
             "UPDATE identities SET name = $2, org_role = $3, updated_at = $4 WHERE id = $1",
         )
@@ -114,7 +114,7 @@ where
 
     async fn delete_identity(&self, id: &str) -> StoreResult<bool> {
         let scopes = [scope::identity(id)];
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         let done = sqlx::query("DELETE FROM identities WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -127,7 +127,7 @@ where
 
     async fn insert_universal_auth(&self, ua: &UniversalAuth) -> StoreResult<bool> {
         let scopes = [scope::identity(&ua.identity_id)];
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         let done = sqlx::query(&format!(
             "INSERT INTO universal_auths ({UA_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (identity_id) DO NOTHING"
@@ -152,7 +152,7 @@ where
     async fn update_universal_auth(&self, ua: &UniversalAuth) -> StoreResult<bool> {
         // Narrower trusted IPs or shorter lifetimes take access away: announced.
         let scopes = [scope::identity(&ua.identity_id)];
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         let done = sqlx::query(
             "UPDATE universal_auths SET access_token_ttl = $2, access_token_max_ttl = $3, \
              access_token_num_uses_limit = $4, trusted_ips = $5, updated_at = $6, \
@@ -176,7 +176,7 @@ where
     async fn delete_universal_auth(&self, identity_id: &str) -> StoreResult<bool> {
         // Every cached token context of the identity hangs on its scope (docs/SECURITY.md).
         let scopes = [scope::identity(identity_id)];
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         let done = sqlx::query("DELETE FROM universal_auths WHERE identity_id = $1")
             .bind(identity_id)
             .execute(&mut *tx)
@@ -304,7 +304,7 @@ where
 
     async fn renew_access_token(&self, id: &str, expires_at: i64, now: i64) -> StoreResult<()> {
         let scopes = [scope::token(id)];
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         sqlx::query("UPDATE access_tokens SET expires_at = $2, last_renewed_at = $3 WHERE id = $1")
             .bind(id)
             .bind(expires_at)
@@ -319,7 +319,7 @@ where
 
     async fn revoke_access_token(&self, id: &str) -> StoreResult<bool> {
         let scopes = [scope::token(id)];
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         let done = sqlx::query("UPDATE access_tokens SET revoked = $2 WHERE id = $1")
             .bind(id)
             .bind(true)

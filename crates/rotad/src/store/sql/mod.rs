@@ -46,6 +46,11 @@ pub trait Dialect: Database {
     /// Sends a write's changed scopes to the other replicas, inside the write's transaction
     /// (so they hear of it exactly when it commits). SQLite has one process: nothing to send.
     const NOTIFY: Option<&'static str>;
+    /// How a write transaction starts. SQLite: `BEGIN IMMEDIATE`, which takes the write lock
+    /// at once (waiting up to the busy timeout): a deferred transaction that read first and
+    /// then wrote failed at once with `SQLITE_BUSY` when another process (a second replica on
+    /// the same file, its read-audit flush) had committed in between.
+    const BEGIN: &'static str;
     fn rows_affected(result: &Self::QueryResult) -> u64;
     /// The value at `path` inside the JSON text in `column`, as SQL text (`true`/`false` for
     /// booleans, digits for numbers, NULL when absent). Each path element is an SQL text
@@ -58,6 +63,7 @@ impl Dialect for Sqlite {
     const SKIP_LOCKED: &'static str = "";
     const LOCK_ROWS: &'static str = "";
     const NOTIFY: Option<&'static str> = None;
+    const BEGIN: &'static str = "BEGIN IMMEDIATE";
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }
@@ -79,6 +85,7 @@ impl Dialect for Postgres {
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
     const LOCK_ROWS: &'static str = " FOR UPDATE";
     const NOTIFY: Option<&'static str> = Some("SELECT pg_notify($1, $2)");
+    const BEGIN: &'static str = "BEGIN";
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }

@@ -33,7 +33,7 @@ where
         root_folders: &[Folder],
         membership: Option<&Membership>,
     ) -> StoreResult<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         sqlx::query(&format!(
             "INSERT INTO projects ({PROJECT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
         ))
@@ -101,7 +101,7 @@ where
 
     async fn delete_project(&self, id: &str) -> StoreResult<bool> {
         let scopes = [scope::project(id), scope::secrets(id)];
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         let done = sqlx::query("DELETE FROM projects WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -175,7 +175,7 @@ where
     }
 
     async fn delete_folder(&self, id: &str) -> StoreResult<bool> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         let project = sqlx::query_scalar::<DB, String>(
             "DELETE FROM folders WHERE id = $1 RETURNING project_id",
         )
@@ -191,7 +191,7 @@ where
 
     async fn upsert_membership(&self, m: &Membership) -> StoreResult<Membership> {
         let scopes = [scope::identity(&m.identity_id)];
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         sqlx::query(&format!(
             "INSERT INTO memberships ({MEMBER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (project_id, identity_id) DO UPDATE SET role = $4, updated_at = $6, \
@@ -222,7 +222,7 @@ where
     async fn update_membership(&self, m: &Membership) -> StoreResult<Option<Membership>> {
         // A demotion takes access away: announced like a removal (docs/SECURITY.md).
         let scopes = [scope::identity(&m.identity_id)];
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         sqlx::query(
             "UPDATE memberships SET role = $3, roles = $4, updated_at = $5 \
              WHERE project_id = $1 AND identity_id = $2",
@@ -263,7 +263,7 @@ where
 
     async fn delete_membership(&self, project_id: &str, identity_id: &str) -> StoreResult<bool> {
         let scopes = [scope::identity(identity_id)];
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         let done =
             sqlx::query("DELETE FROM memberships WHERE project_id = $1 AND identity_id = $2")
                 .bind(project_id)

@@ -116,7 +116,7 @@ where
         intent_id: &str,
         trail: &Trail,
     ) -> StoreResult<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         sqlx::query(&format!(
             "INSERT INTO secret_rotations ({ROTATION_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, \
              $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, \
@@ -243,7 +243,7 @@ where
         secret: Option<&SecretWrite>,
         trail: &Trail,
     ) -> StoreResult<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         let done = sqlx::query(
             "UPDATE secret_rotations SET name = $2, description = $3, parameters = $4, \
              secrets_mapping = $5, is_auto_rotation_enabled = $6, rotation_interval = $7, \
@@ -286,7 +286,7 @@ where
     }
 
     async fn delete_rotation(&self, d: &RotationDelete) -> StoreResult<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         let project = sqlx::query_scalar::<DB, String>(
             "DELETE FROM secret_rotations WHERE id = $1 AND lease_owner = $2 AND version = $3              RETURNING project_id",
         )
@@ -459,7 +459,7 @@ where
         } else {
             ""
         };
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         let committed = sqlx::query_as::<DB, RotationRow>(&format!(
             "UPDATE secret_rotations SET credentials = $3, active_index = $4, \
              rotation_status = 'success', last_rotation_attempted_at = $5, last_rotated_at = $5, \
@@ -557,7 +557,7 @@ where
              lease_owner = NULL, lease_expires_at = NULL, \
              updated_at = $3, version = version + 1 WHERE id = $1 AND lease_owner = $2"
         };
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         let done = sqlx::query(sql)
             .bind(&f.rotation_id)
             .bind(&f.lease_owner)
@@ -580,7 +580,7 @@ where
     }
 
     async fn enqueue_revocations(&self, rows: &[RevocationRow]) -> StoreResult<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         for row in rows {
             insert_revocation(row).execute(&mut *tx).await?;
         }

@@ -201,7 +201,7 @@ where
     }
 
     async fn enqueue_deliveries(&self, rows: &[DeliveryRow]) -> StoreResult<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         for d in rows {
             super::audit::insert_delivery::<DB>(d)
                 .execute(&mut *tx)

@@ -131,7 +131,7 @@ where
         import: &SecretImportRow,
         position: Option<i64>,
     ) -> StoreResult<bool> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         // The folder's imports, held until the commit, so that concurrent moves number them
         // one after the other.
         let mut order = sqlx::query_scalar::<DB, String>(&format!(

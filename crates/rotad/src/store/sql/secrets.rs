@@ -34,7 +34,7 @@ where
         trail: &Trail,
     ) -> StoreResult<()> {
         let scopes = [scope::secrets(&secret.project_id)];
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         insert_secret(secret)
             .execute(&mut *tx)
             .await
@@ -98,7 +98,7 @@ where
         trail: &Trail,
     ) -> StoreResult<()> {
         let scopes = [scope::secrets(&secret.project_id)];
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         let done = update_secret(secret, expected_version)
             .execute(&mut *tx)
             .await
@@ -114,7 +114,7 @@ where
     }
 
     async fn delete_secret(&self, id: &str, trail: &Trail) -> StoreResult<bool> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         let project = sqlx::query_scalar::<DB, String>(
             "DELETE FROM secrets WHERE id = $1 RETURNING project_id",
         )
@@ -147,7 +147,7 @@ where
 
     async fn write_secret_batch(&self, batch: &SecretBatch) -> StoreResult<()> {
         let scopes = [scope::secrets(&batch.project_id)];
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(DB::BEGIN).await?;
         for id in &batch.deletes {
             let done = sqlx::query("DELETE FROM secrets WHERE id = $1 AND project_id = $2")
                 .bind(id)
