@@ -13,12 +13,15 @@ pub const PORT: u16 = 55433;
 /// The superuser's password (a test cluster's, nothing else's).
 pub const ADMIN_PASSWORD: &str = "rotad-scram-admin";
 
+/// Whether the cluster on `port` accepts connections. An open port is not enough: while the
+/// postmaster starts (another test process holding the lock runs `pg_ctl start`), it listens
+/// and refuses every login with "the database system is starting up".
 fn up(port: u16) -> bool {
-    std::net::TcpStream::connect_timeout(
-        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-        Duration::from_millis(200),
-    )
-    .is_ok()
+    Command::new(bin("pg_isready"))
+        .args(["-q", "-h", "127.0.0.1", "-t", "1", "-p", &port.to_string()])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
 }
 
 /// The newest installed server's binaries.
