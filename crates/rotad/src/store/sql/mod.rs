@@ -428,3 +428,6 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod begin_tests;
