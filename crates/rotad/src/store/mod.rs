@@ -240,6 +240,25 @@ pub trait ReadStore: Send + Sync {
         offset: i64,
         limit: i64,
     ) -> StoreResult<Vec<RotationViewRow>>;
+    /// How many of a project's rotations there are, how many failed (and are not held by an
+    /// executor: a lease with `lease_expires_at > now`), and how many auto-rotate at or before
+    /// `due_by`; one statement.
+    async fn count_rotation_health(
+        &self,
+        project_id: &str,
+        now: i64,
+        due_by: i64,
+    ) -> StoreResult<RotationCounts>;
+    /// A page of a project's rotations as the dashboard lists them: failed ones first, then
+    /// those held by an executor at `now`, then by next rotation (unscheduled last), name
+    /// (bytewise) and age; one statement.
+    async fn list_rotation_views_by_health(
+        &self,
+        project_id: &str,
+        now: i64,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<RotationViewRow>>;
 }
 
 #[async_trait]

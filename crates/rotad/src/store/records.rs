@@ -182,6 +182,8 @@ pub struct AuditFilter {
     pub end: Option<i64>,
     pub offset: i64,
     pub limit: i64,
+    /// Leaves out read events (types starting `get-`).
+    pub without_reads: bool,
 }
 
 /// An app connection with its credentials sealed by the organization's data key

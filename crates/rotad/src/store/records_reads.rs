@@ -88,3 +88,11 @@ impl RotationViewRow {
         }
     }
 }
+
+/// A project's rotations counted by health (`ReadStore::count_rotation_health`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromRow)]
+pub struct RotationCounts {
+    pub total: i64,
+    pub failing: i64,
+    pub due: i64,
+}

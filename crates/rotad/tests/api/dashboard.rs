@@ -13,16 +13,16 @@ use crate::helpers::TestApp;
 use crate::rotation_support::Rig;
 
 /// A browser without a cookie jar or redirects: each answer as it came.
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     base: String,
     cookie: Option<String>,
 }
 
-struct Page {
-    status: StatusCode,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
     headers: HeaderMap,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Page {
@@ -51,7 +51,7 @@ impl Page {
 }
 
 impl Browser {
-    fn new(app: &TestApp) -> Browser {
+    pub(crate) fn new(app: &TestApp) -> Browser {
         Browser {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -76,7 +76,7 @@ impl Browser {
         }
     }
 
-    async fn get(&self, path: &str) -> Page {
+    pub(crate) async fn get(&self, path: &str) -> Page {
         self.send(self.http.get(format!("{}{path}", self.base)))
             .await
     }
@@ -87,7 +87,7 @@ impl Browser {
     }
 
     /// Signs in with the form; keeps the session cookie.
-    async fn sign_in(&mut self, form: &[(&str, &str)]) -> Page {
+    pub(crate) async fn sign_in(&mut self, form: &[(&str, &str)]) -> Page {
         let page = self.post("/sign-in", form).await;
         assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
         self.cookie = Some(cookie_value(&page.set_cookie()));

@@ -16,6 +16,7 @@ mod conventions;
 mod crash;
 mod crash_sweeps;
 mod dashboard;
+mod dashboard_paging;
 mod encryption;
 mod engine_leases;
 mod engine_races;

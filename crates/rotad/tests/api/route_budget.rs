@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::rotation_support::Rig;
-use crate::statements::{self, Record};
+use crate::statements;
 
 /// A route and its budgets: statements when every cache is empty, and when they are filled.
 struct Route {
@@ -38,14 +38,7 @@ async fn statements_of(rig: &Rig, route: &Route) -> Vec<String> {
         route.name,
         answer.body
     );
-    statements::since(mark)
-        .iter()
-        .filter(|r| r.request && !r.is_transaction_control())
-        .filter_map(Record::sql)
-        // A connection the pool opens sets itself up first; that is not the request's cost.
-        .filter(|sql| !sql.trim_start().starts_with("PRAGMA"))
-        .map(str::to_string)
-        .collect()
+    statements::of_requests_since(mark)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

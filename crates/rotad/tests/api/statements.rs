@@ -134,6 +134,19 @@ pub fn since(mark: usize) -> Vec<Record> {
         .unwrap_or_default()
 }
 
+/// The statements made inside a request's span since `mark`: transaction control is not
+/// counted, nor the `PRAGMA`s a connection the pool opens sets itself up with (not the
+/// request's cost).
+pub fn of_requests_since(mark: usize) -> Vec<String> {
+    since(mark)
+        .iter()
+        .filter(|r| r.request && !r.is_transaction_control())
+        .filter_map(Record::sql)
+        .filter(|sql| !sql.trim_start().starts_with("PRAGMA"))
+        .map(str::to_string)
+        .collect()
+}
+
 /// What the recorder wants: sqlx's statements, the writer's trips, and the spans that say
 /// which rotation (or claim) they belong to. Nothing else is enabled.
 struct Wanted;

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::html::{attr, csrf_field, esc, field, notice, page};
+use super::html::{attr, csrf_field, esc, field, notice, page, select};
 use super::{html_response, redirect, Dash, DashError, Form};
 use crate::error::Error;
 use crate::http::extract::parse_checked;
@@ -89,54 +89,28 @@ async fn render(
         );
     }
     // Connection and environment pickers.
-    let _ = write!(body, "<div class=\"field\"><label for=\"f-connectionId\">Connection</label><select id=\"f-connectionId\" name=\"connectionId\">");
-    for c in connections
-        .iter()
-        .filter(|c| c.app == crate::services::connections::APP_DBT)
-    {
-        let _ = write!(
-            body,
-            "<option value=\"{}\"{}>{}</option>",
-            attr(&c.id),
-            if form.get("connectionId") == c.id {
-                " selected"
-            } else {
-                ""
-            },
-            esc(&c.name)
-        );
-    }
-    body.push_str("</select>");
-    if let Some(e) = err("connectionId") {
-        let _ = write!(
-            body,
-            "<p class=\"field-error\"><strong>Error:</strong> {}</p>",
-            esc(e)
-        );
-    }
-    body.push_str("</div><div class=\"field\"><label for=\"f-environment\">Environment</label><select id=\"f-environment\" name=\"environment\">");
-    for e in &project.environments {
-        let _ = write!(
-            body,
-            "<option value=\"{}\"{}>{}</option>",
-            attr(&e.slug),
-            if form.get("environment") == e.slug {
-                " selected"
-            } else {
-                ""
-            },
-            esc(&e.name)
-        );
-    }
-    body.push_str("</select>");
-    if let Some(e) = err("environment") {
-        let _ = write!(
-            body,
-            "<p class=\"field-error\"><strong>Error:</strong> {}</p>",
-            esc(e)
-        );
-    }
-    body.push_str("</div>");
+    body.push_str(&select(
+        "f-connectionId",
+        "connectionId",
+        "Connection",
+        connections
+            .iter()
+            .filter(|c| c.app == crate::services::connections::APP_DBT)
+            .map(|c| (c.id.as_str(), c.name.as_str())),
+        form.get("connectionId"),
+        err("connectionId"),
+    ));
+    body.push_str(&select(
+        "f-environment",
+        "environment",
+        "Environment",
+        project
+            .environments
+            .iter()
+            .map(|e| (e.slug.as_str(), e.name.as_str())),
+        form.get("environment"),
+        err("environment"),
+    ));
     body.push_str(&field(
         "secretPath",
         "Secret path",

@@ -160,6 +160,42 @@ pub fn field(
     out
 }
 
+/// A labelled drop-down of `(value, text)` options, `selected` chosen, with the API's message
+/// below it when it failed validation.
+pub fn select<'a>(
+    id: &str,
+    name: &str,
+    label: &str,
+    options: impl IntoIterator<Item = (&'a str, &'a str)>,
+    selected: &str,
+    error: Option<&str>,
+) -> String {
+    let mut out = format!(
+        "<div class=\"field\"><label for=\"{id}\">{}</label><select id=\"{id}\" name=\"{}\">",
+        esc(label),
+        attr(name)
+    );
+    for (value, text) in options {
+        let _ = write!(
+            out,
+            "<option value=\"{}\"{}>{}</option>",
+            attr(value),
+            if value == selected { " selected" } else { "" },
+            esc(text)
+        );
+    }
+    out.push_str("</select>");
+    if let Some(e) = error {
+        let _ = write!(
+            out,
+            "<p class=\"field-error\"><strong>Error:</strong> {}</p>",
+            esc(e)
+        );
+    }
+    out.push_str("</div>");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,13 +11,12 @@ use serde::Deserialize;
 use super::html::{attr, esc, page, time};
 use super::{html_response, Dash, DashError};
 use crate::services::authz::{Action, Subject};
-use crate::services::rotations::{Page, RotationView};
+use crate::services::rotations::RotationView;
 use crate::services::{AppState, Ctx};
 use crate::time::now_ms;
 
 /// Rotations per page of the table.
 pub const PAGE_SIZE: usize = 100;
-const DAY_MS: i64 = 86_400_000;
 
 #[derive(Deserialize)]
 pub struct PageQuery {
@@ -72,14 +71,6 @@ pub fn mapped_secrets(view: &RotationView) -> String {
     }
 }
 
-fn rank(status: &str) -> u8 {
-    match status {
-        "failed" => 0,
-        "rotating" => 1,
-        _ => 2,
-    }
-}
-
 /// A project's section: counts, a page of the table, and the pager.
 pub async fn section(
     app: &AppState,
@@ -87,51 +78,21 @@ pub async fn section(
     project_id: &str,
     page_no: usize,
 ) -> Result<String, DashError> {
-    let views = app
-        .list_rotations(
-            ctx,
-            project_id,
-            None,
-            Page {
-                offset: 0,
-                limit: Page::MAX_LIMIT,
-            },
-        )
-        .await?;
     let now = now_ms();
-    let mut rows: Vec<(&'static str, &RotationView)> =
-        views.iter().map(|v| (status_of(v, now), v)).collect();
-    rows.sort_by(|(sa, a), (sb, b)| {
-        rank(sa)
-            .cmp(&rank(sb))
-            .then(
-                a.row
-                    .next_rotation_at
-                    .unwrap_or(i64::MAX)
-                    .cmp(&b.row.next_rotation_at.unwrap_or(i64::MAX)),
-            )
-            .then(a.row.name.cmp(&b.row.name))
-    });
-    let failing = rows.iter().filter(|(s, _)| *s == "failed").count();
-    let due = rows
-        .iter()
-        .filter(|(_, v)| {
-            v.row.is_auto_rotation_enabled
-                && v.row.next_rotation_at.is_some_and(|t| t <= now + DAY_MS)
-        })
-        .count();
-    let pages = rows.len().div_ceil(PAGE_SIZE).max(1);
-    let page_no = page_no.min(pages);
-    let mut out = String::with_capacity(256 * PAGE_SIZE.min(rows.len()) + 1024);
+    let health = app
+        .rotation_health(ctx, project_id, page_no, PAGE_SIZE, now)
+        .await?;
+    let (failing, due, pages, page_no) = (health.failing, health.due, health.pages, health.page);
+    let mut out = String::with_capacity(256 * health.rows.len() + 1024);
     let _ = write!(
         out,
         "<dl class=\"counts\"><div><dt>Total</dt><dd data-count=\"total\">{}</dd></div>\
          <div class=\"{}\"><dt>Failing</dt><dd data-count=\"failing\">{failing}</dd></div>\
          <div><dt>Due in 24 h</dt><dd data-count=\"due\">{due}</dd></div></dl>",
-        rows.len(),
+        health.total,
         if failing > 0 { "bad" } else { "" }
     );
-    if rows.is_empty() {
+    if health.total == 0 {
         out.push_str("<p>No rotations in this project yet.</p>");
         return Ok(out);
     }
@@ -142,9 +103,10 @@ pub async fn section(
          <th scope=\"col\">Last rotated</th><th scope=\"col\">Next rotation</th>\
          <th scope=\"col\">Auto-rotation</th></tr></thead><tbody>",
     );
-    for (status, v) in rows.iter().skip((page_no - 1) * PAGE_SIZE).take(PAGE_SIZE) {
+    for v in &health.rows {
+        let status = status_of(v, now);
         let row = &v.row;
-        let message = if *status == "failed" {
+        let message = if status == "failed" {
             v.last_message
                 .as_deref()
                 .map(|m| format!("<div class=\"message\">{}</div>", esc(m)))

@@ -132,7 +132,8 @@ async fn timeline(app: &AppState, ctx: &Ctx, view: &RotationView) -> String {
         start: Some(view.row.created_at.max(now - 89 * 86_400_000)),
         end: Some(now),
         offset: 0,
-        limit: 300,
+        limit: 50,
+        without_reads: true,
         ..Default::default()
     };
     let entries = match app.list_audit_logs(ctx, search).await {
@@ -145,11 +146,7 @@ async fn timeline(app: &AppState, ctx: &Ctx, view: &RotationView) -> String {
     };
     let mut out = String::from("<ol class=\"timeline\">");
     let mut n = 0;
-    for e in entries
-        .iter()
-        .filter(|e| !e.row.event_type.starts_with("get-"))
-        .take(50)
-    {
+    for e in &entries {
         n += 1;
         let actor: Value = serde_json::from_str(&e.row.actor).unwrap_or(Value::Null);
         let who = actor["metadata"]["name"]

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::html::{attr, csrf_field, esc, notice, page, time};
+use super::html::{attr, csrf_field, esc, notice, page, select, time};
 use super::{html_response, Dash, DashError};
 use crate::error::Error;
 use crate::services::webhooks::CreateWebhook;
@@ -68,20 +68,21 @@ async fn render(
     }
     let _ = write!(
         body,
-        "<h2>New webhook</h2><form method=\"post\" action=\"/projects/{pid}/webhooks\" class=\"card\">{csrf}\
-         <div class=\"field\"><label for=\"f-env\">Environment</label><select id=\"f-env\" name=\"environment\">"
+        "<h2>New webhook</h2><form method=\"post\" action=\"/projects/{pid}/webhooks\" class=\"card\">{csrf}"
     );
-    for e in &project.environments {
-        let _ = write!(
-            body,
-            "<option value=\"{}\">{}</option>",
-            attr(&e.slug),
-            esc(&e.name)
-        );
-    }
+    body.push_str(&select(
+        "f-env",
+        "environment",
+        "Environment",
+        project
+            .environments
+            .iter()
+            .map(|e| (e.slug.as_str(), e.name.as_str())),
+        "",
+        None,
+    ));
     body.push_str(
-        "</select></div>\
-         <div class=\"field\"><label for=\"f-path\">Secret path</label><input id=\"f-path\" name=\"secretPath\" value=\"/\"></div>\
+        "<div class=\"field\"><label for=\"f-path\">Secret path</label><input id=\"f-path\" name=\"secretPath\" value=\"/\"></div>\
          <div class=\"field\"><label for=\"f-url\">URL</label><input id=\"f-url\" name=\"webhookUrl\" type=\"url\" required></div>\
          <div class=\"field\"><label for=\"f-key\">Signing key (optional)</label><input id=\"f-key\" name=\"webhookSecretKey\" type=\"password\" autocomplete=\"off\"></div>\
          <button type=\"submit\">Create webhook</button></form>",

@@ -239,6 +239,7 @@ async fn list_audit_logs(
         end: q.end_date.as_deref().and_then(parse),
         offset: q.offset.unwrap_or(0),
         limit: q.limit.unwrap_or(20),
+        without_reads: false,
     };
     let rows = app.list_audit_logs(&ctx, search).await?;
     Ok(Json(AuditLogsResponse {

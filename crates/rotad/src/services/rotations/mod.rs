@@ -3,6 +3,7 @@
 
 mod commit;
 mod engine;
+mod health;
 mod lanes;
 mod manage;
 mod patch;
@@ -18,6 +19,7 @@ use serde_json::Value;
 pub use engine::{
     rotation_span, Engine, EngineSettings, RotateError, Trigger, ROTATION_SPAN_TARGET,
 };
+pub use health::{RotationHealth, DUE_WITHIN_MS};
 pub use lanes::PatchLanes;
 pub use manage::{CreateRotation, DeleteOptions, RotationParameters, UpdateRotation};
 pub use pause::{PausePoints, Paused};

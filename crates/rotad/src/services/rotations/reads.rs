@@ -151,25 +151,26 @@ impl App {
         kind: &RotationType,
         id: &str,
     ) -> Result<GeneratedCredentials> {
-        let row = self
-            .authorized_rotation(ctx, kind, id, Action::ReadGeneratedCredentials)
-            .await?;
+        // The row read fresh (its slots), with its folder's path and environment's slug: one
+        // statement.
+        let found = self
+            .store
+            .get_rotation_view(id)
+            .await?
+            .filter(|f| f.rotation.org_id == ctx.actor.org_id)
+            .ok_or_else(|| not_found_of(kind, id))?;
+        self.authorize(
+            ctx,
+            &found.rotation.project_id,
+            Subject::SecretRotation,
+            Action::ReadGeneratedCredentials,
+        )
+        .await?;
+        check_type(kind, &found.rotation)?;
+        let (path, env) = (found.folder_path.unwrap_or_default(), found.env_slug);
+        let row = found.rotation;
         let key = self.rotation_key(&row.project_id).await?;
         let credentials = open_slots(&key, &row)?;
-        let path = self
-            .store
-            .get_folder(&row.folder_id)
-            .await?
-            .map(|f| f.path)
-            .unwrap_or_default();
-        let env = self
-            .store
-            .list_environments(&row.project_id)
-            .await?
-            .into_iter()
-            .find(|e| e.id == row.env_id)
-            .map(|e| e.slug)
-            .unwrap_or_default();
         self.audit(
             ctx,
             Some(&row.project_id),

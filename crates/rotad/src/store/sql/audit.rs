@@ -102,6 +102,9 @@ fn audit_query<DB: Dialect>(f: &AuditFilter) -> (String, Vec<String>) {
         let p = param(&mut texts, kind.clone());
         conditions.push(format!("{USER_AGENT_TYPE} = {p}"));
     }
+    if f.without_reads {
+        conditions.push("event_type NOT LIKE 'get-%'".to_string());
+    }
     for (key, value) in &f.metadata {
         let k = param(&mut texts, key.clone());
         let v = param(&mut texts, value.clone());

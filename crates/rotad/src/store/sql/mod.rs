@@ -51,6 +51,10 @@ pub trait Dialect: Database {
     /// then wrote failed at once with `SQLITE_BUSY` when another process (a second replica on
     /// the same file, its read-audit flush) had committed in between.
     const BEGIN: &'static str;
+    /// Appended to a text column in `ORDER BY` so that it sorts by bytes, as Rust compares
+    /// strings: SQLite's default collation does already; PostgreSQL's follows the database's
+    /// locale unless told `"C"`.
+    const BYTE_ORDER: &'static str;
     fn rows_affected(result: &Self::QueryResult) -> u64;
     /// The value at `path` inside the JSON text in `column`, as SQL text (`true`/`false` for
     /// booleans, digits for numbers, NULL when absent). Each path element is an SQL text
@@ -64,6 +68,7 @@ impl Dialect for Sqlite {
     const LOCK_ROWS: &'static str = "";
     const NOTIFY: Option<&'static str> = None;
     const BEGIN: &'static str = "BEGIN IMMEDIATE";
+    const BYTE_ORDER: &'static str = "";
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }
@@ -86,6 +91,7 @@ impl Dialect for Postgres {
     const LOCK_ROWS: &'static str = " FOR UPDATE";
     const NOTIFY: Option<&'static str> = Some("SELECT pg_notify($1, $2)");
     const BEGIN: &'static str = "BEGIN";
+    const BYTE_ORDER: &'static str = " COLLATE \"C\"";
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }

@@ -4,7 +4,9 @@ use async_trait::async_trait;
 
 use super::rotations::ROTATION_COLS;
 use super::{Dialect, SqlStore};
-use crate::store::{ProjectAccessRow, ReadStore, RotationViewRow, StoreResult, TokenContextRow};
+use crate::store::{
+    ProjectAccessRow, ReadStore, RotationCounts, RotationViewRow, StoreResult, TokenContextRow,
+};
 
 const TOKEN_CONTEXT: &str = "SELECT t.id, t.identity_id, t.auth_method, t.ttl, t.max_ttl, \
      t.expires_at, t.revoked, t.created_at, t.last_renewed_at, t.num_uses_limit, t.num_uses, \
@@ -39,6 +41,33 @@ fn rotation_view_select(filter: &str) -> String {
          LEFT JOIN folders f ON f.id = r.folder_id \
          LEFT JOIN app_connections c ON c.id = r.connection_id WHERE {filter}",
         rotation_columns()
+    )
+}
+
+/// A rotation an executor holds at `$2` (the dashboard's "rotating").
+const HELD: &str = "r.lease_owner IS NOT NULL AND r.lease_expires_at IS NOT NULL \
+     AND r.lease_expires_at > $2";
+
+/// The counts of `count_rotation_health`; the join keeps them to the rows a list shows.
+fn rotation_counts() -> String {
+    format!(
+        "SELECT COUNT(*) AS total, \
+         COALESCE(SUM(CASE WHEN r.rotation_status = 'failed' AND NOT ({HELD}) THEN 1 ELSE 0 END), 0) \
+         AS failing, \
+         COALESCE(SUM(CASE WHEN r.is_auto_rotation_enabled AND r.next_rotation_at IS NOT NULL \
+         AND r.next_rotation_at <= $3 THEN 1 ELSE 0 END), 0) AS due \
+         FROM secret_rotations r JOIN environments e ON e.id = r.env_id WHERE r.project_id = $1"
+    )
+}
+
+/// The filter and order of `list_rotation_views_by_health`.
+fn by_health<DB: Dialect>() -> String {
+    format!(
+        "r.project_id = $1 ORDER BY CASE WHEN {HELD} THEN 1 \
+         WHEN r.rotation_status = 'failed' THEN 0 ELSE 2 END, \
+         COALESCE(r.next_rotation_at, {}), r.name{}, r.created_at, r.id LIMIT $3 OFFSET $4",
+        i64::MAX,
+        DB::BYTE_ORDER
     )
 }
 
@@ -96,5 +125,37 @@ where
         .bind(offset)
         .fetch_all(&self.read)
         .await?)
+    }
+
+    async fn count_rotation_health(
+        &self,
+        project_id: &str,
+        now: i64,
+        due_by: i64,
+    ) -> StoreResult<RotationCounts> {
+        Ok(sqlx::query_as::<DB, RotationCounts>(&rotation_counts())
+            .bind(project_id)
+            .bind(now)
+            .bind(due_by)
+            .fetch_one(&self.read)
+            .await?)
+    }
+
+    async fn list_rotation_views_by_health(
+        &self,
+        project_id: &str,
+        now: i64,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<RotationViewRow>> {
+        Ok(
+            sqlx::query_as::<DB, RotationViewRow>(&rotation_view_select(&by_health::<DB>()))
+                .bind(project_id)
+                .bind(now)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&self.read)
+                .await?,
+        )
     }
 }
