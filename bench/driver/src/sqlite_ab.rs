@@ -574,7 +574,7 @@ impl Backend {
     async fn patch(&self, p: Patch) -> anyhow::Result<()> {
         match self {
             Backend::Sqlx { write, .. } => {
-                let mut tx = write.begin().await?;
+                let mut tx = write.begin_with("BEGIN IMMEDIATE").await?;
                 let done = sqlx::query(UPDATE_ROTATION)
                     .bind(&p.description)
                     .bind(p.now)
@@ -613,7 +613,7 @@ impl Backend {
     async fn batch(&self, rows: Vec<AuditRow>) -> anyhow::Result<()> {
         match self {
             Backend::Sqlx { write, .. } => {
-                let mut tx = write.begin().await?;
+                let mut tx = write.begin_with("BEGIN IMMEDIATE").await?;
                 for a in &rows {
                     a.bind(sqlx::query(INSERT_AUDIT)).execute(&mut *tx).await?;
                 }
