@@ -106,9 +106,15 @@ fn audit_query<DB: Dialect>(f: &AuditFilter) -> (String, Vec<String>) {
         conditions.push("event_type NOT LIKE 'get-%'".to_string());
     }
     for (key, value) in &f.metadata {
-        let k = param(&mut texts, key.clone());
         let v = param(&mut texts, value.clone());
-        conditions.push(format!("{} = {v}", DB::json_text("metadata", &[&k])));
+        if key == "rotationId" {
+            // A rotation's entries (its dashboard timeline): the indexed expression
+            // (`audit_logs_rotation_time`, migration 0018), not a scan of the project's log.
+            conditions.push(format!("{} = {v}", DB::ROTATION_ID_OF_METADATA));
+        } else {
+            let k = param(&mut texts, key.clone());
+            conditions.push(format!("{} = {v}", DB::json_text("metadata", &[&k])));
+        }
     }
     let n = texts.len();
     let sql = format!(

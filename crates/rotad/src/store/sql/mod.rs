@@ -60,6 +60,8 @@ pub trait Dialect: Database {
     /// booleans, digits for numbers, NULL when absent). Each path element is an SQL text
     /// expression (a quoted literal or a parameter) naming a key of letters, digits, `_`, `-`.
     fn json_text(column: &str, path: &[&str]) -> String;
+    /// An audit entry's `metadata.rotationId`, exactly as indexed (`audit_logs_rotation_time`).
+    const ROTATION_ID_OF_METADATA: &'static str;
 }
 
 impl Dialect for Sqlite {
@@ -69,6 +71,7 @@ impl Dialect for Sqlite {
     const NOTIFY: Option<&'static str> = None;
     const BEGIN: &'static str = "BEGIN IMMEDIATE";
     const BYTE_ORDER: &'static str = "";
+    const ROTATION_ID_OF_METADATA: &'static str = "json_extract(metadata, '$.rotationId')";
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }
@@ -92,6 +95,7 @@ impl Dialect for Postgres {
     const NOTIFY: Option<&'static str> = Some("SELECT pg_notify($1, $2)");
     const BEGIN: &'static str = "BEGIN";
     const BYTE_ORDER: &'static str = " COLLATE \"C\"";
+    const ROTATION_ID_OF_METADATA: &'static str = "((metadata::jsonb) ->> 'rotationId')";
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }
