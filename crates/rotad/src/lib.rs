@@ -243,7 +243,7 @@ impl Server {
     ) -> anyhow::Result<Server> {
         let addr = listener.local_addr()?;
         let shutdown = CancellationToken::new();
-        let router = http::router(app.clone());
+        let service = http::service(app.clone());
         tokio::spawn(maintenance(app.clone(), shutdown.clone()));
         tokio::spawn(services::rotations::revoked::run(
             app.clone(),
@@ -272,7 +272,7 @@ impl Server {
         };
         let task = tokio::spawn(http::serve::serve(
             listener,
-            router,
+            service,
             limits,
             shutdown.clone(),
         ));

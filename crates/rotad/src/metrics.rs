@@ -265,15 +265,15 @@ pub async fn track_http(mut request: Request, next: Next) -> Response {
     response
 }
 
-/// A route layer: records the template of the route the request matched for [`track_http`].
-pub async fn tag_route(request: Request, next: Next) -> Response {
+/// Records the template of the route `request` matched for [`track_http`]; called by the
+/// route layer (`http::conventions::per_route`).
+pub fn tag_route(request: &Request) {
     if let (Some(path), Some(slot)) = (
         request.extensions().get::<MatchedPath>(),
         request.extensions().get::<RouteSlot>(),
     ) {
         let _ = slot.0.set(path.clone());
     }
-    next.run(request).await
 }
 
 async fn metrics_handler(State(app): State<AppState>) -> Response {

@@ -55,10 +55,15 @@ fn none_match(header: &str, tag: &str) -> bool {
     })
 }
 
-/// A route layer: a 200 answer to a GET of secrets gets an `ETag`; when the request's
-/// `If-None-Match` names it, the answer is 304 with no body. The read happens (and is audited)
-/// either way.
-pub async fn etag(State(app): State<AppState>, request: Request, next: Next) -> Response {
+/// The route layer: records the matched route for the metrics, then [`etag`].
+pub async fn per_route(state: State<AppState>, request: Request, next: Next) -> Response {
+    crate::metrics::tag_route(&request);
+    etag(state, request, next).await
+}
+
+/// A 200 answer to a GET of secrets gets an `ETag`; when the request's `If-None-Match` names
+/// it, the answer is 304 with no body. The read happens (and is audited) either way.
+async fn etag(State(app): State<AppState>, request: Request, next: Next) -> Response {
     let tagged = request.method() == Method::GET
         && request
             .extensions()

@@ -11,6 +11,7 @@ pub mod serve;
 mod unsupported;
 
 use axum::Router;
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
@@ -42,8 +43,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(routes::webhooks::router())
 }
 
+/// The API and the dashboard with their route layers: what [`service`] wraps.
 pub fn router(app: AppState) -> Router {
-    let request_timeout = app.settings.request_timeout;
     let (router, doc) = api().split_for_parts();
     let doc = openapi::finish(doc);
     router
@@ -54,27 +55,54 @@ pub fn router(app: AppState) -> Router {
                 async move { axum::Json(doc) }
             }),
         )
+        // One route layer (entity tags, the route's template for the metrics): each route layer
+        // is a boxed service around every route, cloned with it on every request.
         .route_layer(axum::middleware::from_fn_with_state(
             app.clone(),
-            conventions::etag,
+            conventions::per_route,
         ))
-        .route_layer(axum::middleware::from_fn(crate::metrics::tag_route))
         // The dashboard's pages, after the API's route layers (entity tags are the API's).
         .merge(dashboard::router())
         .fallback(error::fallback)
         .with_state(app)
+}
+
+/// What the listener serves: [`router`] inside the layers every request passes, outermost
+/// first. They wrap the router once, as one service, not each of its routes (`Router::layer`
+/// would box every layer around every route, and a request would clone that nest at each
+/// level: docs/BENCHMARKS.md, "Morning of 4 December").
+pub fn service(
+    app: AppState,
+) -> impl tower::Service<
+    axum::extract::Request,
+    Response = axum::http::Response<
+        impl hyper::body::Body<Data = axum::body::Bytes, Error = impl Into<tower::BoxError>>
+            + Send
+            + 'static,
+    >,
+    Error = std::convert::Infallible,
+    Future = impl Send + 'static,
+> + Clone
+       + Send
+       + Sync
+       + 'static {
+    let request_timeout = app.settings.request_timeout;
+    ServiceBuilder::new()
+        .layer(TraceLayer::new_for_http())
+        // Outside the envelope, the body limit and the panic guard: every request is counted
+        // with the status it was answered with.
+        .layer(axum::middleware::from_fn(crate::metrics::track_http))
+        .layer(axum::middleware::from_fn(error::request_envelope))
         .layer(axum::middleware::from_fn(extract::reject_nul_path))
-        .layer(CatchPanicLayer::custom(|_| error::internal_error()))
+        // Below here the request's body is no longer axum's `Body` (limited, timed): the
+        // router takes any body, `from_fn` layers only axum's.
+        .layer(RequestBodyLimitLayer::new(extract::BODY_LIMIT))
         // Slow clients: a request (its body included) that takes too long is answered 408.
+        .layer(RequestBodyTimeoutLayer::new(request_timeout))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             request_timeout,
         ))
-        .layer(RequestBodyTimeoutLayer::new(request_timeout))
-        .layer(RequestBodyLimitLayer::new(extract::BODY_LIMIT))
-        .layer(axum::middleware::from_fn(error::request_envelope))
-        // Outside the envelope, the body limit and the panic guard: every request is counted
-        // with the status it was answered with.
-        .layer(axum::middleware::from_fn(crate::metrics::track_http))
-        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(|_| error::internal_error()))
+        .service(router(app))
 }
