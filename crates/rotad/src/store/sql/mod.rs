@@ -214,9 +214,9 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             // Checkpoints run beside the writer (`checkpoints`); the writer's own only when
-            // the WAL passes this many pages (16 MB), should those ever fall behind.
+            // the WAL passes this many pages, should those ever fall behind.
             .pragma("wal_autocheckpoint", WRITER_CHECKPOINT_PAGES.to_string());
-        let file = Path::new(options.get_filename());
+        let file = Path::new(options.get_filename()).to_path_buf();
         if let Some(parent) = file.parent() {
             if !parent.as_os_str().is_empty() {
                 create_private_dir(parent).map_err(sqlx::Error::Io)?;
@@ -224,7 +224,7 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
         }
         // The database (and so its WAL and shared-memory files, which SQLite creates with the
         // database's mode) readable by its owner only.
-        create_private_file(file).map_err(sqlx::Error::Io)?;
+        create_private_file(&file).map_err(sqlx::Error::Io)?;
         // A local file: the pool need not ping a connection before handing it out (a round
         // trip through SQLite's worker thread per query, about a quarter of a read's cost).
         // Every hand-out of the writer (a transaction, or a lone statement) is a writer trip:
@@ -254,7 +254,7 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
             .connect_with(options.read_only(true))
             .await?;
         let stop = tokio_util::sync::CancellationToken::new();
-        tokio::spawn(checkpoints(checkpointer, stop.clone()));
+        tokio::spawn(checkpoints(checkpointer, write.clone(), file, stop.clone()));
         Ok(Arc::new(SqlStore {
             write,
             read,
@@ -280,30 +280,80 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
     }
 }
 
-/// The WAL size (pages) past which the writer checkpoints itself.
-const WRITER_CHECKPOINT_PAGES: u32 = 4_000;
+/// The WAL size (pages) past which the writer checkpoints itself: a safety net, should the
+/// background checkpoints ever fall behind (128 MB of 4 KB pages).
+const WRITER_CHECKPOINT_PAGES: u32 = 32_000;
 /// How often the WAL is checkpointed beside the writer.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+/// A WAL this long (pages) that the checkpoints beside the writer could not finish is caught
+/// up with the writer held, so that the WAL starts over (48 MB): rarely, because each
+/// catch-up holds the writer for two flushes of a few milliseconds.
+const CATCH_UP_PAGES: i64 = 12_000;
 
-/// Copies the WAL into the database on a connection of its own, every [`CHECKPOINT_EVERY`],
-/// until the store is dropped. A `PASSIVE` checkpoint waits for no reader or writer, so
-/// commits no longer pay for one: left to SQLite's default, the commit that filled the WAL to
-/// 1,000 pages copied them all and synced the file, several milliseconds, which was most of
-/// the PATCH's p99 (docs/BENCHMARKS.md).
-async fn checkpoints(mut conn: SqliteConnection, stop: tokio_util::sync::CancellationToken) {
+/// Keeps the WAL short without the writer's connection doing the work (docs/BENCHMARKS.md,
+/// "Morning of 4 December"). Every [`CHECKPOINT_EVERY`], on a connection of its own:
+///
+/// 1. a `PASSIVE` checkpoint copies the WAL into the database beside the writer (it waits for
+///    no one; under a steady stream of commits it never reaches the WAL's end, because frames
+///    keep arriving while it copies);
+/// 2. the pages it copied are flushed to disk, still beside the writer;
+/// 3. only when the WAL has grown long, the writer's connection is held for a last `PASSIVE`
+///    pass, which now reaches the end: little left to copy or to flush, so the writer waits
+///    a few milliseconds, and its next commit starts the WAL over.
+///
+/// Left to SQLite, the writer's own checkpoint did all three whenever the WAL reached its
+/// limit: under a PATCH load, every 200 ms a commit waited ~30 ms for two full flushes.
+async fn checkpoints(
+    mut conn: SqliteConnection,
+    writer: Pool<Sqlite>,
+    file: std::path::PathBuf,
+    stop: tokio_util::sync::CancellationToken,
+) {
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
             _ = tokio::time::sleep(CHECKPOINT_EVERY) => {}
         }
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&mut conn)
-            .await
-        {
+        let (log, left) = match checkpoint(&mut conn).await {
+            Ok(pages) => pages,
+            Err(e) => {
+                tracing::debug!(error = %e, "WAL checkpoint failed; the next one retries");
+                continue;
+            }
+        };
+        // A short WAL starts over by itself once a pass reaches its end between two commits.
+        if log < CATCH_UP_PAGES {
+            continue;
+        }
+        if left > 0 {
+            let path = file.clone();
+            let flushed =
+                tokio::task::spawn_blocking(move || std::fs::File::open(path)?.sync_data())
+                    .await
+                    .map_err(std::io::Error::other)
+                    .and_then(|r| r);
+            if let Err(e) = flushed {
+                tracing::debug!(error = %e, "could not flush the database file; the next pass retries");
+                continue;
+            }
+        }
+        let Ok(held) = writer.acquire().await else {
+            continue;
+        };
+        if let Err(e) = checkpoint(&mut conn).await {
             tracing::debug!(error = %e, "WAL checkpoint failed; the next one retries");
         }
+        drop(held);
     }
     let _ = conn.close().await;
+}
+
+/// One `PASSIVE` checkpoint: the WAL's length and what it left uncopied (frames).
+async fn checkpoint(conn: &mut SqliteConnection) -> Result<(i64, i64), sqlx::Error> {
+    let (_busy, log, copied): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_one(conn)
+        .await?;
+    Ok((log, (log - copied).max(0)))
 }
 
 /// The tracing target of a writer trip event.
