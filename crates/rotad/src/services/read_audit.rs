@@ -68,6 +68,17 @@ struct Seen {
     last_at: i64,
 }
 
+/// A read event's entry with its id: read events are named when written, not when queued.
+fn named(row: AuditRow) -> AuditRow {
+    if !row.id.is_empty() {
+        return row;
+    }
+    AuditRow {
+        id: super::new_id(),
+        ..row
+    }
+}
+
 /// The buffer of read events not yet written.
 pub struct ReadAudit {
     pub mode: AuditReads,
@@ -126,7 +137,8 @@ impl ReadAudit {
             .unwrap_or_default();
         pending
             .into_iter()
-            .map(|(Read(mut row), seen)| {
+            .map(|(Read(row), seen)| {
+                let mut row = named(row);
                 if seen.count > 1 {
                     if let Ok(serde_json::Value::Object(mut m)) =
                         serde_json::from_str::<serde_json::Value>(&row.metadata)
@@ -148,6 +160,7 @@ impl App {
         match self.read_audit.mode {
             AuditReads::Batched => self.read_audit.push(row),
             AuditReads::Sync => {
+                let row = named(row);
                 if let Err(e) = self.store.insert_audit(&row).await {
                     tracing::error!(error = %e, event = %row.event_type, "could not write audit log entry");
                 }

@@ -55,7 +55,9 @@ pub mod scope {
 pub struct Changes {
     clock: AtomicU64,
     /// The clock when each scope was last bumped.
-    bumped: RwLock<HashMap<String, u64>>,
+    /// Keys are scopes this process or another replica wrote (ids), never a caller's text:
+    /// hashed with foldhash, several times per request.
+    bumped: RwLock<HashMap<String, u64, foldhash::fast::RandomState>>,
     /// Scopes missing from `bumped` count as bumped at `floor` (everything was forgotten then).
     floor: AtomicU64,
     /// Whether other processes' changes are being followed (the listener is up).
