@@ -3,10 +3,9 @@
 //! connection (and its memory) open, and a graceful shutdown with a deadline, so SIGTERM ends
 //! the process within `ROTAD_SHUTDOWN_GRACE` whatever its clients do.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::Duration;
-
-use std::convert::Infallible;
 
 use axum::extract::{ConnectInfo, Request};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -24,7 +23,7 @@ pub struct Limits {
     pub shutdown_grace: Duration,
 }
 
-/// Serves `router` on `listener` until `shutdown`, then lets open requests finish for at most
+/// Serves `service` (`http::service`) on `listener` until `shutdown`, then lets open requests finish for at most
 /// `limits.shutdown_grace`.
 pub async fn serve<S, B>(
     listener: TcpListener,

@@ -120,15 +120,7 @@ impl App {
     /// so that reads never wait for the database's writer.
     pub async fn audit_read(&self, ctx: &Ctx, project_id: Option<&str>, event: Event) {
         // Named when written (most reads of a batch fold into one entry): no id made here.
-        let actor = String::from_utf8_lossy(&ctx.actor.audit_actor).into_owned();
-        let row = audit_row(
-            String::new(),
-            &ctx.actor.org_id,
-            project_id,
-            actor,
-            &ctx.meta,
-            event,
-        );
+        let row = caller_audit_row(String::new(), ctx, project_id, event);
         self.audit_read_row(row).await;
     }
 
@@ -140,15 +132,7 @@ impl App {
 
     /// The audit entry of an event by the caller.
     pub(crate) fn audit_row(&self, ctx: &Ctx, project_id: Option<&str>, event: Event) -> AuditRow {
-        let actor = String::from_utf8_lossy(&ctx.actor.audit_actor).into_owned();
-        audit_row(
-            new_id(),
-            &ctx.actor.org_id,
-            project_id,
-            actor,
-            &ctx.meta,
-            event,
-        )
+        caller_audit_row(new_id(), ctx, project_id, event)
     }
 
     pub(super) async fn audit_login(&self, identity: &Identity, meta: &RequestMeta) {
@@ -251,6 +235,12 @@ impl App {
 /// The `actor` of an identity's audit entries.
 pub(crate) fn identity_actor(id: &str, name: &str) -> Value {
     json!({"type": "identity", "metadata": {"identityId": id, "name": name}})
+}
+
+/// The entry of an event by the caller of `ctx`, named `id`.
+fn caller_audit_row(id: String, ctx: &Ctx, project_id: Option<&str>, event: Event) -> AuditRow {
+    let actor = String::from_utf8_lossy(&ctx.actor.audit_actor).into_owned();
+    audit_row(id, &ctx.actor.org_id, project_id, actor, &ctx.meta, event)
 }
 
 fn audit_row(

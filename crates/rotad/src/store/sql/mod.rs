@@ -295,13 +295,13 @@ const CATCH_UP_PAGES: i64 = 12_000;
 ///
 /// 1. a `PASSIVE` checkpoint copies the WAL into the database beside the writer (it waits for
 ///    no one; under a steady stream of commits it never reaches the WAL's end, because frames
-///    keep arriving while it copies);
-/// 2. the pages it copied are flushed to disk, still beside the writer;
-/// 3. only when the WAL has grown long, the writer's connection is held for a last `PASSIVE`
-///    pass, which now reaches the end: little left to copy or to flush, so the writer waits
-///    a few milliseconds, and its next commit starts the WAL over.
+///    keep arriving while it copies, so SQLite neither syncs the database nor restarts the WAL);
+/// 2. once the WAL has grown to [`CATCH_UP_PAGES`], the pages copied so far are flushed to
+///    disk, still beside the writer, and then the writer's connection is held for a last
+///    `PASSIVE` pass, which now reaches the end: little left to copy or to flush, so the writer
+///    waits a few milliseconds, and its next commit starts the WAL over.
 ///
-/// Left to SQLite, the writer's own checkpoint did all three whenever the WAL reached its
+/// Left to SQLite, the writer's own checkpoint did all of it whenever the WAL reached its
 /// limit: under a PATCH load, every 200 ms a commit waited ~30 ms for two full flushes.
 async fn checkpoints(
     mut conn: SqliteConnection,
