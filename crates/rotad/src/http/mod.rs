@@ -46,13 +46,23 @@ pub fn api() -> OpenApiRouter<AppState> {
 /// The API and the dashboard with their route layers: what [`service`] wraps.
 pub fn router(app: AppState) -> Router {
     let (router, doc) = api().split_for_parts();
-    let doc = openapi::finish(doc);
+    // Kept serialized (about 170 KB), not as the document's tree: that was some 5 MB of small
+    // allocations, most of an idle server's heap (docs/BENCHMARKS.md, "Idle memory").
+    let doc = openapi::serialized(&openapi::finish(doc));
     router
         .route(
             "/api/docs/json",
             axum::routing::get(move || {
                 let doc = doc.clone();
-                async move { axum::Json(doc) }
+                async move {
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            axum::http::HeaderValue::from_static("application/json"),
+                        )],
+                        doc,
+                    )
+                }
             }),
         )
         // One route layer (entity tags, the route's template for the metrics): each route layer

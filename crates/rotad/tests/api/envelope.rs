@@ -107,3 +107,46 @@ async fn nul_characters_are_refused_everywhere_and_change_nothing() {
     let projects = app.get("/api/v1/projects").await;
     assert_eq!(projects.body["projects"], json!([]), "{}", projects.body);
 }
+
+#[tokio::test]
+async fn every_operation_names_its_error_answers_with_the_envelope() {
+    let app = TestApp::spawn().await;
+    let doc = app.call(Method::GET, "/api/docs/json", None, None).await;
+    assert_eq!(doc.status, 200);
+    assert_eq!(
+        doc.headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
+    let shared = doc.body["components"]["responses"]
+        .as_object()
+        .expect("shared responses");
+    let mut operations = 0;
+    for (path, item) in doc.body["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            operations += 1;
+            for status in ["400", "401", "403", "404", "413", "422", "429", "500"] {
+                let answer = &op["responses"][status];
+                // Either the operation's own description of that error, or the shared one.
+                let answer = match answer["$ref"].as_str() {
+                    Some(reference) => {
+                        let name = reference
+                            .strip_prefix("#/components/responses/")
+                            .unwrap_or_else(|| panic!("{method} {path} {status}: {reference}"));
+                        shared
+                            .get(name)
+                            .unwrap_or_else(|| panic!("{method} {path}: no response {name}"))
+                    }
+                    None => answer,
+                };
+                assert_eq!(
+                    answer["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/ErrorEnvelope",
+                    "{method} {path} {status}: {answer}"
+                );
+            }
+        }
+    }
+    assert!(operations > 100, "{operations} operations");
+}
