@@ -358,6 +358,16 @@ pub trait RotationStore: Send + Sync {
     async fn renew_lease(&self, id: &str, owner: &str, expires_at: i64) -> StoreResult<bool>;
     async fn release_lease(&self, id: &str, owner: &str) -> StoreResult<()>;
 
+    /// Applies a successful rotation if `lease_owner` still holds the lease and the row is at
+    /// `expected_version`; returns the row as committed.
+    async fn commit_rotation(&self, commit: &RotationCommit) -> StoreResult<RotationRow>;
+    async fn record_rotation_failure(&self, failure: &RotationFailure) -> StoreResult<()>;
+}
+
+/// The credential queue: intents to issue (each written before dbt is asked, so what dbt
+/// issues is never lost) and tokens waiting to be revoked.
+#[async_trait]
+pub trait CredentialQueueStore: Send + Sync {
     async fn insert_intent(&self, intent: &IntentRow) -> StoreResult<()>;
     /// Stores the issued credential on its intent; false when the intent is gone or swept
     /// (recovery settled it after this executor lost its lease).
@@ -373,11 +383,6 @@ pub trait RotationStore: Send + Sync {
     ) -> StoreResult<bool>;
     async fn delete_intent(&self, id: &str) -> StoreResult<()>;
     async fn list_intents(&self) -> StoreResult<Vec<IntentRow>>;
-
-    /// Applies a successful rotation if `lease_owner` still holds the lease and the row is at
-    /// `expected_version`; returns the row as committed.
-    async fn commit_rotation(&self, commit: &RotationCommit) -> StoreResult<RotationRow>;
-    async fn record_rotation_failure(&self, failure: &RotationFailure) -> StoreResult<()>;
 
     async fn enqueue_revocations(&self, rows: &[RevocationRow]) -> StoreResult<()>;
     async fn due_revocations(&self, now: i64, limit: i64) -> StoreResult<Vec<RevocationRow>>;
@@ -480,6 +485,7 @@ pub trait Store:
     + ReadStore
     + ConnectionStore
     + RotationStore
+    + CredentialQueueStore
     + SchedulerStore
     + WebhookStore
     + SessionStore

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::html::{attr, csrf_field, esc, field, notice, page, select};
+use super::html::{attr, csrf_field, environment_select, esc, field, notice, page, select};
 use super::{html_response, redirect, Dash, DashError, Form};
 use crate::error::Error;
 use crate::http::extract::parse_checked;
@@ -100,14 +100,9 @@ async fn render(
         form.get("connectionId"),
         err("connectionId"),
     ));
-    body.push_str(&select(
+    body.push_str(&environment_select(
         "f-environment",
-        "environment",
-        "Environment",
-        project
-            .environments
-            .iter()
-            .map(|e| (e.slug.as_str(), e.name.as_str())),
+        &project.environments,
         form.get("environment"),
         err("environment"),
     ));

@@ -196,6 +196,25 @@ pub fn select<'a>(
     out
 }
 
+/// The environment picker of a project's forms (the field `environment`, by slug).
+pub fn environment_select(
+    id: &str,
+    environments: &[crate::store::Environment],
+    selected: &str,
+    error: Option<&str>,
+) -> String {
+    select(
+        id,
+        "environment",
+        "Environment",
+        environments
+            .iter()
+            .map(|e| (e.slug.as_str(), e.name.as_str())),
+        selected,
+        error,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::html::{attr, csrf_field, esc, notice, page, select, time};
+use super::html::{attr, csrf_field, environment_select, esc, notice, page, time};
 use super::{html_response, Dash, DashError};
 use crate::error::Error;
 use crate::services::webhooks::CreateWebhook;
@@ -70,14 +70,9 @@ async fn render(
         body,
         "<h2>New webhook</h2><form method=\"post\" action=\"/projects/{pid}/webhooks\" class=\"card\">{csrf}"
     );
-    body.push_str(&select(
+    body.push_str(&environment_select(
         "f-env",
-        "environment",
-        "Environment",
-        project
-            .environments
-            .iter()
-            .map(|e| (e.slug.as_str(), e.name.as_str())),
+        &project.environments,
         "",
         None,
     ));

@@ -7,6 +7,7 @@
 
 mod audit;
 mod connections;
+mod credential_queue;
 mod environments;
 mod identities;
 mod listen;
@@ -466,6 +467,7 @@ where
         + super::ReadStore
         + super::ConnectionStore
         + super::RotationStore
+        + super::CredentialQueueStore
         + super::SchedulerStore
         + super::WebhookStore
         + super::SessionStore,

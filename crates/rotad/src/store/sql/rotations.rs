@@ -1,13 +1,14 @@
 use async_trait::async_trait;
 
 use super::audit::write_trail;
+use super::credential_queue::insert_revocation;
 use super::secrets::{insert_secret, insert_version, update_secret};
 use super::{conflict, publish, Dialect, SqlStore};
 use crate::store::changes::scope;
 use crate::store::{
-    IntentRow, LeasedRotation, PublishedSecret, RevocationRow, RotationCommit, RotationDelete,
-    RotationFailure, RotationRow, RotationStore, SecretRow, SecretVersionRow, SecretWrite,
-    StoreError, StoreResult, Trail, INTENT_SETTLED, ROTATION_CHANGED,
+    LeasedRotation, PublishedSecret, RotationCommit, RotationDelete, RotationFailure, RotationRow,
+    RotationStore, SecretRow, SecretVersionRow, SecretWrite, StoreError, StoreResult, Trail,
+    INTENT_SETTLED, ROTATION_CHANGED,
 };
 
 pub(super) const ROTATION_COLS: &str =
@@ -17,9 +18,6 @@ pub(super) const ROTATION_COLS: &str =
      rotation_status, last_rotation_attempted_at, last_rotated_at, last_rotation_job_id, \
      last_rotation_message, next_rotation_at, is_last_rotation_manual, failed_attempts, \
      lease_owner, lease_expires_at, created_at, updated_at, version";
-pub(super) const INTENT_COLS: &str =
-    "id, rotation_id, project_id, connection_id, token_name, started_at, credential, created_at, \
-     swept_at, target";
 /// The secret a rotation publishes, as the `FROM` and `WHERE` of a subquery on
 /// `secret_rotations`. Found through `secrets_rotation` alone: with the folder in the condition,
 /// PostgreSQL (before its statistics are gathered) walks the folder's unique index instead,
@@ -88,9 +86,6 @@ impl From<LeasedRecord> for LeasedRotation {
         }
     }
 }
-
-const REVOCATION_COLS: &str = "id, rotation_id, connection_id, credential_id, attempts, \
-     next_attempt_at, last_error, created_at, target";
 
 #[async_trait]
 impl<DB> RotationStore for SqlStore<DB>
@@ -383,75 +378,6 @@ where
         Ok(())
     }
 
-    async fn insert_intent(&self, i: &IntentRow) -> StoreResult<()> {
-        sqlx::query(&format!(
-            "INSERT INTO credential_queue (kind, {INTENT_COLS}) \
-             VALUES ('issue', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        ))
-        .bind(&i.id)
-        .bind(&i.rotation_id)
-        .bind(&i.project_id)
-        .bind(&i.connection_id)
-        .bind(&i.token_name)
-        .bind(i.started_at)
-        .bind(&i.credential)
-        .bind(i.created_at)
-        .bind(i.swept_at)
-        .bind(&i.target)
-        .execute(&self.write)
-        .await?;
-        Ok(())
-    }
-
-    async fn set_intent_credential(&self, id: &str, credential: &[u8]) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE credential_queue SET credential = $2 \
-             WHERE id = $1 AND kind = 'issue' AND swept_at IS NULL",
-        )
-        .bind(id)
-        .bind(credential)
-        .execute(&self.write)
-        .await?;
-        Ok(DB::rows_affected(&done) == 1)
-    }
-
-    async fn mark_intent_swept(
-        &self,
-        id: &str,
-        now: i64,
-        any_credential: bool,
-    ) -> StoreResult<bool> {
-        let sql = if any_credential {
-            "UPDATE credential_queue SET swept_at = COALESCE(swept_at, $2) \
-             WHERE id = $1 AND kind = 'issue'"
-        } else {
-            "UPDATE credential_queue SET swept_at = COALESCE(swept_at, $2) \
-             WHERE id = $1 AND kind = 'issue' AND credential IS NULL"
-        };
-        let done = sqlx::query(sql)
-            .bind(id)
-            .bind(now)
-            .execute(&self.write)
-            .await?;
-        Ok(DB::rows_affected(&done) == 1)
-    }
-
-    async fn delete_intent(&self, id: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM credential_queue WHERE id = $1 AND kind = 'issue'")
-            .bind(id)
-            .execute(&self.write)
-            .await?;
-        Ok(())
-    }
-
-    async fn list_intents(&self) -> StoreResult<Vec<IntentRow>> {
-        Ok(sqlx::query_as::<DB, IntentRow>(&format!(
-            "SELECT {INTENT_COLS} FROM credential_queue WHERE kind = 'issue' ORDER BY created_at"
-        ))
-        .fetch_all(&self.write)
-        .await?)
-    }
-
     async fn commit_rotation(&self, c: &RotationCommit) -> StoreResult<RotationRow> {
         // The last write of an attempt hands the lease back in the same statement.
         let release = if c.release_lease {
@@ -578,100 +504,4 @@ where
         publish::<DB>(self, &scopes).await;
         Ok(())
     }
-
-    async fn enqueue_revocations(&self, rows: &[RevocationRow]) -> StoreResult<()> {
-        let mut tx = self.write.begin_with(DB::BEGIN).await?;
-        for row in rows {
-            insert_revocation(row).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn due_revocations(&self, now: i64, limit: i64) -> StoreResult<Vec<RevocationRow>> {
-        Ok(sqlx::query_as::<DB, RevocationRow>(&format!(
-            "SELECT {REVOCATION_COLS} FROM credential_queue \
-             WHERE kind = 'revoke' AND next_attempt_at <= $1 \
-             ORDER BY next_attempt_at LIMIT $2"
-        ))
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&self.write)
-        .await?)
-    }
-
-    async fn revocations_of(&self, rotation_id: &str) -> StoreResult<Vec<RevocationRow>> {
-        Ok(sqlx::query_as::<DB, RevocationRow>(&format!(
-            "SELECT {REVOCATION_COLS} FROM credential_queue \
-             WHERE rotation_id = $1 AND kind = 'revoke' ORDER BY created_at"
-        ))
-        .bind(rotation_id)
-        .fetch_all(&self.write)
-        .await?)
-    }
-
-    async fn delete_revocation(&self, id: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM credential_queue WHERE id = $1 AND kind = 'revoke'")
-            .bind(id)
-            .execute(&self.write)
-            .await?;
-        Ok(())
-    }
-
-    async fn delete_revocations(&self, ids: &[String]) -> StoreResult<()> {
-        for chunk in ids.chunks(500) {
-            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "DELETE FROM credential_queue WHERE kind = 'revoke' AND id IN ({})",
-                marks.join(", ")
-            );
-            let mut query = sqlx::query::<DB>(&sql);
-            for id in chunk {
-                query = query.bind(id);
-            }
-            query.execute(&self.write).await?;
-        }
-        Ok(())
-    }
-
-    async fn defer_revocation(
-        &self,
-        id: &str,
-        next_attempt_at: i64,
-        error: &str,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE credential_queue SET attempts = attempts + 1, next_attempt_at = $2, \
-             last_error = $3 WHERE id = $1 AND kind = 'revoke'",
-        )
-        .bind(id)
-        .bind(next_attempt_at)
-        .bind(error)
-        .execute(&self.write)
-        .await?;
-        Ok(())
-    }
-}
-
-fn insert_revocation<DB>(r: &RevocationRow) -> sqlx::query::Query<'_, DB, DB::Arguments<'_>>
-where
-    DB: Dialect,
-    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-{
-    sqlx::query(
-        "INSERT INTO credential_queue (kind, id, rotation_id, connection_id, credential_id, \
-         attempts, next_attempt_at, last_error, created_at, target) \
-         VALUES ('revoke', $1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(r.id.clone())
-    .bind(r.rotation_id.clone())
-    .bind(r.connection_id.clone())
-    .bind(r.credential_id.clone())
-    .bind(r.attempts)
-    .bind(r.next_attempt_at)
-    .bind(r.last_error.clone())
-    .bind(r.created_at)
-    .bind(r.target.clone())
 }

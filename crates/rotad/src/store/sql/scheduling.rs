@@ -7,7 +7,8 @@
 
 use async_trait::async_trait;
 
-use super::rotations::{leased_cols, LeasedRecord, INTENT_COLS};
+use super::credential_queue::INTENT_COLS;
+use super::rotations::{leased_cols, LeasedRecord};
 use super::{Dialect, SqlStore};
 use crate::store::{
     DeliveryRow, IntentRow, LeasedRotation, ScheduleStats, SchedulerStore, StoreResult, WebhookRow,
