@@ -5,7 +5,8 @@
 
 use serde_json::json;
 
-use super::engine::{Engine, RotateError, Trigger};
+use super::attempt::{RotateError, Trigger};
+use super::engine::Engine;
 use super::recovery::revocation;
 use super::{
     failure_message, inactive_slot, mapped_keys, not_found, open_slots, schedule, seal_slots,

@@ -9,79 +9,18 @@ use std::sync::Arc;
 
 use tracing::Instrument;
 
+use super::attempt::{rotation_span, IssueFailure, RotateError, Trigger};
+use super::not_found;
 use super::pause::PausePoints;
 use super::revoked::Confirmed;
-use super::{not_found, IN_PROGRESS};
 use crate::config::TimeUnit;
 use crate::crypto::DataKey;
 use crate::error::{Error, Result};
 use crate::providers::{Credential, ProviderError, ProviderFactory, RotationProvider};
 use crate::services::keyring::{project_scope, Keyring};
 use crate::services::new_id;
-use crate::store::{IntentRow, LeasedRotation, RevocationRow, RotationRow, Store, StoreError};
+use crate::store::{IntentRow, LeasedRotation, RevocationRow, RotationRow, Store};
 use crate::time::Clock;
-
-/// The tracing target of [`rotation_span`] and of the scheduler's claim span.
-pub const ROTATION_SPAN_TARGET: &str = "rotad::rotation";
-
-/// The span one rotation attempt runs in, at DEBUG: what it logs and every SQL statement it
-/// makes (sqlx traces statements in the caller's span) can be told from the background loops'.
-pub fn rotation_span(rotation_id: &str) -> tracing::Span {
-    tracing::debug_span!(target: ROTATION_SPAN_TARGET, "rotation", rotation_id = %rotation_id)
-}
-
-/// Who asked for a rotation.
-#[derive(Debug, Clone)]
-pub struct Trigger {
-    pub manual: bool,
-    pub job_id: Option<String>,
-    /// Whether a failure ends the episode (manual rotations always do).
-    pub final_attempt: bool,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RotateError {
-    #[error("{}", IN_PROGRESS)]
-    InProgress,
-    /// The attempt failed; the message is upstream's failure text. Nothing published changed.
-    #[error("{0}")]
-    Failed(String),
-    #[error(transparent)]
-    Other(#[from] Error),
-}
-
-impl From<RotateError> for Error {
-    fn from(e: RotateError) -> Self {
-        match e {
-            RotateError::InProgress => Error::bad_request(IN_PROGRESS),
-            RotateError::Failed(m) => Error::Internal(m),
-            RotateError::Other(e) => e,
-        }
-    }
-}
-
-/// Why an issuance produced no stored credential.
-#[derive(Debug)]
-pub(super) enum IssueFailure {
-    /// The provider failed; an ambiguous failure (the credential may exist) is swept already.
-    Provider(ProviderError),
-    /// The intent was swept while the provider worked (this executor lost its lease, or a
-    /// creation outlived it): the credential it got is queued for revocation.
-    Settled,
-    Other(Error),
-}
-
-impl From<Error> for IssueFailure {
-    fn from(e: Error) -> Self {
-        IssueFailure::Other(e)
-    }
-}
-
-impl From<StoreError> for IssueFailure {
-    fn from(e: StoreError) -> Self {
-        IssueFailure::Other(e.into())
-    }
-}
 
 /// What the engine needs to know of the configuration.
 #[derive(Debug, Clone)]
@@ -507,11 +446,5 @@ impl Pass {
         match self {
             Pass::Committed { row, .. } | Pass::Settled(row) => row,
         }
-    }
-}
-
-impl From<StoreError> for RotateError {
-    fn from(e: StoreError) -> Self {
-        RotateError::Other(e.into())
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::engine::{IssueFailure, Trigger};
+use super::attempt::{IssueFailure, Trigger};
 use super::{
     not_found, schedule, seal_slots, RotateError, RotationView, SecretsMapping, IN_PROGRESS,
 };

@@ -1,6 +1,7 @@
 //! Secret rotations: the `dbt-service-token` resource and the crash-safe engine
 //! (docs/ARCHITECTURE.md).
 
+mod attempt;
 mod commit;
 mod engine;
 mod health;
@@ -16,9 +17,8 @@ pub mod schedule;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use engine::{
-    rotation_span, Engine, EngineSettings, RotateError, Trigger, ROTATION_SPAN_TARGET,
-};
+pub use attempt::{rotation_span, RotateError, Trigger, ROTATION_SPAN_TARGET};
+pub use engine::{Engine, EngineSettings};
 pub use health::{RotationHealth, DUE_WITHIN_MS};
 pub use lanes::PatchLanes;
 pub use manage::{CreateRotation, DeleteOptions, RotationParameters, UpdateRotation};

@@ -1,7 +1,8 @@
 //! Recovery: what a crash or a lost answer leaves behind is resumed or swept, and the
 //! revocation queue is worked until dbt confirms (docs/ARCHITECTURE.md, "The engine").
 
-use super::engine::{Engine, Trigger};
+use super::attempt::Trigger;
+use super::engine::Engine;
 use super::open_slots;
 use crate::error::{Error, Result};
 use crate::providers::{Credential, RotationProvider};
