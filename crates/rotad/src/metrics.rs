@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -244,28 +243,41 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// Where [`tag_route`] leaves the matched route template for [`track_http`].
+/// Where [`tag_route`] leaves the matched route template for [`Tracked`].
 #[derive(Clone, Default)]
 struct RouteSlot(Arc<OnceLock<MatchedPath>>);
 
-/// Counts every API request, whatever answers it, under fixed labels only: its method
-/// ([`method_label`]), the route template it matched or [`UNMATCHED_ROUTE`], and the status.
-/// Neither an invented method nor an arbitrary URL can grow the label set.
-pub async fn track_http(mut request: Request, next: Next) -> Response {
-    let method = method_label(request.method());
-    let slot = RouteSlot::default();
-    request.extensions_mut().insert(slot.clone());
-    let response = next.run(request).await;
-    let route = slot
-        .0
-        .get()
-        .map(MatchedPath::as_str)
-        .unwrap_or(UNMATCHED_ROUTE);
-    global().http_request(method, route, response.status().as_u16());
-    response
+/// One API request being counted: [`Tracked::begin`] before it is answered,
+/// [`Tracked::record`] with the status it was answered with. Labels are fixed sets only: the
+/// method ([`method_label`]), the route template it matched or [`UNMATCHED_ROUTE`], and the
+/// status; neither an invented method nor an arbitrary URL can grow the label set.
+pub struct Tracked {
+    method: &'static str,
+    slot: RouteSlot,
 }
 
-/// Records the template of the route `request` matched for [`track_http`]; called by the
+impl Tracked {
+    pub fn begin(request: &mut Request) -> Tracked {
+        let slot = RouteSlot::default();
+        request.extensions_mut().insert(slot.clone());
+        Tracked {
+            method: method_label(request.method()),
+            slot,
+        }
+    }
+
+    pub fn record(self, status: StatusCode) {
+        let route = self
+            .slot
+            .0
+            .get()
+            .map(MatchedPath::as_str)
+            .unwrap_or(UNMATCHED_ROUTE);
+        global().http_request(self.method, route, status.as_u16());
+    }
+}
+
+/// Records the template of the route `request` matched for [`Tracked`]; called by the
 /// route layer (`http::conventions::per_route`).
 pub fn tag_route(request: &Request) {
     if let (Some(path), Some(slot)) = (

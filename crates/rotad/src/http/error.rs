@@ -133,16 +133,29 @@ pub fn internal_error() -> Response {
     )
 }
 
-/// Gives every request an id (echoed in `x-request-id`) and wraps any non-2xx answer that
-/// is not an envelope yet (wrong method, body limits, framework rejections) in one.
-pub async fn request_envelope(request: Request, next: Next) -> Response {
+/// The edge of every request, as one layer (each `from_fn` layer costs a boxed future and a
+/// service clone per request: docs/BENCHMARKS.md): counts it for `/metrics` with the status it
+/// was finally answered with, gives it an id (echoed in `x-request-id`), refuses an encoded NUL
+/// in its path, and wraps any non-2xx answer that is not an envelope yet (wrong method, body
+/// limits, framework rejections) in one.
+pub async fn request_edge(mut request: Request, next: Next) -> Response {
+    let tracked = crate::metrics::Tracked::begin(&mut request);
+    let response = request_envelope(request, next).await;
+    tracked.record(response.status());
+    response
+}
+
+async fn request_envelope(request: Request, next: Next) -> Response {
     // 64 random bits from the thread's generator (no system call per request).
     let id = format!("req-{:016x}", rand::random::<u64>());
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let mut response = REQUEST_ID
         .scope(id.clone(), async move {
-            let response = next.run(request).await;
+            let response = match super::extract::nul_path_refusal(&request) {
+                Some(refusal) => refusal,
+                None => next.run(request).await,
+            };
             let status = response.status();
             if (status.is_client_error() || status.is_server_error())
                 && response.extensions().get::<Enveloped>().is_none()

@@ -244,16 +244,16 @@ fn nul_in(value: &Value) -> Option<Vec<String>> {
     }
 }
 
-/// Refuses a request whose path holds an encoded NUL (`%00`), before any handler reads it.
-pub async fn reject_nul_path(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
+/// The refusal of a request whose path holds an encoded NUL (`%00`), before any handler reads
+/// it; `None` for any other path.
+pub fn nul_path_refusal(request: &axum::extract::Request) -> Option<axum::response::Response> {
     use axum::response::IntoResponse;
-    if request.uri().path().to_ascii_lowercase().contains("%00") {
-        return nul_issue(&["path"]).into_response();
-    }
-    next.run(request).await
+    // `%00` has no letters: no case to fold.
+    request
+        .uri()
+        .path()
+        .contains("%00")
+        .then(|| nul_issue(&["path"]).into_response())
 }
 
 /// Deserializes a JSON value, reporting the failing field's path.

@@ -99,11 +99,9 @@ pub fn service(
     let request_timeout = app.settings.request_timeout;
     ServiceBuilder::new()
         .layer(TraceLayer::new_for_http())
-        // Outside the envelope, the body limit and the panic guard: every request is counted
-        // with the status it was answered with.
-        .layer(axum::middleware::from_fn(crate::metrics::track_http))
-        .layer(axum::middleware::from_fn(error::request_envelope))
-        .layer(axum::middleware::from_fn(extract::reject_nul_path))
+        // Outside the body limit and the panic guard: every request is counted with the
+        // status it was answered with, has an id, and any error leaves as the envelope.
+        .layer(axum::middleware::from_fn(error::request_edge))
         // Below here the request's body is no longer axum's `Body` (limited, timed): the
         // router takes any body, `from_fn` layers only axum's.
         .layer(RequestBodyLimitLayer::new(extract::BODY_LIMIT))
