@@ -56,10 +56,7 @@ pub fn router(app: AppState) -> Router {
                 let doc = doc.clone();
                 async move {
                     (
-                        [(
-                            axum::http::header::CONTENT_TYPE,
-                            axum::http::HeaderValue::from_static("application/json"),
-                        )],
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
                         doc,
                     )
                 }
